@@ -1,0 +1,52 @@
+# The one entry point for people and CI.  `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.khronos-installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install system-deps demo test lint format typecheck pytest bench docs clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create .venv and install Khronos with its dev tools (fast when nothing changed)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -m pip install --quiet -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -c "import khronos" && touch $@
+
+system-deps: ## install the Debian packages the integration tests use (as root; else say what is missing)
+	@bash scripts/system-deps.sh
+
+demo: install ## run Khronos on an embedded example (writes .khronos-demo/)
+	@$(BIN)/khronos demo --dir .khronos-demo
+
+lint: install ## ruff check, ruff format --check, mypy --strict
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/mypy
+
+format: install ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff format src tests scripts
+	$(BIN)/ruff check --fix src tests scripts
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: install system-deps lint pytest ## everything CI runs: deps, lint, types, the whole test suite
+
+docs: install ## regenerate the configuration reference in README.md
+	$(BIN)/python scripts/sync_reference.py
+
+bench: install ## benchmarks, written to docs/BENCHMARKS.md
+	@echo "no benchmarks yet"
+
+clean: ## remove build and test leftovers (keeps .venv)
+	rm -rf .khronos-demo .pytest_cache .mypy_cache .ruff_cache build dist

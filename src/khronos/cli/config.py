@@ -1,0 +1,97 @@
+"""``khronos config``: check, show and document the configuration file."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.table import Table
+
+from khronos.cli._app import AppState, cli, config_option, pass_state
+from khronos.config import KhronosConfig, render_reference
+
+__all__ = ["config_group"]
+
+PATH_ARGUMENT = click.argument("path", required=False, metavar="[PATH]")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Check and inspect khronos.yml.
+
+    PATH defaults to --config, else $KHRONOS_CONFIG, else ./khronos.yml.
+    """
+
+
+@config_group.command("check")
+@PATH_ARGUMENT
+@config_option
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing when the file is valid.")
+@pass_state
+def check(state: AppState, path: str | None, quiet: bool) -> None:
+    """Validate a configuration file.
+
+    Every problem is printed as FILE:LINE:COL: KEY.PATH: PROBLEM (HINT).
+    Exit 0 when the file is valid, 2 when it is not.
+
+    \b
+    Examples:
+      khronos config check
+      khronos config check /etc/khronos/khronos.yml
+    """
+    config = state.load(path)
+    if quiet:
+        return
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"[green]✓[/green] {escape(str(config.source))} is valid")
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    for name, summary in _summary(config):
+        table.add_row(name, summary)
+    console.print(table)
+
+
+@config_group.command("show")
+@PATH_ARGUMENT
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
+@pass_state
+def show(state: AppState, path: str | None, as_json: bool) -> None:
+    """Print the effective configuration: defaults filled in, ${VARS} expanded, paths resolved.
+
+    Secrets (tokens, keys, passwords) are always printed as **********.
+    """
+    config = state.load(path)
+    data = config.model_dump(mode="json")
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    text = f"# effective configuration of {config.source} (secrets masked)\n" + yaml.safe_dump(
+        data, sort_keys=False, allow_unicode=True
+    )
+    if sys.stdout.isatty():
+        Console().print(Syntax(text, "yaml", background_color="default"))
+    else:
+        click.echo(text, nl=False)
+
+
+@config_group.command("reference")
+def reference() -> None:
+    """Print the reference of every configuration key (Markdown)."""
+    click.echo(render_reference(), nl=False)
+
+
+def _summary(config: KhronosConfig) -> list[tuple[str, str]]:
+    http = f"{config.http.listen}, token {'set' if config.http.token else 'not set'}"
+    return [
+        ("service", f"{config.service.name} ({config.environment})"),
+        ("state_dir", str(config.state_dir)),
+        ("http", http),
+        ("backup", "configured" if config.backup else "not configured"),
+        ("metrics", f"namespace {config.metrics.namespace}"),
+        ("alerts", "configured" if config.alerts else "not configured"),
+    ]

@@ -1,0 +1,56 @@
+"""Configuration: the ``khronos.yml`` model, its loader and its value types.
+
+>>> from khronos.config import parse_config
+>>> parse_config("service: my-bot").service.name
+'my-bot'
+"""
+
+from khronos.config._loader import (
+    DEFAULT_CONFIG_NAME,
+    ENV_CONFIG,
+    load_config,
+    parse_config,
+    read_config_text,
+    resolve_config_path,
+)
+from khronos.config._model import HttpConfig, KhronosConfig, MetricsConfig, ServiceConfig
+from khronos.config._reference import render_reference
+from khronos.config._sections import AlertsConfig, BackupConfig, ChecksConfig, LoggingConfig
+from khronos.config._types import (
+    ByteSize,
+    Duration,
+    HostPort,
+    ResolvedPath,
+    Secret,
+    format_duration,
+    format_size,
+    parse_duration,
+    parse_size,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG_NAME",
+    "ENV_CONFIG",
+    "AlertsConfig",
+    "BackupConfig",
+    "ByteSize",
+    "ChecksConfig",
+    "Duration",
+    "HostPort",
+    "HttpConfig",
+    "KhronosConfig",
+    "LoggingConfig",
+    "MetricsConfig",
+    "ResolvedPath",
+    "Secret",
+    "ServiceConfig",
+    "format_duration",
+    "format_size",
+    "load_config",
+    "parse_config",
+    "parse_duration",
+    "parse_size",
+    "read_config_text",
+    "render_reference",
+    "resolve_config_path",
+]

@@ -1,0 +1,135 @@
+"""The whole ``khronos.yml``: one pydantic model per section.
+
+Later capabilities fill their sections in their own modules (``backup``, ``logging``, ``alerts``,
+``checks``); this module ties them together and holds the small core sections.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from khronos.config._base import Section
+from khronos.config._sections import AlertsConfig, BackupConfig, ChecksConfig, LoggingConfig
+from khronos.config._types import (
+    ConfigValueError,
+    Duration,
+    ListenAddress,
+    ResolvedPath,
+    Secret,
+    parse_listen,
+)
+
+__all__ = ["HttpConfig", "KhronosConfig", "MetricsConfig", "ServiceConfig"]
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+_METRIC_PREFIX_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+class ServiceConfig(Section):
+    """The service Khronos looks after (``service: my-bot`` is short for ``{name: my-bot}``)."""
+
+    name: str = "khronos"
+    """Name of the service, shown in logs, alerts and metrics."""
+
+    shutdown_timeout: Duration = timedelta(seconds=30)
+    """How long `khronos run` waits on stop for a final backup sync and pending alerts."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME_RE.fullmatch(value):
+            raise ConfigValueError(
+                f"not a usable service name: {value!r}",
+                "use letters, digits, '.', '_' and '-', starting with a letter or digit",
+            )
+        return value
+
+
+class HttpConfig(Section):
+    """Khronos' own HTTP endpoint (``/metrics``, ``/status``, the alert API)."""
+
+    listen: ListenAddress = Field(default_factory=lambda: parse_listen("127.0.0.1:9321"))
+    """Address to listen on, ``host:port`` (``[::1]:9321`` for IPv6; port 0 picks a free one)."""
+
+    token: Secret | None = None
+    """Bearer token required by the write endpoints; required to listen beyond loopback."""
+
+
+class MetricsConfig(Section):
+    """Prometheus metrics."""
+
+    namespace: str = "khronos"
+    """Prefix of every metric name (``khronos_messages_processed_total``)."""
+
+    @field_validator("namespace")
+    @classmethod
+    def _check_namespace(cls, value: str) -> str:
+        if not _METRIC_PREFIX_RE.fullmatch(value):
+            raise ConfigValueError(
+                f"not a valid metric name prefix: {value!r}",
+                "use letters, digits and '_', not starting with a digit",
+            )
+        return value
+
+
+class KhronosConfig(Section):
+    """The whole configuration file."""
+
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    """The service Khronos looks after."""
+
+    environment: str = "production"
+    """Deployment environment shown in logs and alerts (production, staging, dev...)."""
+
+    state_dir: ResolvedPath = Path(".khronos")
+    """Khronos' own files (rendered Litestream config, alert outbox, status)."""
+
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    """Khronos' HTTP endpoint."""
+
+    backup: BackupConfig | None = None
+    """Continuous SQLite replication (see the backup section)."""
+
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    """Prometheus metrics."""
+
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    """Structured logs."""
+
+    alerts: AlertsConfig | None = None
+    """Alert delivery (Telegram)."""
+
+    checks: ChecksConfig = Field(default_factory=ChecksConfig)
+    """Built-in health checks."""
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file this configuration was read from, if any."""
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths are resolved against."""
+        return self._source.parent if self._source else Path.cwd()
+
+    @model_validator(mode="after")
+    def _token_beyond_loopback(self) -> Self:
+        if not self.http.listen.is_loopback and self.http.token is None:
+            raise ConfigValueError(
+                f"http.listen is {self.http.listen}, beyond loopback, but http.token is not set",
+                "set http.token (e.g. ${KHRONOS_HTTP_TOKEN}) or listen on 127.0.0.1",
+                path="http.token",
+            )
+        return self

@@ -1,0 +1,109 @@
+"""Every error Khronos raises on purpose, under one base class.
+
+The tree::
+
+    KhronosError                 operation, hint, recoverable; exit code 1
+    └── ConfigError              one or more ConfigProblem (key path, problem, hint); exit code 2
+
+Errors an operator sees carry *what* failed, *where* (a key path, a file) and a *hint* on how to
+fix it, and say whether retrying can help.  The CLI prints them as one or a few lines and exits
+with :attr:`KhronosError.exit_code`; it never shows a traceback for them.  Third-party errors are
+wrapped at the boundary with ``raise KhronosError(...) from exc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["ConfigError", "ConfigProblem", "KhronosError"]
+
+
+class KhronosError(Exception):
+    """Base class of every error Khronos raises on purpose.
+
+    ``op`` names the operation that failed (``"restore"``, ``"load config"``), ``hint`` tells the
+    operator what to do about it, and ``recoverable`` says whether trying again later can help.
+    """
+
+    exit_code: int = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        op: str | None = None,
+        hint: str | None = None,
+        recoverable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.op = op
+        self.hint = hint
+        self.recoverable = recoverable
+
+    def __str__(self) -> str:
+        text = f"{self.op}: {self.message}" if self.op else self.message
+        return f"{text} ({self.hint})" if self.hint else text
+
+    def lines(self) -> list[str]:
+        """The error as the lines the CLI prints."""
+        return [str(self)]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One thing wrong in a configuration file.
+
+    ``path`` is the dotted key path (``alerts.telegram.chat_id``, ``checks.http[0].url``), empty
+    for the file as a whole; ``line``/``column`` are 1-based positions in the file when known.
+    """
+
+    path: str
+    problem: str
+    hint: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def format(self, source: str | None = None) -> str:
+        """``file:line:col: key.path: problem (hint)`` with the parts that are known."""
+        where = ""
+        if source:
+            where = source
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            where += ": "
+        text = f"{where}{self.path}: {self.problem}" if self.path else f"{where}{self.problem}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class ConfigError(KhronosError):
+    """A configuration file (or value) that Khronos cannot use.  The CLI exits 2."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Iterable[ConfigProblem], *, source: str | None = None) -> None:
+        self.problems: Sequence[ConfigProblem] = tuple(problems)
+        self.source = source
+        first = self.problems[0] if self.problems else ConfigProblem("", "invalid configuration")
+        super().__init__(first.problem, op="config", hint=first.hint)
+
+    @classmethod
+    def single(
+        cls,
+        path: str,
+        problem: str,
+        hint: str | None = None,
+        *,
+        source: str | None = None,
+    ) -> ConfigError:
+        """A ConfigError with one problem."""
+        return cls([ConfigProblem(path, problem, hint)], source=source)
+
+    def lines(self) -> list[str]:
+        return [p.format(self.source) for p in self.problems]
+
+    def __str__(self) -> str:
+        return "; ".join(self.lines())
