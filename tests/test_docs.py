@@ -16,9 +16,7 @@ def test_readme_reference_matches_the_model() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = text[text.index(START) : text.index(END)]
     embedded = block.split("\n", 1)[1].strip()
-    assert embedded == render_reference().strip(), (
-        "README.md is out of date: run `make docs`"
-    )
+    assert embedded == render_reference().strip(), "README.md is out of date: run `make docs`"
 
 
 def test_readme_names_the_two_commands() -> None:
