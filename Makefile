@@ -16,7 +16,7 @@ install: $(STAMP) ## create .venv and install Khronos with its dev tools (fast w
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -m pip install --quiet -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]' 2>&1 | grep -v "^WARNING: Location" || true
 	@$(BIN)/python -c "import khronos" && touch $@
 
 system-deps: ## install the Debian packages the integration tests use (as root; else say what is missing)
