@@ -26,13 +26,13 @@ demo: install ## run Khronos on an embedded example (writes .khronos-demo/)
 	@$(BIN)/khronos demo --dir .khronos-demo
 
 lint: install ## ruff check, ruff format --check, mypy --strict
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
 	$(BIN)/mypy
 
 format: install ## apply ruff's formatting and safe fixes
-	$(BIN)/ruff format src tests scripts
-	$(BIN)/ruff check --fix src tests scripts
+	$(BIN)/ruff format src tests scripts benchmarks
+	$(BIN)/ruff check --fix src tests scripts benchmarks
 
 typecheck: install
 	$(BIN)/mypy
@@ -45,8 +45,8 @@ test: install system-deps lint pytest ## everything CI runs: deps, lint, types, 
 docs: install ## regenerate the configuration reference in README.md
 	$(BIN)/python scripts/sync_reference.py
 
-bench: install ## benchmarks, written to docs/BENCHMARKS.md
-	@echo "no benchmarks yet"
+bench: install ## benchmarks beside the anchor libraries, written to docs/BENCHMARKS.md
+	$(BIN)/python benchmarks/run.py $(BENCH)
 
 clean: ## remove build and test leftovers (keeps .venv)
 	rm -rf .khronos-demo .pytest_cache .mypy_cache .ruff_cache build dist

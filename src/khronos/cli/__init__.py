@@ -1,9 +1,18 @@
-"""The ``khronos`` command line: one module per command group."""
+"""The ``khronos`` command line: one module per command group, registered by importing it."""
 
 from __future__ import annotations
 
-from khronos.cli import config as _config  # noqa: F401 - registers the command group
-from khronos.cli import demo as _demo  # noqa: F401 - registers the command
+from khronos.cli import (  # noqa: F401 - each import registers its commands on `cli`
+    alert,
+    backup,
+    config,
+    demo,
+    logs,
+    restore,
+    status,
+    telegram,
+    verify,
+)
 from khronos.cli._app import cli
 
 __all__ = ["cli", "main"]

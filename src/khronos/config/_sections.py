@@ -1,27 +1,10 @@
-"""Sections that later capabilities fill in: each is empty until its capability lands.
-
-An empty section still rejects every key, so a setting that Khronos does not know yet is an
-error instead of being silently ignored.
-"""
+"""The sections each capability owns, gathered for the root model (one module per section)."""
 
 from __future__ import annotations
 
-from khronos.config._base import Section
+from khronos.config._alerts import AlertsConfig
+from khronos.config._backup import BackupConfig
+from khronos.config._checks import ChecksConfig
+from khronos.config._logging import LoggingConfig
 
 __all__ = ["AlertsConfig", "BackupConfig", "ChecksConfig", "LoggingConfig"]
-
-
-class BackupConfig(Section):
-    """Continuous SQLite replication on Litestream (not configurable yet)."""
-
-
-class LoggingConfig(Section):
-    """Structured logging (not configurable yet)."""
-
-
-class AlertsConfig(Section):
-    """Alert delivery (not configurable yet)."""
-
-
-class ChecksConfig(Section):
-    """Built-in health checks (not configurable yet)."""

@@ -1,0 +1,3 @@
+"""``khronos alert``: send test alerts."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""``khronos backup``: backup actions (backup now)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""``khronos logs``: query the JSON log files."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""``khronos restore``: safe point-in-time restore."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""``khronos status``: backup status per database."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""``khronos verify``: the restore drill."""
+
+from __future__ import annotations
