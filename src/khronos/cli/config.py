@@ -66,7 +66,7 @@ def show(state: AppState, path: str | None, as_json: bool) -> None:
     Secrets (tokens, keys, passwords) are always printed as **********.
     """
     config = state.load(path)
-    data = config.model_dump(mode="json")
+    data = config.model_dump(mode="json", exclude_none=True)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

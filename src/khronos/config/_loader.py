@@ -175,7 +175,7 @@ def _problem(err: ErrorDetails, positions: Positions, secrets: list[str]) -> Con
     elif isinstance(exc, ConfigValueError):
         problem, hint = exc.problem, exc.hint
         if exc.path:
-            loc = (*loc, *exc.path.split("."))
+            loc = (*loc, *(int(p) if p.isdigit() else p for p in exc.path.split(".")))
             at_key = True
     elif kind in {"model_type", "model_attributes_type", "dict_type"}:
         problem = "expected a mapping of keys (key: value)"
