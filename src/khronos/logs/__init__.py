@@ -1,0 +1,102 @@
+"""Structured JSON logs: correlation IDs, rotated files, redaction and uncaught exceptions.
+
+>>> from khronos import logs
+>>> logs.configure(log_dir="logs", service="my-bot")  # doctest: +SKIP
+>>> log = logs.get_logger(component="updates")  # doctest: +SKIP
+>>> with logs.bind_correlation_id():  # doctest: +SKIP
+...     log.info("update received", chat_id=42)
+"""
+
+from khronos.logs._context import (
+    MAX_CORRELATION_ID_LENGTH,
+    bind_correlation_id,
+    bind_user_id,
+    get_correlation_id,
+    get_user_id,
+    is_valid_correlation_id,
+    new_correlation_id,
+)
+from khronos.logs._helpers import (
+    JobRun,
+    job,
+    log_api_call,
+    log_db_query,
+    log_job_complete,
+    log_job_start,
+    log_user_action,
+)
+from khronos.logs._hooks import (
+    asyncio_exception_handler,
+    install_asyncio_handler,
+    install_exception_hooks,
+    uninstall_exception_hooks,
+)
+from khronos.logs._keys import (
+    CORRELATION_ID,
+    ENVIRONMENT,
+    LEVEL,
+    MESSAGE,
+    PID,
+    SERVICE,
+    SYSTEM_USER,
+    TIMESTAMP,
+    USER_ID,
+    VERSION,
+)
+from khronos.logs._middleware import CorrelationIdMiddleware
+from khronos.logs._redact import MASK, Redactor, collect_secrets, get_redactor, redact
+from khronos.logs._setup import (
+    ENV_LOG_LEVEL,
+    configure,
+    configure_from_config,
+    flush,
+    get_logger,
+    is_configured,
+    reset,
+    shutdown,
+)
+
+__all__ = [
+    "CORRELATION_ID",
+    "ENVIRONMENT",
+    "ENV_LOG_LEVEL",
+    "LEVEL",
+    "MASK",
+    "MAX_CORRELATION_ID_LENGTH",
+    "MESSAGE",
+    "PID",
+    "SERVICE",
+    "SYSTEM_USER",
+    "TIMESTAMP",
+    "USER_ID",
+    "VERSION",
+    "CorrelationIdMiddleware",
+    "JobRun",
+    "Redactor",
+    "asyncio_exception_handler",
+    "bind_correlation_id",
+    "bind_user_id",
+    "collect_secrets",
+    "configure",
+    "configure_from_config",
+    "flush",
+    "get_correlation_id",
+    "get_logger",
+    "get_redactor",
+    "get_user_id",
+    "install_asyncio_handler",
+    "install_exception_hooks",
+    "is_configured",
+    "is_valid_correlation_id",
+    "job",
+    "log_api_call",
+    "log_db_query",
+    "log_job_complete",
+    "log_job_start",
+    "log_user_action",
+    "new_correlation_id",
+    "redact",
+    "reset",
+    "shutdown",
+    "uninstall_exception_hooks",
+]

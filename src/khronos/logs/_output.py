@@ -1,0 +1,254 @@
+"""Turning records into lines: the JSON and pretty renderers, the files and their filters.
+
+Everything here runs on the queue listener's thread, never on the caller's: the caller only puts
+the event (or the foreign ``LogRecord``) on a queue.  The JSON line of a record is rendered once
+and shared by every file handler; secrets are masked by the last processor before rendering, so
+every output (files and console) sees only redacted text.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import structlog
+from structlog.stdlib import ProcessorFormatter
+from structlog.typing import EventDict, WrappedLogger
+
+from khronos.logs._keys import (
+    CORRELATION_ID,
+    CRITICAL_FLAG,
+    ENVIRONMENT,
+    LEVEL,
+    LOGGER,
+    MESSAGE,
+    PID,
+    SERVICE,
+    SYSTEM_USER,
+    TIMESTAMP,
+    UNCAUGHT,
+    USER_ID,
+    VERSION,
+)
+from khronos.logs._redact import Redactor, get_redactor
+
+__all__ = [
+    "CONTEXT_ATTR",
+    "ConsoleHandler",
+    "CriticalFilter",
+    "JsonFormatter",
+    "RecordFields",
+    "UncaughtFilter",
+    "make_console_formatter",
+    "rotating_file",
+]
+
+CONTEXT_ATTR = "_khronos_context"
+"""Attribute of a foreign ``LogRecord`` holding the caller's context (correlation ID...)."""
+_RENDERED_ATTR = "_khronos_json"
+_INTERNAL = frozenset({"_record", "_from_structlog", "event", "exc_info", "stack_info"})
+_STATIC = (SERVICE, ENVIRONMENT, PID, VERSION)
+
+
+class RecordFields:
+    """The fields every line carries beside the event's own: service, environment, version."""
+
+    def __init__(self, service: str, environment: str, version: str, redactor: Redactor) -> None:
+        self.service = service
+        self.environment = environment
+        self.version = version
+        self.redactor = redactor
+        self._second = -1
+        self._prefix = ""
+
+    def timestamp(self, created: float) -> str:
+        """ISO 8601 UTC with milliseconds: ``2024-05-01T12:00:00.123Z``."""
+        second = int(created)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        millis = min(int((created - second) * 1000), 999)
+        return f"{self._prefix}.{millis:03d}Z"
+
+    def shape(self, _logger: WrappedLogger, _method: str, ed: EventDict) -> EventDict:
+        """The ordered, redacted fields of one line (a processor)."""
+        record: logging.LogRecord = ed["_record"]
+        redactor = self.redactor
+        message = ed.get("event", "")
+        out: dict[str, Any] = {
+            TIMESTAMP: self.timestamp(record.created),
+            LEVEL: record.levelname.lower(),
+            MESSAGE: redactor.redact(message if isinstance(message, str) else str(message)),
+            CORRELATION_ID: ed.get(CORRELATION_ID),
+            USER_ID: ed.get(USER_ID, SYSTEM_USER),
+            SERVICE: self.service,
+            ENVIRONMENT: self.environment,
+            PID: record.process,
+            VERSION: self.version,
+        }
+        if not ed.get("_from_structlog", True) or LOGGER in ed:
+            out[LOGGER] = ed.get(LOGGER, record.name)
+        for key, value in ed.items():
+            if key in out or key in _INTERNAL:
+                continue
+            out[key] = redactor.redact_value(value, key)
+        return out
+
+
+def merge_record_context(_logger: WrappedLogger, _method: str, ed: EventDict) -> EventDict:
+    """Foreign records: add the context the caller had (captured by the queue handler)."""
+    context: Mapping[str, Any] | None = getattr(ed["_record"], CONTEXT_ATTR, None)
+    if context:
+        for key, value in context.items():
+            ed.setdefault(key, value)
+    return ed
+
+
+def _render_json(_logger: WrappedLogger, _method: str, ed: EventDict) -> str:
+    try:
+        return orjson.dumps(ed, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        # e.g. lone surrogates from undecodable bytes: escape them, never drop the record
+        return orjson.dumps(
+            _sanitize(ed), default=_default, option=orjson.OPT_NON_STR_KEYS
+        ).decode()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return _clean(bytes(value).decode("utf-8", "backslashreplace"))
+    if isinstance(value, set | frozenset):
+        return [_default(v) if not isinstance(v, str | int | float) else v for v in value]
+    return _clean(str(value))
+
+
+def _clean(text: str) -> str:
+    return get_redactor().redact(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def _sanitize(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, Mapping):
+        return {_sanitize(str(k)): _sanitize(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_sanitize(v) for v in value]
+    return value
+
+
+class JsonFormatter(ProcessorFormatter):
+    """Renders a record as one JSON line, once, however many handlers share it."""
+
+    def __init__(self, fields: RecordFields) -> None:
+        super().__init__(
+            processors=[structlog.processors.format_exc_info, fields.shape, _render_json],
+            foreign_pre_chain=[merge_record_context],
+            logger=None,
+        )
+
+    def format(self, record: logging.LogRecord) -> str:
+        rendered: str | None = record.__dict__.get(_RENDERED_ATTR)
+        if rendered is None:
+            rendered = super().format(record)
+            record.__dict__[_RENDERED_ATTR] = rendered
+        return rendered
+
+
+def _pretty(_logger: WrappedLogger, _method: str, ed: EventDict) -> EventDict:
+    out: dict[str, Any] = {
+        "timestamp": ed[TIMESTAMP][11:23],
+        "level": ed[LEVEL],
+        "event": ed[MESSAGE],
+    }
+    for key, value in ed.items():
+        if key in (TIMESTAMP, LEVEL, MESSAGE, *_STATIC) or value is None:
+            continue
+        if key == USER_ID and value == SYSTEM_USER:
+            continue
+        out[key] = value
+    return out
+
+
+def make_console_formatter(
+    fields: RecordFields, *, pretty: bool, colors: bool
+) -> logging.Formatter:
+    """The console's formatter: the shared JSON one, or a readable line (colours on a TTY)."""
+    if not pretty:
+        return JsonFormatter(fields)
+    return ProcessorFormatter(
+        processors=[
+            structlog.processors.format_exc_info,
+            fields.shape,
+            _pretty,
+            structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=_as_is),
+        ],
+        foreign_pre_chain=[merge_record_context],
+        logger=None,
+    )
+
+
+def _as_is(sio: Any, exc_info: Any) -> None:  # pragma: no cover - exceptions arrive as text
+    sio.write(str(exc_info))
+
+
+class ConsoleHandler(logging.Handler):
+    """Writes to a stream, by default whatever ``sys.stderr`` is at the time of writing."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = self._stream if self._stream is not None else sys.stderr
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:  # noqa: BLE001 - logging must never raise into the app
+            self.handleError(record)
+
+
+def _flag(record: logging.LogRecord, name: str) -> bool:
+    msg = record.msg
+    if isinstance(msg, dict):
+        return msg.get(name) is True
+    return getattr(record, name, False) is True
+
+
+class CriticalFilter(logging.Filter):
+    """critical.log: critical records, and errors logged with ``critical=True``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.CRITICAL:
+            return True
+        return record.levelno >= logging.ERROR and _flag(record, CRITICAL_FLAG)
+
+
+class UncaughtFilter(logging.Filter):
+    """exceptions.log: only the records of uncaught exceptions."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _flag(record, UNCAUGHT)
+
+
+def rotating_file(
+    path: Path, *, max_size: int, keep: int, formatter: logging.Formatter, level: int = 0
+) -> logging.handlers.RotatingFileHandler:
+    """A numbered, size-rotated file (``name.log``, ``name.log.1`` ... ``name.log.<keep>``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        path,
+        maxBytes=max_size,
+        backupCount=keep,
+        encoding="utf-8",
+        errors="backslashreplace",
+        delay=True,
+    )
+    handler.setFormatter(formatter)
+    handler.setLevel(level)
+    return handler

@@ -1,0 +1,460 @@
+"""``configure()``: one structlog + stdlib logging pipeline, writing through a queue.
+
+The caller's side of a log call is only structlog's processors (context, IDs) and a
+``queue.put``; a :class:`~logging.handlers.QueueListener` thread renders each record once (JSON
+via orjson, secrets masked) and writes it to the console and the rotated files.  Records from
+the standard ``logging`` module (httpx, uvicorn, ...) reach the same queue through a handler on
+the root logger, with the caller's correlation ID captured on the way.
+"""
+
+from __future__ import annotations
+
+import atexit
+import enum
+import logging
+import logging.handlers
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any, Literal
+
+import structlog
+from pydantic import SecretStr
+from structlog.typing import EventDict, WrappedLogger
+
+from khronos._version import __version__
+from khronos.config._logging import LOG_LEVELS, LogFilesConfig, LoggingConfig
+from khronos.config._model import KhronosConfig
+from khronos.errors import ConfigError
+from khronos.logs._context import _correlation_id, _user_id
+from khronos.logs._hooks import install_exception_hooks, uninstall_exception_hooks
+from khronos.logs._keys import CORRELATION_ID, USER_ID
+from khronos.logs._output import (
+    CONTEXT_ATTR,
+    ConsoleHandler,
+    CriticalFilter,
+    JsonFormatter,
+    RecordFields,
+    UncaughtFilter,
+    make_console_formatter,
+    rotating_file,
+)
+from khronos.logs._redact import collect_secrets, get_redactor
+
+__all__ = [
+    "ENV_LOG_LEVEL",
+    "QUIET_LOGGERS",
+    "configure",
+    "configure_from_config",
+    "flush",
+    "get_logger",
+    "is_configured",
+    "reset",
+    "shutdown",
+]
+
+ENV_LOG_LEVEL = "LOG_LEVEL"
+QUIET_LOGGERS = ("httpx", "httpcore")
+"""Loggers set to WARNING by default: at INFO httpx logs every request URL."""
+ConsoleMode = Literal["auto", "json", "pretty", "off"]
+
+
+class _Unset(enum.Enum):
+    UNSET = 0
+
+
+UNSET = _Unset.UNSET
+
+# ------------------------------------------------------------------------------- caller side
+
+
+def _add_ids(_logger: WrappedLogger, _method: str, ed: EventDict) -> EventDict:
+    if CORRELATION_ID not in ed:
+        ed[CORRELATION_ID] = _correlation_id.get()
+    if USER_ID not in ed:
+        ed[USER_ID] = _user_id.get()
+    return ed
+
+
+def _resolve_exc_info(_logger: WrappedLogger, _method: str, ed: EventDict) -> EventDict:
+    # The listener thread cannot call sys.exc_info() for the caller: resolve it here.
+    exc_info = ed.get("exc_info")
+    if exc_info is not None:
+        if exc_info is True:
+            ed["exc_info"] = sys.exc_info()
+        elif isinstance(exc_info, BaseException):
+            ed["exc_info"] = (type(exc_info), exc_info, exc_info.__traceback__)
+        elif not isinstance(exc_info, tuple):
+            del ed["exc_info"]
+    return ed
+
+
+def _to_args(_logger: WrappedLogger, _method: str, ed: EventDict) -> Any:
+    return (ed,), {}
+
+
+class QueueLogger:
+    """structlog's wrapped logger: hands the event dict to the queue with its level and time."""
+
+    def __init__(self, sink: _Sink, name: str) -> None:
+        self._sink = sink
+        self.name = name
+
+    def _put(self, level: int, ed: EventDict) -> None:
+        self._sink.put((level, ed, time.time(), self.name))
+
+    def debug(self, ed: EventDict) -> None:
+        self._put(logging.DEBUG, ed)
+
+    def info(self, ed: EventDict) -> None:
+        self._put(logging.INFO, ed)
+
+    def warning(self, ed: EventDict) -> None:
+        self._put(logging.WARNING, ed)
+
+    def error(self, ed: EventDict) -> None:
+        self._put(logging.ERROR, ed)
+
+    def critical(self, ed: EventDict) -> None:
+        self._put(logging.CRITICAL, ed)
+
+    warn = warning
+    fatal = critical
+    exception = error
+    msg = info
+
+
+class _ForeignHandler(logging.handlers.QueueHandler):
+    """On the root logger: queue stdlib records with the caller's message and context."""
+
+    def __init__(self, sink: _Sink) -> None:
+        super().__init__(sink.queue)
+        self._sink = sink
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.msg = record.getMessage()
+        record.args = None
+        context = structlog.contextvars.get_contextvars()
+        context[CORRELATION_ID] = _correlation_id.get()
+        context[USER_ID] = _user_id.get()
+        setattr(record, CONTEXT_ATTR, context)
+        return record
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        self._sink.put(record)
+
+
+class _Listener(logging.handlers.QueueListener):
+    def prepare(self, record: Any) -> logging.LogRecord:
+        if isinstance(record, logging.LogRecord):
+            return record
+        level, ed, created, name = record
+        made = logging.LogRecord(name, level, "", 0, ed, None, None)
+        made.created = created
+        made.msecs = (created - int(created)) * 1000
+        # _logger/_name mark it as structlog's for ProcessorFormatter (as wrap_for_formatter does)
+        made.__dict__["_logger"] = None
+        made.__dict__["_name"] = logging.getLevelName(level).lower()
+        return made
+
+
+@dataclass
+class _Sink:
+    """The queue, its listener and the handlers behind it."""
+
+    queue: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
+    handlers: list[logging.Handler] = field(default_factory=list)
+    listener: _Listener | None = None
+
+    def put(self, item: Any) -> None:
+        if self.listener is not None:
+            self.queue.put_nowait(item)
+        else:  # after shutdown: write synchronously rather than lose the record
+            self.write_now(item)
+
+    def write_now(self, item: Any) -> None:
+        record = _Listener(self.queue).prepare(item)
+        for handler in self.handlers:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+    def start(self) -> None:
+        self.listener = _Listener(self.queue, *self.handlers, respect_handler_level=True)
+        self.listener.start()
+
+    def stop(self) -> None:
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.stop()
+        for handler in self.handlers:
+            handler.flush()
+
+
+@dataclass
+class _State:
+    sink: _Sink | None = None
+    root_handler: logging.Handler | None = None
+    saved_levels: dict[str, int] = field(default_factory=dict)
+    previous_sigterm: Any = None
+    atexit_registered: bool = False
+    level: int = logging.INFO
+    log_dir: Path | None = None
+
+
+_state = _State()
+_lock = threading.RLock()
+
+# ------------------------------------------------------------------------------------ public
+
+
+def _level_number(value: str | int) -> int:
+    if isinstance(value, int):
+        return value
+    name = value.strip().lower()
+    if name not in LOG_LEVELS:
+        raise ConfigError.single(
+            "logging.level",
+            f"unknown log level {value!r}",
+            "use debug, info, warning, error or critical",
+        )
+    return logging.getLevelNamesMapping()[name.upper()]
+
+
+def configure(
+    config: LoggingConfig | None = None,
+    *,
+    service: str = "khronos",
+    environment: str = "production",
+    version: str = __version__,
+    secrets: Iterable[str | SecretStr] = (),
+    level: str | int | None = None,
+    log_dir: str | Path | _Unset | None = UNSET,
+    console: ConsoleMode | None = None,
+    console_stream: IO[str] | None = None,
+    files: LogFilesConfig | None = None,
+    exception_hooks: bool = True,
+    handle_sigterm: bool = True,
+) -> None:
+    """Set up logging for the whole process; call it again to reconfigure.
+
+    ``config`` is the ``logging:`` section (defaults when None); keyword arguments override it.
+    The level comes from ``level``, else ``$LOG_LEVEL``, else the config.  ``log_dir=None``
+    writes no files.  ``secrets`` are masked in every output beside ``config.redact``.
+    """
+    cfg = config if config is not None else LoggingConfig()
+    env_level = os.environ.get(ENV_LOG_LEVEL, "").strip()
+    if level is None:
+        try:
+            number = _level_number(env_level or cfg.level)
+        except ConfigError:
+            raise ConfigError.single(
+                ENV_LOG_LEVEL,
+                f"unknown log level {env_level!r}",
+                "use debug, info, warning, error or critical",
+            ) from None
+    else:
+        number = _level_number(level)
+    directory = cfg.dir if isinstance(log_dir, _Unset) else (Path(log_dir) if log_dir else None)
+    mode: ConsoleMode = console or cfg.console
+    files_cfg = files if files is not None else cfg.files
+
+    redactor = get_redactor()
+    for secret in (*cfg.redact, *secrets):
+        redactor.add_secret(secret)
+    fields = RecordFields(service, environment, version, redactor)
+    json_formatter = JsonFormatter(fields)
+
+    handlers: list[logging.Handler] = []
+    if mode != "off":
+        stream = console_stream if console_stream is not None else sys.stderr
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+        pretty = mode == "pretty" or (mode == "auto" and tty)
+        handler = ConsoleHandler(console_stream)
+        handler.setFormatter(
+            make_console_formatter(fields, pretty=pretty, colors=tty) if pretty else json_formatter
+        )
+        handlers.append(handler)
+    if directory is not None:
+        handlers.extend(_file_handlers(Path(directory), files_cfg, json_formatter))
+
+    with _lock:
+        _teardown()
+        sink = _Sink(handlers=handlers)
+        sink.start()
+        _state.sink = sink
+        _state.level = number
+        _state.log_dir = Path(directory) if directory is not None else None
+        root = logging.getLogger()
+        _state.saved_levels.setdefault("", root.level)
+        root.setLevel(number)
+        _state.root_handler = _ForeignHandler(sink)
+        root.addHandler(_state.root_handler)
+        for name in QUIET_LOGGERS:
+            quiet = logging.getLogger(name)
+            _state.saved_levels.setdefault(name, quiet.level)
+            quiet.setLevel(max(logging.WARNING, number))
+        structlog.configure(
+            processors=[
+                structlog.contextvars.merge_contextvars,
+                _add_ids,
+                _resolve_exc_info,
+                _to_args,
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(number),
+            logger_factory=lambda *args: QueueLogger(sink, str(args[0]) if args else "khronos"),
+            cache_logger_on_first_use=False,
+        )
+        if not _state.atexit_registered:
+            atexit.register(shutdown)
+            _state.atexit_registered = True
+        if handle_sigterm:
+            _install_sigterm()
+    if exception_hooks:
+        install_exception_hooks()
+
+
+def _file_handlers(
+    directory: Path, files: LogFilesConfig, formatter: logging.Formatter
+) -> list[logging.Handler]:
+    handlers: list[logging.Handler] = []
+    if files.combined is not None:
+        handlers.append(
+            rotating_file(
+                directory / "combined.log",
+                max_size=files.combined.max_size,
+                keep=files.combined.keep,
+                formatter=formatter,
+            )
+        )
+    if files.errors is not None:
+        handlers.append(
+            rotating_file(
+                directory / "errors.log",
+                max_size=files.errors.max_size,
+                keep=files.errors.keep,
+                formatter=formatter,
+                level=logging.ERROR,
+            )
+        )
+    if files.critical is not None:
+        handler = rotating_file(
+            directory / "critical.log",
+            max_size=files.critical.max_size,
+            keep=files.critical.keep,
+            formatter=formatter,
+            level=logging.ERROR,
+        )
+        handler.addFilter(CriticalFilter())
+        handlers.append(handler)
+    if files.exceptions is not None:
+        handler = rotating_file(
+            directory / "exceptions.log",
+            max_size=files.exceptions.max_size,
+            keep=files.exceptions.keep,
+            formatter=formatter,
+        )
+        handler.addFilter(UncaughtFilter())
+        handlers.append(handler)
+    return handlers
+
+
+def get_logger(name: str | None = None, **bind: Any) -> Any:
+    """A structlog logger with ``bind`` values on every record; bind once, reuse it."""
+    if name is None:
+        return structlog.get_logger(**bind)
+    return structlog.get_logger(name, **bind)
+
+
+def is_configured() -> bool:
+    """Whether :func:`configure` set up the pipeline (and :func:`shutdown` has not run)."""
+    return _state.sink is not None and _state.sink.listener is not None
+
+
+def log_dir() -> Path | None:
+    """The folder the files are written to, if any."""
+    return _state.log_dir
+
+
+def flush() -> None:
+    """Wait until every queued record is written and the files are flushed; keep logging."""
+    with _lock:
+        sink = _state.sink
+        if sink is not None and sink.listener is not None:
+            sink.stop()
+            sink.start()
+
+
+def shutdown() -> None:
+    """Write every queued record and flush the files (also run at exit and on SIGTERM).
+
+    Records logged afterwards are still written, synchronously.
+    """
+    with _lock:
+        if _state.sink is not None:
+            _state.sink.stop()
+
+
+def _teardown() -> None:
+    sink, _state.sink = _state.sink, None
+    if sink is not None:
+        sink.stop()
+        for handler in sink.handlers:
+            handler.close()
+    if _state.root_handler is not None:
+        logging.getLogger().removeHandler(_state.root_handler)
+        _state.root_handler = None
+
+
+def reset() -> None:
+    """Undo :func:`configure`: flush, close the files, restore levels, hooks and structlog."""
+    with _lock:
+        _teardown()
+        for name, level in _state.saved_levels.items():
+            logging.getLogger(name or None).setLevel(level)
+        _state.saved_levels.clear()
+        _uninstall_sigterm()
+        _state.log_dir = None
+        structlog.reset_defaults()
+        get_redactor().clear_secrets()
+    uninstall_exception_hooks()
+
+
+def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    shutdown()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _install_sigterm() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    current = signal.getsignal(signal.SIGTERM)
+    if current is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        _state.previous_sigterm = current
+
+
+def _uninstall_sigterm() -> None:
+    if _state.previous_sigterm is None or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, _state.previous_sigterm)
+    _state.previous_sigterm = None
+
+
+def configure_from_config(config: KhronosConfig, **overrides: Any) -> None:
+    """:func:`configure` from a whole ``khronos.yml``: its service, environment and secrets."""
+    configure(
+        config.logging,
+        service=config.service.name,
+        environment=config.environment,
+        secrets=collect_secrets(config),
+        **overrides,
+    )
