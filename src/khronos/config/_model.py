@@ -6,10 +6,12 @@ Later capabilities fill their sections in their own modules (``backup``, ``loggi
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
@@ -28,6 +30,7 @@ __all__ = ["HttpConfig", "KhronosConfig", "MetricsConfig", "ServiceConfig"]
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _METRIC_PREFIX_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_URL_PATH_RE = re.compile(r"/[A-Za-z0-9/_.-]*")
 
 
 class ServiceConfig(Section):
@@ -71,6 +74,19 @@ class MetricsConfig(Section):
     namespace: str = "khronos"
     """Prefix of every metric name (``khronos_messages_processed_total``)."""
 
+    path: str = "/metrics"
+    """URL path of the Prometheus endpoint on ``http.listen``."""
+
+    auth: Literal["auto", "token", "none"] = "auto"
+    """Who may scrape: `auto` requires `http.token` (as bearer token or basic-auth password)
+    when listening beyond loopback, `token` always, `none` never (e.g. behind a proxy)."""
+
+    http_buckets: list[float] | None = None
+    """Buckets (seconds) of the HTTP request duration histogram (default 5ms to 10s)."""
+
+    ai_buckets: list[float] | None = None
+    """Buckets (seconds) of the AI call latency histogram (default 100ms to 2m)."""
+
     @field_validator("namespace")
     @classmethod
     def _check_namespace(cls, value: str) -> str:
@@ -79,6 +95,30 @@ class MetricsConfig(Section):
                 f"not a valid metric name prefix: {value!r}",
                 "use letters, digits and '_', not starting with a digit",
             )
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        if not _URL_PATH_RE.fullmatch(value) or value == "/":
+            raise ConfigValueError(
+                f"not a usable URL path: {value!r}",
+                "write an absolute path such as /metrics (letters, digits, '/', '-', '_', '.')",
+            )
+        return value
+
+    @field_validator("http_buckets", "ai_buckets")
+    @classmethod
+    def _check_buckets(cls, value: list[float] | None) -> list[float] | None:
+        if value is None:
+            return value
+        hint = "list increasing positive numbers of seconds, e.g. [0.01, 0.1, 1, 10]"
+        if not value:
+            raise ConfigValueError("needs at least one bucket", hint)
+        if any(not math.isfinite(b) or b <= 0 for b in value):
+            raise ConfigValueError("buckets must be positive finite numbers of seconds", hint)
+        if any(a >= b for a, b in itertools.pairwise(value)):
+            raise ConfigValueError("buckets must be in increasing order", hint)
         return value
 
 

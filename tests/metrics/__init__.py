@@ -1,0 +1,1 @@
+"""Tests of khronos.metrics and the daemon HTTP server."""
