@@ -1,11 +1,120 @@
-"""The ``alerts:`` section of khronos.yml."""
+"""The ``alerts:`` section of khronos.yml: dedupe timings, the outbox bound and Telegram."""
 
 from __future__ import annotations
 
-from khronos.config._base import Section
+import re
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["AlertsConfig"]
+from pydantic import Field, field_validator
+
+from khronos.config._base import Section
+from khronos.config._types import ConfigValueError, Duration, Secret
+
+__all__ = ["AlertsConfig", "BreakerConfig", "TelegramConfig", "parse_chat_id"]
+
+_CHANNEL_RE = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
+_CHAT_HINT = (
+    "write the numeric id, keeping its sign: a private chat is positive (123456789), a group or "
+    "channel is negative (-1001234567890, the '-100' is part of it); or a public @channelname"
+)
+
+
+def parse_chat_id(value: object) -> int | str:
+    """A Telegram chat id: an integer (negative for groups and channels) or ``@channelname``."""
+    if isinstance(value, bool):
+        raise ConfigValueError("expected a chat id, got a boolean", _CHAT_HINT)
+    if isinstance(value, int):
+        chat = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if _CHANNEL_RE.fullmatch(text):
+            return text
+        if not re.fullmatch(r"-?\d{1,20}", text):
+            raise ConfigValueError(f"not a Telegram chat id: {text!r}", _CHAT_HINT)
+        chat = int(text)
+    else:
+        raise ConfigValueError("expected a chat id (a number or @channel)", _CHAT_HINT)
+    if chat == 0:
+        raise ConfigValueError("0 is not a Telegram chat id", _CHAT_HINT)
+    return chat
+
+
+class TelegramConfig(Section):
+    """The Telegram bot that delivers alerts."""
+
+    bot_token: Secret
+    """Bot token from @BotFather (`123456:ABC...`); use `${TELEGRAM_BOT_TOKEN}`."""
+
+    chat_id: int | str
+    """Chat that receives alerts: a user id, a group id (negative, `-100...`) or `@channel`."""
+
+    critical_chat_id: int | str | None = None
+    """Chat for CRITICAL alerts (default: `chat_id`)."""
+
+    api_url: str = "https://api.telegram.org"
+    """Bot API base URL; override for a local Bot API server or tests."""
+
+    message_thread_id: int | None = Field(default=None, ge=1)
+    """Forum topic id in a group with topics (optional)."""
+
+    timeout: Duration = timedelta(seconds=10)
+    """Timeout of one request to the Bot API."""
+
+    @field_validator("chat_id", "critical_chat_id", mode="plain")
+    @classmethod
+    def _check_chat(cls, value: Any) -> int | str | None:
+        return None if value is None else parse_chat_id(value)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _check_token(cls, value: Any) -> Any:
+        if not re.fullmatch(r"\d+:[A-Za-z0-9_-]{20,}", value.get_secret_value().strip()):
+            raise ConfigValueError(
+                "does not look like a bot token",
+                "copy it from @BotFather: digits, a colon, then 35 letters/digits/_/-",
+            )
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigValueError(
+                f"not an http(s) URL: {value!r}", "e.g. https://api.telegram.org"
+            )
+        return value.rstrip("/")
+
+
+class BreakerConfig(Section):
+    """Circuit breaker around the alert sender."""
+
+    failures: int = Field(default=5, ge=1)
+    """Consecutive failed sends that open the breaker (sending pauses)."""
+
+    reset_timeout: Duration = timedelta(seconds=30)
+    """How long the breaker stays open before one probe send is tried."""
 
 
 class AlertsConfig(Section):
-    """Alert delivery (not configurable yet)."""
+    """Alert delivery: dedupe, the durable outbox and Telegram."""
+
+    cooldown: Duration = timedelta(minutes=5)
+    """The same alert (same fingerprint) is sent at most once per cooldown."""
+
+    repeat_interval: Duration = timedelta(hours=4)
+    """A condition that is still firing is repeated this often."""
+
+    send_resolved: bool = True
+    """Send a ✅ resolved notice when a condition clears."""
+
+    max_pending: int = Field(default=10_000, ge=10)
+    """Most alerts kept in the outbox; beyond it the oldest INFO/WARN are dropped first."""
+
+    telegram: TelegramConfig | None = None
+    """Telegram bot and chats (without it alerts only go to the log)."""
+
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    """Circuit breaker around the Telegram sender."""

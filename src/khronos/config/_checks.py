@@ -1,11 +1,160 @@
-"""The ``checks:`` section of khronos.yml."""
+"""The ``checks:`` section of khronos.yml: the built-in health checks and their limits."""
 
 from __future__ import annotations
 
-from khronos.config._base import Section
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Self
+from urllib.parse import urlsplit
 
-__all__ = ["ChecksConfig"]
+from pydantic import Field, field_validator, model_validator
+
+from khronos.config._base import Section
+from khronos.config._types import ByteSize, ConfigValueError, Duration, ResolvedPath
+
+__all__ = [
+    "ChecksConfig",
+    "DiskCheckConfig",
+    "ErrorRateCheckConfig",
+    "HttpCheckConfig",
+    "MemoryCheckConfig",
+    "QueueBacklogCheckConfig",
+]
+
+_CHECK_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+class MemoryCheckConfig(Section):
+    """Resident memory (RSS) of this process, or of another one by pid or pidfile."""
+
+    max_mb: float = Field(default=1000, gt=0)
+    """ERROR above this many MB (1 MB = 1,000,000 bytes)."""
+
+    warn_ratio: float = Field(default=0.9, gt=0, le=1)
+    """WARN above this share of `max_mb`."""
+
+    every: Duration = timedelta(seconds=60)
+    """How often to check."""
+
+    pid: int | None = Field(default=None, ge=1)
+    """Watch this process instead of Khronos itself."""
+
+    pidfile: ResolvedPath | None = None
+    """Watch the process whose pid is in this file (read on every check)."""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if self.pid is not None and self.pidfile is not None:
+            raise ConfigValueError(
+                "give pid or pidfile, not both", "a pidfile survives restarts; prefer it"
+            )
+        return self
+
+
+class DiskCheckConfig(Section):
+    """Free space on the filesystem holding a path."""
+
+    path: ResolvedPath = Path()
+    """A path on the filesystem to watch (default: the config file's folder)."""
+
+    min_free: ByteSize = 1_000_000_000
+    """Alert when less than this is free."""
+
+    every: Duration = timedelta(seconds=60)
+    """How often to check."""
+
+
+class HttpCheckConfig(Section):
+    """An HTTP health endpoint that must answer 2xx."""
+
+    name: str
+    """Short name shown in alerts and in the `check` metric label."""
+
+    url: str
+    """URL to GET, e.g. `http://127.0.0.1:18789/health`."""
+
+    timeout: Duration = timedelta(seconds=5)
+    """Timeout of one request."""
+
+    every: Duration = timedelta(seconds=30)
+    """How often to check."""
+
+    failures: int = Field(default=3, ge=1)
+    """Consecutive failures before the alert fires."""
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _CHECK_NAME_RE.fullmatch(value):
+            raise ConfigValueError(
+                f"not a usable check name: {value!r}", "use letters, digits, '.', '_' and '-'"
+            )
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigValueError(
+                f"not an http(s) URL: {value!r}", "e.g. http://127.0.0.1:8080/health"
+            )
+        return value
+
+
+class ErrorRateCheckConfig(Section):
+    """Share of failed messages (from the messages metrics) over a sliding window."""
+
+    threshold: float = Field(default=0.05, gt=0, le=1)
+    """Alert when the share of failed messages over the window exceeds this (0.05 = 5%)."""
+
+    window: Duration = timedelta(minutes=5)
+    """Sliding window the rate is computed over."""
+
+    min_events: int = Field(default=20, ge=1)
+    """Ignore windows with fewer processed messages than this."""
+
+    every: Duration = timedelta(seconds=30)
+    """How often to check."""
+
+
+class QueueBacklogCheckConfig(Section):
+    """Length of the app's message queue (from the queue gauge)."""
+
+    max: int = Field(default=1000, ge=1)
+    """Alert when more messages than this are waiting."""
+
+    every: Duration = timedelta(seconds=30)
+    """How often to check."""
 
 
 class ChecksConfig(Section):
-    """Built-in health checks (not configurable yet)."""
+    """Built-in health checks; set one to `null` to turn it off."""
+
+    memory: MemoryCheckConfig | None = Field(default_factory=MemoryCheckConfig)
+    """Process memory (RSS)."""
+
+    disk: DiskCheckConfig | None = Field(default_factory=DiskCheckConfig)
+    """Free disk space."""
+
+    http: list[HttpCheckConfig] = Field(default_factory=list)
+    """HTTP health endpoints."""
+
+    error_rate: ErrorRateCheckConfig | None = Field(default_factory=ErrorRateCheckConfig)
+    """Message error rate."""
+
+    queue_backlog: QueueBacklogCheckConfig | None = Field(default_factory=QueueBacklogCheckConfig)
+    """Message queue backlog."""
+
+    @field_validator("http")
+    @classmethod
+    def _unique_names(cls, value: list[HttpCheckConfig]) -> list[HttpCheckConfig]:
+        seen: set[str] = set()
+        for check in value:
+            if check.name in seen:
+                raise ConfigValueError(
+                    f"two http checks are named {check.name!r}", "give each a different name"
+                )
+            seen.add(check.name)
+        return value

@@ -1,0 +1,78 @@
+"""Fixtures for the alert tests: a fake Bot API server, a manual clock, an engine wired to both."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from prometheus_client import CollectorRegistry
+
+from khronos.alerts import AlertEngine, AlertMetrics, ManualClock, Outbox, TelegramNotifier
+from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
+
+FAULT_REPEAT = int(os.environ.get("KHRONOS_FAULT_REPEAT", "2"))
+
+MakeEngine = Callable[..., AlertEngine]
+
+
+@pytest.fixture(name="clock")
+def fixture_clock() -> ManualClock:
+    """A clock that moves only when told to or slept on."""
+    return ManualClock()
+
+
+@pytest.fixture(name="telegram")
+def fixture_telegram(clock: ManualClock) -> Iterator[FakeTelegram]:
+    """The fake Bot API server, timestamping messages with the manual clock."""
+    with FakeTelegramServer(FakeTelegram(clock=clock.monotonic)) as fake:
+        yield fake
+
+
+@pytest.fixture(name="registry")
+def fixture_registry() -> CollectorRegistry:
+    """A fresh metrics registry."""
+    return CollectorRegistry()
+
+
+def notifier_for(
+    fake: FakeTelegram, *, chat: str = "111", critical: str | None = None, **kwargs: object
+) -> TelegramNotifier:
+    """A Telegram notifier pointed at the fake server."""
+    return TelegramNotifier(
+        bot_token=TOKEN,
+        chat_id=chat,
+        critical_chat_id=critical,
+        api_url=fake.url,
+        timeout=kwargs.pop("timeout", 2.0),  # type: ignore[arg-type]
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest_asyncio.fixture(name="make_engine")
+async def fixture_make_engine(
+    tmp_path: Path, telegram: FakeTelegram, clock: ManualClock, registry: CollectorRegistry
+) -> AsyncIterator[MakeEngine]:
+    """Build engines on the fake server; they are stopped after the test."""
+    engines: list[AlertEngine] = []
+
+    def make(**kwargs: object) -> AlertEngine:
+        notifier_kwargs = kwargs.pop("notifier", {})
+        outbox = Outbox(tmp_path / "outbox.db", max_pending=kwargs.pop("max_pending", 10_000))  # type: ignore[arg-type]
+        engine = AlertEngine(
+            outbox,
+            [notifier_for(telegram, **notifier_kwargs)],  # type: ignore[arg-type]
+            clock=clock,
+            metrics=AlertMetrics(registry),
+            poll_interval=0.05,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        await engine.stop()
+        engine.outbox.close()

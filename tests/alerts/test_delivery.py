@@ -1,0 +1,158 @@
+"""Delivery through the outbox to the fake Bot API: outages, 429s, bad HTML, timeouts, secrets."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import structlog
+from prometheus_client import CollectorRegistry
+
+from khronos.alerts import ManualClock
+from tests.alerts.conftest import FAULT_REPEAT, MakeEngine
+from tests.alerts.fake_telegram import TOKEN, FakeTelegram
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("round_", range(FAULT_REPEAT))
+async def test_outage_of_five_minutes_delivers_everything_in_order_once(
+    make_engine: MakeEngine, telegram: FakeTelegram, clock: ManualClock, round_: int
+) -> None:
+    """Telegram answers 500 for 5 minutes: afterwards every alert arrives, in order, once."""
+    back_at = clock.monotonic() + 300
+    telegram.failing = lambda: 500 if clock.monotonic() < back_at else None
+    engine = make_engine(breaker_failures=3, breaker_reset=30)
+    await engine.start()
+    for i in range(30):
+        engine.send_alert(f"alert number {i}", "ERROR")
+    assert await engine.drain(30)
+    alerts = [t for t in telegram.texts() if "alert number" in t]
+    assert [int(t.split("alert number ")[1].split()[0]) for t in alerts] == list(range(30))
+    assert clock.monotonic() >= back_at
+
+
+@pytest.mark.asyncio
+async def test_breaker_closing_sends_one_summary(
+    make_engine: MakeEngine, telegram: FakeTelegram, clock: ManualClock
+) -> None:
+    """After the outage, one message says how long Telegram was unreachable and what was delayed."""
+    back_at = clock.monotonic() + 300
+    telegram.failing = lambda: 500 if clock.monotonic() < back_at else None
+    engine = make_engine(breaker_failures=3, breaker_reset=30)
+    for i in range(5):
+        engine.send_alert(f"alert number {i}", "ERROR")
+    await engine.start()
+    assert await engine.drain(30)
+    summaries = [t for t in telegram.texts() if "reachable again" in t]
+    assert len(summaries) == 1
+    assert "5 alert(s) were delayed" in summaries[0]
+
+
+@pytest.mark.asyncio
+async def test_timeouts_are_retried(make_engine: MakeEngine, telegram: FakeTelegram) -> None:
+    """A request that hangs past the timeout is retried and delivered."""
+    telegram.script("hang")
+    engine = make_engine(notifier={"timeout": 0.2})
+    engine.send_alert("after a timeout", "ERROR")
+    await engine.start()
+    assert await engine.drain(30)
+    assert ["after a timeout" in t for t in telegram.texts()] == [True]
+
+
+@pytest.mark.asyncio
+async def test_429_storm_is_honoured_and_limits_never_exceeded(
+    make_engine: MakeEngine, telegram: FakeTelegram, clock: ManualClock
+) -> None:
+    """With 429s scripted and limits enforced, the sender waits as told; no message is early."""
+    telegram.enforce_limits = True
+    retry = {"ok": False, "error_code": 429, "description": "Too Many Requests"}
+    telegram.script(*[(429, {**retry, "parameters": {"retry_after": 7}})] * 5)
+    engine = make_engine(notifier={"chat": "-1001"})
+    started = clock.monotonic()
+    for i in range(45):
+        engine.send_alert(f"storm {i}", "WARN")
+    await engine.start()
+    assert await engine.drain(60)
+    times = [s.at for s in telegram.sent]
+    assert len(times) == 45
+    assert telegram.violations == 0
+    assert all(b - a >= 1.0 for a, b in itertools.pairwise(times))
+    assert all(times[i + 20] - times[i] >= 60.0 for i in range(len(times) - 20))
+    assert times[0] - started >= 5 * 7  # five retry_after waits honoured
+
+
+@pytest.mark.asyncio
+async def test_malformed_html_falls_back_to_plain_text(
+    make_engine: MakeEngine, telegram: FakeTelegram
+) -> None:
+    """A "can't parse entities" 400 resends the same alert as plain text instead of losing it."""
+    bad = {"ok": False, "error_code": 400, "description": "Bad Request: can't parse entities"}
+    telegram.script((400, bad))
+    engine = make_engine()
+    engine.send_alert("a <tag> & more", "ERROR")
+    await engine.start()
+    assert await engine.drain(10)
+    assert telegram.sent[0].parse_mode is None
+    assert "a <tag> & more" in telegram.sent[0].text
+
+
+@pytest.mark.asyncio
+async def test_unknown_chat_is_reported_with_the_sign_hint(
+    make_engine: MakeEngine, telegram: FakeTelegram
+) -> None:
+    """chat not found keeps the alert queued and the error explains the chat id sign."""
+    engine = make_engine(notifier={"chat": "1001"})
+    alert_id = engine.send_alert("nobody hears this", "ERROR")
+    assert alert_id is not None
+    await engine.start()
+    status = await engine.wait_delivered(alert_id, 0.5)
+    assert status.state == "pending"
+    assert "chat not found" in status.detail
+    assert "add the bot to the group" in status.detail
+
+
+@pytest.mark.asyncio
+async def test_token_never_reaches_logs_or_metrics(
+    make_engine: MakeEngine, telegram: FakeTelegram, registry: CollectorRegistry
+) -> None:
+    """Failures are logged and counted without the bot token anywhere."""
+    from prometheus_client import generate_latest
+
+    telegram.token = "999:other-token-the-bot-does-not-have"
+    engine = make_engine()
+    with structlog.testing.capture_logs() as logs:
+        alert_id = engine.send_alert("x", "ERROR")
+        assert alert_id is not None
+        await engine.start()
+        status = await engine.wait_delivered(alert_id, 0.5)
+    assert "unauthorized" in str(logs)
+    assert TOKEN not in str(logs) + status.detail + repr(engine.notifiers[0])
+    assert TOKEN not in generate_latest(registry).decode()
+    assert registry.get_sample_value(
+        "khronos_alerts_failed_total", {"channel": "telegram", "reason": "unauthorized"}
+    )
+
+
+@pytest.mark.asyncio
+async def test_network_error_is_masked(make_engine: MakeEngine, telegram: FakeTelegram) -> None:
+    """A connection error's message names the server, never the token."""
+    engine = make_engine()
+    notifier = engine.notifiers[0]
+    notifier.api_url = "http://127.0.0.1:1"  # type: ignore[attr-defined]
+    alert_id = engine.send_alert("x", "ERROR")
+    assert alert_id is not None
+    await engine.start()
+    status = await engine.wait_delivered(alert_id, 0.5)
+    assert "cannot reach http://127.0.0.1:1" in status.detail
+    assert TOKEN not in status.detail
+
+
+@pytest.mark.asyncio
+async def test_pending_gauge_is_read_at_scrape_time(
+    make_engine: MakeEngine, registry: CollectorRegistry
+) -> None:
+    """khronos_alerts_pending is the outbox size when scraped."""
+    engine = make_engine()
+    engine.send_alert("one", "ERROR")
+    engine.send_alert("two", "ERROR")
+    assert registry.get_sample_value("khronos_alerts_pending") == 2

@@ -1,0 +1,58 @@
+"""Telegram HTML rendering: escaping, details, the 4096-character cut."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from khronos.alerts import MAX_MESSAGE_LENGTH, Alert, Level, escape, render_html, render_plain
+from khronos.alerts._format import truncate_html
+from tests.alerts.fake_telegram import parse_telegram_html, utf16_len
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=50),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=20,
+)
+
+
+def test_escape_replaces_markup_characters() -> None:
+    """<, > and & become entities."""
+    assert escape("<b>a & b</b>") == "&lt;b&gt;a &amp; b&lt;/b&gt;"
+
+
+def test_render_shows_emoji_level_and_details_block() -> None:
+    """The header has the level's emoji; details are a <pre> JSON block."""
+    html = render_html(Alert("disk <full>", Level.CRITICAL, {"free": "1 < 2"}), service="bot")
+    assert html.startswith("<b>🚨 CRITICAL · bot")
+    assert "disk &lt;full&gt;" in html
+    assert "<pre>{\n  &quot;free&quot;: &quot;1 &lt; 2&quot;\n}</pre>" in html
+
+
+def test_long_message_is_cut_inside_text_and_tags_closed() -> None:
+    """A 10,000-character detail block is cut to 4096 visible characters, still valid."""
+    html = render_html(Alert("x", Level.ERROR, {"log": "<&>" * 3000}))
+    visible = parse_telegram_html(html)
+    assert utf16_len(visible) <= MAX_MESSAGE_LENGTH
+    assert html.endswith("…</pre>")
+
+
+def test_truncate_never_splits_an_entity() -> None:
+    """Cutting lands before or after an entity, never inside it."""
+    for limit in range(1, 12):
+        parse_telegram_html(truncate_html("<b>" + "&amp;" * 20 + "</b>", limit))
+
+
+def test_plain_fallback_has_no_markup() -> None:
+    """The plain-text version is the same content without HTML."""
+    text = render_plain(Alert("a <b>", Level.WARN, {"k": "v"}))
+    assert "a <b>" in text
+    assert "&lt;" not in text
+
+
+@settings(max_examples=300, deadline=None)
+@given(message=st.text(max_size=6000), details=st.dictionaries(st.text(max_size=20), json_values))
+def test_any_alert_renders_as_valid_telegram_html(message: str, details: dict[str, object]) -> None:
+    """Whatever the message and details, Telegram's parser accepts the HTML, within 4096."""
+    html = render_html(Alert(message, Level.WARN, details), note=message[:50])
+    assert utf16_len(parse_telegram_html(html)) <= MAX_MESSAGE_LENGTH

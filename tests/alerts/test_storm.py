@@ -1,0 +1,38 @@
+"""An alert storm: 100,000 identical errors in a minute cost one message per cooldown."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from khronos.alerts import ManualClock
+from tests.alerts.conftest import MakeEngine
+from tests.alerts.fake_telegram import FakeTelegram
+
+STORM = 100_000
+
+
+@pytest.mark.asyncio
+async def test_storm_sends_one_message_per_cooldown_in_bounded_memory(
+    make_engine: MakeEngine, telegram: FakeTelegram, clock: ManualClock, registry: CollectorRegistry
+) -> None:
+    """100k identical errors over 60 s with a 20 s cooldown: 3 messages, < 2 MB peak."""
+    engine = make_engine(cooldown=20)
+    start = clock.monotonic()
+    tracemalloc.start()
+    try:
+        for i in range(STORM):
+            engine.send_alert("Payment provider timeout", "ERROR", {"provider": "acme"})
+            clock.advance(start + (i + 1) * 60 / STORM - clock.monotonic())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    await engine.start()
+    assert await engine.drain(10)
+    assert len(telegram.texts()) == 3
+    assert registry.get_sample_value("khronos_alerts_suppressed_total", {"level": "ERROR"}) == (
+        STORM - 3
+    )
+    assert peak < 2_000_000
