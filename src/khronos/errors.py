@@ -3,7 +3,12 @@
 The tree::
 
     KhronosError                 operation, hint, recoverable; exit code 1
-    └── ConfigError              one or more ConfigProblem (key path, problem, hint); exit code 2
+    ├── ConfigError              one or more ConfigProblem (key path, problem, hint); exit code 2
+    └── BackupError              a backup, restore or restore-drill operation failed
+        └── RestoreError         a restore failed; the current database is left as it was
+            ├── RestoreRefusedError   refused: the database is in use or replicated; exit 3
+            ├── NoBackupError         the replica has no backup (at that point in time)
+            └── ReplicaAccessError    the replica cannot be read (bucket, credentials, network)
 
 Errors an operator sees carry *what* failed, *where* (a key path, a file) and a *hint* on how to
 fix it, and say whether retrying can help.  The CLI prints them as one or a few lines and exits
@@ -16,7 +21,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["ConfigError", "ConfigProblem", "KhronosError"]
+__all__ = [
+    "BackupError",
+    "ConfigError",
+    "ConfigProblem",
+    "KhronosError",
+    "NoBackupError",
+    "ReplicaAccessError",
+    "RestoreError",
+    "RestoreRefusedError",
+]
 
 
 class KhronosError(Exception):
@@ -107,3 +121,49 @@ class ConfigError(KhronosError):
 
     def __str__(self) -> str:
         return "; ".join(self.lines())
+
+
+class BackupError(KhronosError):
+    """A backup, restore or restore-drill operation failed."""
+
+
+class RestoreError(BackupError):
+    """A restore failed.  The current database is left exactly as it was.
+
+    ``safety_copy`` is the path of the copy taken before the restore, when one was taken.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        op: str | None = "restore",
+        hint: str | None = None,
+        recoverable: bool = False,
+        safety_copy: str | None = None,
+    ) -> None:
+        super().__init__(message, op=op, hint=hint, recoverable=recoverable)
+        self.safety_copy = safety_copy
+
+    def lines(self) -> list[str]:
+        out = [str(self)]
+        if self.safety_copy:
+            out.append(f"a safety copy of the database was kept at {self.safety_copy}")
+        return out
+
+
+class RestoreRefusedError(RestoreError):
+    """The restore was refused (the database is open by a process, or still replicated).
+
+    Nothing was changed.  ``--force`` overrides.  The CLI exits 3.
+    """
+
+    exit_code = 3
+
+
+class NoBackupError(RestoreError):
+    """The replica has no backup at all, or none at the requested point in time."""
+
+
+class ReplicaAccessError(RestoreError):
+    """The replica cannot be read: wrong bucket, bad credentials, unreachable endpoint."""

@@ -110,3 +110,114 @@ def fixture_litestream_bin() -> Path:
 def fault_repeat(default: int = 2) -> int:
     """Repetitions for fault tests: $KHRONOS_FAULT_REPEAT (the reliability suite sets more)."""
     return int(os.environ.get("KHRONOS_FAULT_REPEAT", default))
+
+
+# ----------------------------------------------------------------- replication fixtures
+
+import asyncio as _asyncio  # noqa: E402 - kept beside the fixtures that use it
+import sqlite3 as _sqlite3  # noqa: E402
+from collections.abc import Callable as _Callable  # noqa: E402
+from contextlib import closing as _closing  # noqa: E402
+
+from khronos.config import KhronosConfig, parse_config  # noqa: E402
+
+
+def make_db(path: Path) -> Path:
+    """A WAL-mode SQLite database with an empty ``rows`` table."""
+    with _closing(_sqlite3.connect(path)) as conn, conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body TEXT)")
+    return path
+
+
+def insert_rows(path: Path, count: int, start: int = 0) -> list[int]:
+    """Commit ``count`` rows one transaction each; return their ids."""
+    ids = []
+    with _closing(_sqlite3.connect(path, timeout=10)) as conn:
+        for i in range(start, start + count):
+            with conn:
+                conn.execute("INSERT INTO rows (id, body) VALUES (?, ?)", (i, f"row {i}"))
+            ids.append(i)
+    return ids
+
+
+def read_ids(path: Path) -> list[int]:
+    """Every row id of a database (after an integrity check that must say ok)."""
+    with _closing(_sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return [r[0] for r in conn.execute("SELECT id FROM rows ORDER BY id")]
+
+
+def s3_replica_yaml(bucket: str, endpoint: str, path: str = "app") -> str:
+    """The replica: mapping for the moto bucket behind ``endpoint`` (flow-style YAML)."""
+    return (
+        f"{{url: 's3://{bucket}/{path}', endpoint: '{endpoint}', region: {REGION}, "
+        f"force-path-style: true, access-key-id: {S3_KEY}, secret-access-key: {S3_SECRET}}}"
+    )
+
+
+MakeConfig = _Callable[..., KhronosConfig]
+
+
+@pytest.fixture(name="make_config")
+def fixture_make_config(tmp_path: Path) -> MakeConfig:
+    """Build a KhronosConfig with a backup: section for tmp_path/app.db (created, WAL mode)."""
+
+    def make(
+        replica: str | None = None,
+        *,
+        extra: str = "",
+        db: str = "app.db",
+        restart: str = "{delay: 200ms, min_uptime: 1s, max_restarts: 5}",
+    ) -> KhronosConfig:
+        make_db(tmp_path / db)
+        replica = replica or f"{{url: 'file://{tmp_path}/replica'}}"
+        text = (
+            f"state_dir: {tmp_path}/state\n"
+            "service: {name: test, shutdown_timeout: 20s}\n"
+            "backup:\n"
+            f"  restart: {restart}\n"
+            f"{extra}"
+            "  dbs:\n"
+            f"    - path: {db}\n"
+            f"      replica: {replica}\n"
+        )
+        (tmp_path / "khronos.yml").write_text(text, encoding="utf-8")
+        return parse_config(text, source=str(tmp_path / "khronos.yml"), base_dir=tmp_path)
+
+    return make
+
+
+def restore_with_litestream(
+    config: KhronosConfig, out: Path, env: dict[str, str] | None = None
+) -> Path:
+    """Restore the first database with the bare ``litestream restore`` binary into ``out``."""
+    import subprocess
+
+    from khronos.backup import litestream_env, render_config
+
+    assert config.backup is not None
+    rendered = render_config(config.backup)
+    conf = out.with_suffix(".yml")
+    rendered.write(conf)
+    child_env, _ = litestream_env(env)
+    child_env.update(rendered.env)
+    db = config.backup.dbs[0].path
+    subprocess.run(
+        [str(find_litestream()), "restore", "-config", str(conf), "-o", str(out), str(db)],
+        check=True,
+        env=child_env,
+        capture_output=True,
+        timeout=120,
+    )
+    return out
+
+
+async def wait_for(check: _Callable[[], object], *, timeout: float = 60.0, what: str = "") -> None:
+    """Poll ``check`` until it returns truthy, failing after ``timeout`` seconds."""
+    loop = _asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            pytest.fail(f"timed out after {timeout:g}s waiting for {what or check}")
+        await _asyncio.sleep(0.1)

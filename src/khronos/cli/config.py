@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 import yaml
@@ -12,8 +13,11 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
+from khronos.backup._lint import is_raw_litestream, lint_litestream, migrate_litestream
 from khronos.cli._app import AppState, cli, config_option, pass_state
-from khronos.config import KhronosConfig, render_reference
+from khronos.config import KhronosConfig, read_config_text, render_reference
+from khronos.config._yaml import parse_yaml
+from khronos.errors import ConfigError
 
 __all__ = ["config_group"]
 
@@ -44,6 +48,8 @@ def check(state: AppState, path: str | None, quiet: bool) -> None:
       khronos config check
       khronos config check /etc/khronos/khronos.yml
     """
+    if _check_raw_litestream(state, path, quiet=quiet):
+        return
     config = state.load(path)
     if quiet:
         return
@@ -53,6 +59,46 @@ def check(state: AppState, path: str | None, quiet: bool) -> None:
     for name, summary in _summary(config):
         table.add_row(name, summary)
     console.print(table)
+
+
+def _check_raw_litestream(state: AppState, path: str | None, *, quiet: bool) -> bool:
+    """Lint a raw Litestream config (top-level dbs:, no Khronos section); False if not one."""
+    file = state.config_path(path)
+    text = read_config_text(file)
+    document = parse_yaml(text, source=str(file))
+    if document is None or not is_raw_litestream(document.data):
+        return False
+    problems = lint_litestream(text, source=str(file))
+    if problems:
+        raise ConfigError(problems, source=str(file))
+    if not quiet:
+        click.echo(
+            f"✓ {file} is a Litestream 0.5 config with no ignored or rejected keys "
+            "(khronos config migrate turns it into a khronos.yml)"
+        )
+    return True
+
+
+@config_group.command("migrate")
+@click.argument("path", metavar="LITESTREAM_YML")
+def migrate(path: str) -> None:
+    """Print the khronos.yml equivalent of a Litestream config (0.3 or 0.5).
+
+    ${VAR} references are kept; settings Khronos or Litestream 0.5 cannot use are listed as
+    comments at the top.  Review, save as khronos.yml, then run khronos config check.
+
+    \b
+    Example:
+      khronos config migrate /etc/litestream.yml > khronos.yml
+    """
+    file = Path(path).expanduser()
+    text = read_config_text(file)
+    document = parse_yaml(text, source=str(file))
+    if document is None or not is_raw_litestream(document.data):
+        raise ConfigError.single(
+            "", "not a Litestream config (no top-level dbs:)", "give litestream.yml", source=path
+        )
+    click.echo(migrate_litestream(text, source=str(file)), nl=False)
 
 
 @config_group.command("show")

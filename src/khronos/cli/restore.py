@@ -1,3 +1,149 @@
 """``khronos restore``: safe point-in-time restore."""
 
 from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from khronos.backup._restore import RestoreResult, restore_database, select_database
+from khronos.cli._app import AppState, cli, config_option, pass_state
+from khronos.config import format_size
+from khronos.errors import ConfigError
+
+__all__ = ["restore"]
+
+
+class _PlainProgress:
+    """One line per step (no TTY)."""
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def __call__(self, stage: str, _done: int | None = None, /) -> None:
+        if stage != self.last:
+            click.echo(f"... {stage}", err=True)
+            self.last = stage
+
+
+@cli.command("restore")
+@config_option
+@click.argument("db_path", required=False, metavar="[DB_PATH]")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Restore to this path instead."
+)
+@click.option("--timestamp", metavar="RFC3339", help="Restore the state at this time.")
+@click.option("--txid", metavar="HEX", help="Restore up to this transaction id (inclusive).")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--force", is_flag=True, help="Restore even if the database is in use.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_state
+def restore(  # noqa: PLR0917 - click passes each option as an argument
+    state: AppState,
+    db_path: str | None,
+    output: str | None,
+    timestamp: str | None,
+    txid: str | None,
+    dry_run: bool,
+    force: bool,
+    as_json: bool,
+    yes: bool,
+) -> None:
+    """Restore a database from its replica, safely (latest, or a point in time).
+
+    DB_PATH picks a configured database by path or name (default: the only one). The current
+    database is copied first (WAL included) to <db>.pre-restore-<time>; the backup is restored
+    beside it and checked with PRAGMA integrity_check before it replaces the database
+    atomically. Refused (exit 3) while another process has the database open or Khronos
+    replicates it, unless --force.
+    """
+    if timestamp and txid:
+        raise click.UsageError("give --timestamp or --txid, not both")
+    config = state.load()
+    if config.backup is None:
+        raise ConfigError.single("backup", "no backup: section", "add one to restore")
+    db = select_database(config.backup, db_path)
+    err = Console(stderr=True)
+    if not (dry_run or yes or as_json) and sys.stdin.isatty():
+        target = Path(output) if output else db.path
+        click.confirm(f"Replace {target} with the backup from {db.replica.display}?", abort=True)
+    if as_json:
+        result = restore_database(
+            config, db, output=output, timestamp=timestamp, txid=txid, force=force, dry_run=dry_run
+        )
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+    if err.is_terminal:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("restore")
+
+            def show(stage: str, done: int | None = None, /) -> None:
+                extra = f" {format_size(done)}" if done else ""
+                bar.update(task, description=f"{stage}{extra}")
+
+            result = restore_database(
+                config,
+                db,
+                output=output,
+                timestamp=timestamp,
+                txid=txid,
+                force=force,
+                dry_run=dry_run,
+                progress=show,
+            )
+    else:
+        result = restore_database(
+            config,
+            db,
+            output=output,
+            timestamp=timestamp,
+            txid=txid,
+            force=force,
+            dry_run=dry_run,
+            progress=_PlainProgress(),
+        )
+    _print(Console(soft_wrap=True), result)
+
+
+def _print(out: Console, result: RestoreResult) -> None:
+    plan = result.plan
+    when = plan.backup_time.isoformat() if plan.backup_time else "unknown time"
+    point = f"txid {plan.txid} (backup of {when})"
+    if result.dry_run:
+        out.print("[bold]Restore plan[/] (dry run: nothing changed)")
+        out.print(f"  database:    {escape(plan.db)} ({escape(str(plan.source))})")
+        out.print(f"  replica:     {escape(plan.replica)}")
+        asked = plan.timestamp.isoformat() if plan.timestamp else plan.requested_txid or "latest"
+        out.print(f"  point:       {escape(asked)} -> {point}")
+        out.print(f"  files:       {plan.files} LTX files, {format_size(plan.bytes)}")
+        out.print(f"  target:      {escape(str(plan.target))}")
+        out.print(f"  safety copy: {escape(str(plan.safety_copy or 'none (no current file)'))}")
+        for reason in result.in_use:
+            out.print(f"  [yellow]would refuse[/]: {escape(reason)} (needs --force)")
+        return
+    out.print(
+        f"[green]restored[/] {escape(str(plan.target))} to {point} from {escape(plan.replica)}"
+    )
+    if result.safety_copy:
+        how = (
+            "SQLite backup API, WAL included"
+            if result.safety_copy_method == "backup-api"
+            else ("raw file copy: the database was unreadable")
+        )
+        out.print(f"  safety copy: {escape(str(result.safety_copy))} ({how})")
+    size = format_size(result.size_bytes or 0)
+    out.print(f"  integrity check: {result.integrity}; {size} in {result.duration_seconds:.1f}s")
+    for reason in result.in_use:
+        out.print(f"  [yellow]forced[/]: {escape(reason)}")

@@ -1,3 +1,99 @@
 """``khronos status``: backup status per database."""
 
 from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from khronos.backup._query import query_status
+from khronos.backup._status import DbStatus, format_txid
+from khronos.cli._app import AppState, cli, config_option, pass_state
+from khronos.config import format_size
+
+__all__ = ["status"]
+
+
+@cli.command("status")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def status(state: AppState, as_json: bool) -> None:
+    """Show each database's backup: replica, txids, lag, last sync, last restore drill.
+
+    Asks the running `khronos run` (its Litestream's control socket) when there is one;
+    otherwise reads the replica directly, and `replicating` is false.
+
+    \b
+    JSON: {"source": "daemon"|"replica", "databases": [{"name", "path", "replica",
+    "local_txid", "replica_txid", "lag_seconds", "last_sync_at", "replicating",
+    "sync_errors", "db_size_bytes", "wal_size_bytes", "last_verify"}]}
+    """
+    config = state.load()
+    source, statuses = asyncio.run(query_status(config))
+    if as_json:
+        document = {"source": source, "databases": [s.to_json() for s in statuses]}
+        click.echo(json.dumps(document, indent=2))
+        return
+    console = Console(highlight=False, soft_wrap=True)
+    note = "from the running khronos" if source == "daemon" else "read from the replica (no daemon)"
+    console.print(f"[bold]Backup status[/bold] ({note})")
+    for s in statuses:
+        table = Table(show_header=False, box=None, padding=(0, 2), title_justify="left")
+        table.title = f"[bold]{escape(s.name)}[/bold]  {escape(str(s.path))}"
+        table.add_column(style="dim")
+        table.add_column(overflow="fold")
+        table.add_row("replica", escape(s.replica))
+        table.add_row("replicating", _state(s))
+        table.add_row("txid", f"local {_txid(s.local_txid)}, replica {_txid(s.replica_txid)}")
+        table.add_row("lag", _lag(s))
+        table.add_row("last sync", _ago(s.last_sync_at))
+        table.add_row("sync errors", str(s.sync_errors))
+        table.add_row("size", _sizes(s))
+        table.add_row("last verify", _verify(s))
+        console.print(table)
+
+
+def _txid(txid: int | None) -> str:
+    return format_txid(txid) or "—"
+
+
+def _sizes(s: DbStatus) -> str:
+    if s.db_size_bytes is None:
+        return "—"
+    return f"{format_size(s.db_size_bytes)} (WAL {format_size(s.wal_size_bytes or 0)})"
+
+
+def _lag(s: DbStatus) -> str:
+    if s.lag_seconds is None:
+        return "unknown"
+    text = f"{s.lag_seconds:.1f}s"
+    return f"[green]{text}[/green]" if s.lag_seconds == 0 else f"[yellow]{text}[/yellow]"
+
+
+def _ago(when: datetime | None) -> str:
+    if when is None:
+        return "never"
+    seconds = (datetime.now(UTC) - when).total_seconds()
+    return f"{when:%Y-%m-%d %H:%M:%S} ({seconds:.0f}s ago)"
+
+
+def _state(s: DbStatus) -> str:
+    if not s.db_exists:
+        return "[red]db missing[/red]"
+    return "[green]yes[/green]" if s.replicating else "[yellow]no[/yellow]"
+
+
+def _verify(s: DbStatus) -> str:
+    v = s.last_verify
+    if v is None:
+        return "never"
+    when = f" {v.at:%Y-%m-%d %H:%M}" if v.at else ""
+    return (
+        f"[green]ok[/green]{when}" if v.ok else f"[red]failed[/red]{when}: {escape(v.error or '')}"
+    )

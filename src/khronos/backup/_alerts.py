@@ -1,0 +1,79 @@
+"""The seam between backup and the alert engine: a small :class:`AlertSink` protocol and a fake.
+
+Backup raises alerts by *key* (``backup.replication``, ``backup.lag.app``, ...): ``fire`` opens
+or updates the alert for that key, ``resolve`` closes it (and the engine sends the "resolved"
+notice).  Calls are idempotent: firing an open key again or resolving a closed one is harmless
+for the engine, but backup only calls on a change of state anyway.  The daemon adapts its alert
+engine to this protocol; tests use :class:`RecordingAlertSink`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+__all__ = ["AlertEvent", "AlertLevel", "AlertSink", "NullAlertSink", "RecordingAlertSink"]
+
+AlertLevel = Literal["INFO", "WARN", "ERROR", "CRITICAL"]
+
+
+@runtime_checkable
+class AlertSink(Protocol):
+    """Where backup sends its alerts."""
+
+    def fire(self, key: str, level: str, message: str, details: dict[str, Any]) -> None:
+        """Open (or escalate) the alert ``key``."""
+
+    def resolve(self, key: str) -> None:
+        """Close the alert ``key``: the condition has cleared."""
+
+
+class NullAlertSink:
+    """Drops every alert (the default when nothing is wired)."""
+
+    def fire(self, key: str, level: str, message: str, details: dict[str, Any]) -> None:
+        """Ignore the alert."""
+
+    def resolve(self, key: str) -> None:
+        """Ignore the resolution."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """One call recorded by :class:`RecordingAlertSink` (``action`` is fire or resolve)."""
+
+    action: Literal["fire", "resolve"]
+    key: str
+    level: str | None = None
+    message: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordingAlertSink:
+    """A fake sink that remembers every call and which alerts are open (thread-safe enough)."""
+
+    def __init__(self) -> None:
+        self.events: list[AlertEvent] = []
+        self.open: dict[str, AlertEvent] = {}
+
+    def fire(self, key: str, level: str, message: str, details: dict[str, Any]) -> None:
+        """Record and open the alert."""
+        event = AlertEvent("fire", key, level, message, dict(details))
+        self.events.append(event)
+        self.open[key] = event
+
+    def resolve(self, key: str) -> None:
+        """Record and close the alert."""
+        self.events.append(AlertEvent("resolve", key))
+        self.open.pop(key, None)
+
+    def fired(self, key: str, level: str | None = None) -> bool:
+        """Whether ``key`` was ever fired (at ``level``, when given)."""
+        return any(
+            e.action == "fire" and e.key == key and (level is None or e.level == level)
+            for e in self.events
+        )
+
+    def resolved(self, key: str) -> bool:
+        """Whether ``key`` was ever resolved."""
+        return any(e.action == "resolve" and e.key == key for e in self.events)

@@ -1,0 +1,379 @@
+"""Lint a raw Litestream config for 0.5, and migrate it to a khronos.yml.
+
+Litestream 0.5 ignores unknown keys without a word, and rejects a few 0.3-era settings only when
+it starts.  :func:`lint_litestream` reports every key 0.5 ignores or rejects, with its line and
+column and the 0.5 replacement; :func:`migrate_litestream` writes the equivalent ``khronos.yml``
+(``${VAR}`` references kept, dropped settings noted as comments).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import yaml
+
+from khronos.config._backup import LEGACY_DB_KEYS, LEGACY_REPLICA_KEYS
+from khronos.config._yaml import KeyPath, Positions, format_path, parse_yaml
+from khronos.errors import ConfigProblem
+
+__all__ = ["is_raw_litestream", "lint_litestream", "migrate_litestream"]
+
+KHRONOS_SECTIONS = frozenset(
+    {"service", "environment", "state_dir", "http", "backup", "metrics", "logging", "alerts"}
+    | {"checks"}
+)
+_REPLICA_SETTINGS = frozenset(
+    [
+        "access-key-id",
+        "secret-access-key",
+        "region",
+        "bucket",
+        "endpoint",
+        "force-path-style",
+        "sign-payload",
+        "require-content-md5",
+        "skip-verify",
+        "storage-class",
+        "part-size",
+        "concurrency",
+        "sse-customer-algorithm",
+        "sse-customer-key",
+        "sse-customer-key-path",
+        "sse-kms-key-id",
+        "account-name",
+        "account-key",
+        "sas-token",
+        "host",
+        "user",
+        "password",
+        "key-path",
+        "concurrent-writes",
+        "host-key",
+        "webdav-url",
+        "webdav-username",
+        "webdav-password",
+        "jwt",
+        "seed",
+        "creds",
+        "nkey",
+        "username",
+        "token",
+        "tls",
+        "root-cas",
+        "client-cert",
+        "client-key",
+        "max-reconnects",
+        "reconnect-wait",
+        "timeout",
+        "sync-interval",
+        "max-sync-ltx-files",
+        "auto-recover",
+    ]
+)
+TOP_KEYS = (
+    frozenset(
+        [
+            "addr",
+            "socket",
+            "levels",
+            "snapshot",
+            "validation",
+            "l0-retention",
+            "l0-retention-check-interval",
+            "verify-compaction",
+            "retention",
+            "heartbeat-url",
+            "heartbeat-interval",
+            "dbs",
+            "exec",
+            "logging",
+            "mcp-addr",
+            "shutdown-sync-timeout",
+            "shutdown-sync-interval",
+        ]
+    )
+    | _REPLICA_SETTINGS
+)
+DB_KEYS = frozenset(
+    [
+        "path",
+        "dir",
+        "pattern",
+        "recursive",
+        "watch",
+        "snapshot",
+        "meta-path",
+        "meta-dir",
+        "monitor-interval",
+        "checkpoint-interval",
+        "busy-timeout",
+        "min-checkpoint-page-count",
+        "truncate-page-n",
+        "max-sync-wal-bytes",
+        "restore-if-db-not-exists",
+        "replica",
+        "replicas",
+    ]
+)
+REPLICA_KEYS = _REPLICA_SETTINGS | {"type", "path", "url"}
+REPLICA_TYPES = frozenset({"file", "s3", "gs", "abs", "sftp", "webdav", "nats", "oss"})
+_SECTION_KEYS = {
+    "logging": frozenset({"level", "type", "stderr"}),
+    "snapshot": frozenset({"interval", "retention"}),
+    "validation": frozenset({"interval"}),
+    "socket": frozenset({"enabled", "path", "permissions"}),
+    "retention": frozenset({"enabled"}),
+}
+_TOP_LEGACY = {
+    "monitoring": (
+        "silently ignored: no metrics listener is started",
+        "0.5: top-level addr: 127.0.0.1:9090; Khronos runs the listener itself",
+    ),
+}
+
+
+def is_raw_litestream(data: Any) -> bool:
+    """A mapping with a top-level ``dbs:`` and no Khronos section: a Litestream config."""
+    return (
+        isinstance(data, dict)
+        and "dbs" in data
+        and not (KHRONOS_SECTIONS - {"logging"}) & set(data)
+    )
+
+
+class _Linter:
+    def __init__(self, positions: Positions) -> None:
+        self.positions = positions
+        self.problems: list[ConfigProblem] = []
+
+    def add(self, path: KeyPath, problem: str, hint: str | None) -> None:
+        line, col = self.positions.find(path, key=True) or (None, None)
+        self.problems.append(ConfigProblem(format_path(path), problem, hint, line, col))
+
+    def unknown(self, path: KeyPath, valid: frozenset[str]) -> None:
+        close = difflib.get_close_matches(str(path[-1]), sorted(valid), n=1, cutoff=0.7)
+        hint = f"did you mean {close[0]!r}?" if close else "remove it"
+        self.add(path, f"unknown key {path[-1]!r}: Litestream 0.5 ignores it silently", hint)
+
+    def top(self, data: dict[str, Any]) -> None:
+        for key, value in data.items():
+            path: KeyPath = (key,)
+            if key in _TOP_LEGACY:
+                problem, hint = _TOP_LEGACY[key]
+                self.add(path, f"{key!r} is a Litestream 0.3 setting, {problem}", hint)
+            elif key == "retention" and not isinstance(value, dict):
+                self.add(
+                    path,
+                    "top-level 'retention: <duration>' is fatal in 0.5 (retention is a struct)",
+                    "0.5: snapshot.retention; khronos.yml: backup.snapshot.retention",
+                )
+            elif key not in TOP_KEYS:
+                self.unknown(path, TOP_KEYS)
+            elif key in _SECTION_KEYS and isinstance(value, dict):
+                self.section(key, value)
+        for index, db in enumerate(data.get("dbs") or []):
+            if isinstance(db, dict):
+                self.db(("dbs", index), db)
+
+    def section(self, name: str, value: dict[str, Any]) -> None:
+        for key in value:
+            if name == "logging" and key == "format":
+                self.add(
+                    (name, key),
+                    "'logging.format' is silently ignored by 0.5 (the key is 'type')",
+                    "0.5: logging.type: json; Khronos sets Litestream's logging itself",
+                )
+            elif key not in _SECTION_KEYS[name]:
+                self.unknown((name, key), _SECTION_KEYS[name])
+
+    def db(self, path: KeyPath, db: dict[str, Any]) -> None:
+        for key, value in db.items():
+            if key == "replicas" and isinstance(value, list):
+                if len(value) > 1:
+                    self.add(
+                        (*path, key),
+                        f"{len(value)} replicas: fatal in 0.5 (one replica per database)",
+                        "keep one as replica: (a mapping); " + LEGACY_DB_KEYS["replicas"],
+                    )
+                else:
+                    self.add(
+                        (*path, key),
+                        "'replicas:' is deprecated in 0.5",
+                        "use " + LEGACY_DB_KEYS["replicas"],
+                    )
+                for i, replica in enumerate(value):
+                    if isinstance(replica, dict):
+                        self.replica((*path, key, i), replica)
+            elif key == "replica" and isinstance(value, dict):
+                self.replica((*path, key), value)
+            elif key not in DB_KEYS:
+                self.unknown((*path, key), DB_KEYS)
+
+    def replica(self, path: KeyPath, replica: dict[str, Any]) -> None:
+        for key, value in replica.items():
+            where = (*path, key)
+            if key == "type" and value not in REPLICA_TYPES:
+                hint = {
+                    "b2": "0.5: type: s3 with endpoint https://s3.REGION.backblazeb2.com, "
+                    "force-path-style and sign-payload; khronos.yml: type: b2 does it for you",
+                    "gcs": "use type: gs",
+                }.get(str(value), f"valid types: {', '.join(sorted(REPLICA_TYPES))}")
+                self.add(where, f"replica type {value!r} is fatal in 0.5 (unknown type)", hint)
+            elif key == "age":
+                self.add(
+                    where,
+                    "'age' encryption is fatal in 0.5 (not supported)",
+                    "use " + LEGACY_REPLICA_KEYS["age"],
+                )
+            elif key in LEGACY_REPLICA_KEYS:
+                self.add(
+                    where,
+                    f"{key!r} is a Litestream 0.3 setting that 0.5 ignores silently",
+                    "use " + LEGACY_REPLICA_KEYS[key],
+                )
+            elif key not in REPLICA_KEYS:
+                self.unknown(where, REPLICA_KEYS)
+
+
+def lint_litestream(text: str, *, source: str | None = None) -> list[ConfigProblem]:
+    """Every key of a raw Litestream config that 0.5 ignores or rejects."""
+    document = parse_yaml(text, source=source)
+    if document is None or not isinstance(document.data, dict):
+        return [ConfigProblem("", "not a Litestream config (no top-level dbs:)", None)]
+    linter = _Linter(document.positions)
+    linter.top(document.data)
+    return sorted(linter.problems, key=lambda p: (p.line or 0, p.column or 0))
+
+
+# ------------------------------------------------------------------------------------ migrate
+
+_DB_KEEP = ("monitor-interval", "checkpoint-interval", "busy-timeout", "min-checkpoint-page-count")
+_REPLICA_KEEP = [
+    "url",
+    "type",
+    "path",
+    "bucket",
+    "region",
+    "endpoint",
+    "force-path-style",
+    "sign-payload",
+    "skip-verify",
+    "require-content-md5",
+    "storage-class",
+    "part-size",
+    "concurrency",
+    "access-key-id",
+    "secret-access-key",
+    "account-name",
+    "account-key",
+    "host",
+    "user",
+    "password",
+    "key-path",
+    "sync-interval",
+]
+_RENAMED = {"key-id": "access-key-id", "application-key": "secret-access-key"}
+
+
+def migrate_litestream(text: str, *, source: str | None = None) -> str:
+    """The khronos.yml equivalent of a raw Litestream config, with comments on what was dropped."""
+    document = parse_yaml(text, source=source)
+    data: dict[str, Any] = document.data if document and isinstance(document.data, dict) else {}
+    notes: list[str] = []
+    snapshot: dict[str, Any] = {}
+    verify: dict[str, Any] = {}
+    top_snapshot = data.get("snapshot")
+    if isinstance(top_snapshot, dict):
+        snapshot.update({k: v for k, v in top_snapshot.items() if k in {"interval", "retention"}})
+    if isinstance(data.get("retention"), str):
+        snapshot.setdefault("retention", data["retention"])
+    validation = data.get("validation")
+    if isinstance(validation, dict) and "interval" in validation:
+        verify["interval"] = validation["interval"]
+    notes.extend(_top_notes(data))
+    defaults = {k: v for k, v in data.items() if k in {"access-key-id", "secret-access-key"}}
+    dbs = []
+    for index, db in enumerate(data.get("dbs") or []):
+        if not isinstance(db, dict):
+            continue
+        entry: dict[str, Any] = {"path": db.get("path")}
+        entry.update({k: db[k] for k in _DB_KEEP if k in db})
+        notes.extend(
+            f"dbs[{index}].{key}: dropped; Khronos has no equivalent"
+            for key in db
+            if key not in {"path", "replica", "replicas", *_DB_KEEP}
+        )
+        replicas = db.get("replicas") or (
+            [db["replica"]] if isinstance(db.get("replica"), dict) else []
+        )
+        if len(replicas) > 1:
+            notes.append(f"dbs[{index}]: replicas after the first dropped (0.5 allows one)")
+        if replicas and isinstance(replicas[0], dict):
+            entry["replica"] = _migrate_replica(
+                replicas[0],
+                f"dbs[{index}].replica",
+                defaults=defaults,
+                snapshot=snapshot,
+                verify=verify,
+                notes=notes,
+            )
+        dbs.append(entry)
+    backup: dict[str, Any] = {"dbs": dbs}
+    if snapshot:
+        backup["snapshot"] = snapshot
+    if verify:
+        backup["verify"] = verify
+    head = (
+        f"# khronos.yml migrated from {source or 'a Litestream config'} by khronos config migrate\n"
+    )
+    head += "".join(f"# {note}\n" for note in notes)
+    return head + yaml.safe_dump({"backup": backup}, sort_keys=False, allow_unicode=True)
+
+
+def _migrate_replica(
+    replica: dict[str, Any],
+    where: str,
+    *,
+    defaults: dict[str, Any],
+    snapshot: dict[str, Any],
+    verify: dict[str, Any],
+    notes: list[str],
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in replica.items():
+        if key in _RENAMED:
+            out[_RENAMED[key]] = value
+        elif key == "type" and value == "gcs":
+            out["type"] = "gs"
+        elif key in _REPLICA_KEEP:
+            out[key] = value
+        elif key == "retention":
+            snapshot.setdefault("retention", value)
+        elif key == "snapshot-interval":
+            snapshot.setdefault("interval", value)
+        elif key == "validation-interval":
+            verify.setdefault("interval", value)
+        elif key == "retention-check-interval":
+            notes.append(f"{where}.{key}: dropped; 0.5 enforces retention by itself")
+        else:
+            notes.append(f"{where}.{key}: dropped; not supported by Litestream 0.5 / Khronos")
+    if out.get("type") in {"s3", "b2", None}:
+        for key, value in defaults.items():
+            out.setdefault(key, value)
+    if out.get("type") == "b2" and not (out.get("region") or out.get("endpoint")):
+        out["region"] = "CHANGE-ME"
+        notes.append(f"{where}.region: set it to your B2 bucket's region, e.g. us-west-004")
+    return out
+
+
+def _top_notes(data: dict[str, Any]) -> list[str]:
+    notes = []
+    for key in data:
+        if key in {"addr", "monitoring"}:
+            notes.append(f"{key}: dropped; Khronos serves /metrics itself (http.listen)")
+        elif key == "logging":
+            notes.append("logging: dropped; Khronos sets Litestream's logging (see logging:)")
+        elif key not in {"dbs", "snapshot", "retention", "validation"} | _REPLICA_SETTINGS:
+            notes.append(f"{key}: dropped; Khronos has no equivalent")
+    return notes

@@ -1,0 +1,140 @@
+"""What ``khronos status`` and ``khronos backup now`` do, with or without a running daemon.
+
+With a daemon, its Litestream answers on the control socket in ``state_dir``: txids and the
+replication state come from there, the lag and error counts from the daemon's ``status.json``.
+Without one, the replica is read directly (:mod:`khronos.backup._offline`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from khronos.backup._control import ControlClient, ControlError, control_socket_path
+from khronos.backup._offline import offline_status, replicate_once
+from khronos.backup._service import SyncError, select_dbs, sync_and_wait
+from khronos.backup._status import DbStatus, file_sizes, read_status_file, read_verify_file
+from khronos.config import KhronosConfig
+from khronos.config._backup import BackupConfig
+from khronos.errors import KhronosError
+
+__all__ = ["SyncOutcome", "backup_now", "query_status", "require_backup"]
+
+Source = Literal["daemon", "replica"]
+_FRESH = timedelta(seconds=15)
+
+
+def require_backup(config: KhronosConfig) -> BackupConfig:
+    """The backup section, or a clear error."""
+    if config.backup is None:
+        raise KhronosError(
+            "the configuration has no backup: section",
+            op="backup",
+            hint="add backup: with at least one database (see docs/backup.md)",
+        )
+    return config.backup
+
+
+async def _daemon_status(config: KhronosConfig, client: ControlClient) -> list[DbStatus]:
+    backup = require_backup(config)
+    listing = {entry.path: entry for entry in await client.list()}
+    written, _pid, saved = read_status_file(config.state_dir)
+    fresh = written is not None and datetime.now(UTC) - written < _FRESH
+    by_name = {s.name: s for s in saved} if fresh else {}
+    out = []
+    for db in backup.dbs:
+        entry = listing.get(str(db.path))
+        exists, size, wal = file_sizes(db.path)
+        local = replica = None
+        if exists:
+            result = await client.sync(db.path)
+            local, replica = result.txid, result.replicated_txid or None
+        previous = by_name.get(db.label)
+        if replica is None and previous is not None:
+            replica = previous.replica_txid
+        lag = previous.lag_seconds if previous is not None else None
+        if local is not None and replica is not None and replica >= local:
+            lag = 0.0
+        out.append(
+            DbStatus(
+                name=db.label,
+                path=db.path,
+                replica=db.replica.display,
+                local_txid=local,
+                replica_txid=replica,
+                lag_seconds=lag,
+                last_sync_at=entry.last_sync_at if entry else None,
+                replicating=entry is not None and entry.status == "replicating",
+                sync_errors=previous.sync_errors if previous else 0,
+                db_exists=exists,
+                db_size_bytes=size,
+                wal_size_bytes=wal,
+            )
+        )
+    return out
+
+
+async def query_status(
+    config: KhronosConfig, *, timeout: float = 60.0
+) -> tuple[Source, list[DbStatus]]:
+    """Every database's status: from the running daemon if it answers, else from the replica."""
+    backup = require_backup(config)
+    socket = control_socket_path(config.state_dir)
+    statuses: list[DbStatus] | None = None
+    source: Source = "daemon"
+    if socket.exists():
+        async with ControlClient(socket, timeout=5.0) as client:
+            try:
+                statuses = await _daemon_status(config, client)
+            except ControlError:
+                statuses = None
+    if statuses is None:
+        source = "replica"
+        statuses = await offline_status(backup, timeout=timeout)
+    verify = read_verify_file(config.state_dir)
+    return source, [replace(s, last_verify=verify.get(s.name)) for s in statuses]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    """One database after ``backup now``."""
+
+    name: str
+    local_txid: int | None
+    replica_txid: int | None
+    via: Source
+
+
+async def backup_now(
+    config: KhronosConfig, db: str | None = None, *, timeout: float = 60.0
+) -> list[SyncOutcome]:
+    """Force a sync and wait until the replica has the local txid (raises SyncError if not)."""
+    backup = require_backup(config)
+    dbs = select_dbs(backup, db)
+    socket = control_socket_path(config.state_dir)
+    if socket.exists():
+        async with ControlClient(socket, timeout=5.0) as client:
+            try:
+                await client.info()
+            except ControlError:
+                pass
+            else:
+                results = await sync_and_wait(client, dbs, timeout=timeout)
+                return [
+                    SyncOutcome(d.label, r.txid, r.replicated_txid, "daemon")
+                    for d, r in zip(dbs, results, strict=True)
+                ]
+    outcomes = []
+    for entry, local, replica in await replicate_once(backup, dbs, timeout=timeout):
+        if local is None or replica is None or replica < local:
+            raise SyncError(
+                f"{entry.label}: after litestream replicate -once the replica has txid "
+                f"{replica if replica is None else f'{replica:016x}'}, "
+                f"the database {local if local is None else f'{local:016x}'}",
+                op="backup now",
+                hint="check the replica's URL, credentials and network",
+                recoverable=True,
+            )
+        outcomes.append(SyncOutcome(entry.label, local, replica, "replica"))
+    return outcomes

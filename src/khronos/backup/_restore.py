@@ -1,0 +1,464 @@
+"""Safe point-in-time restore on ``litestream restore``.
+
+The order of operations, and why a crash at any point leaves a usable database:
+
+1. **Refuse** (:class:`RestoreRefusedError`, exit 3) when another process has the target open
+   (``/proc/locks`` and ``/proc/*/fd``, see :mod:`khronos.backup._sqlite`) or Khronos' Litestream
+   control socket still replicates it, unless ``force``.
+2. **Plan**: ``litestream restore -dry-run -json`` in a private work folder next to the target,
+   bounded by ``probe_timeout`` (Litestream retries an unreachable S3 endpoint for about four
+   minutes).  No backup, wrong bucket, bad credentials, a point in time with no backup: all are
+   reported here, before anything is touched.
+3. **Safety copy** of the current database, WAL included, with SQLite's backup API (the database
+   is opened read-only) to ``<db>.pre-restore-<UTC time>``; a database SQLite cannot read (or
+   whose copy fails ``quick_check``) is copied file by file instead (db, -wal, -shm), and the
+   result says so.
+4. **Restore** into the work folder (same file system as the target), killed if the output stops
+   growing for ``stall_timeout``; then ``PRAGMA integrity_check`` on the copy.  Up to here the
+   current database has not been touched.
+5. **Swap**: checkpoint the current database's WAL into its main file (``wal_checkpoint(TRUNCATE)``
+   so the file alone holds every transaction), move its ``-wal``/``-shm``/``-journal`` into the
+   work folder (and Litestream's local state folder ``.<db>-litestream``, which describes the old
+   database), ``os.replace`` the restored file onto the target, fsync the folder.  A crash
+   before the replace leaves the old database (complete, its WAL checkpointed); after it, the new
+   one; never the new file beside the old WAL, which SQLite would replay onto it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import sqlite3
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from khronos.backup._control import control_socket_path, parse_time
+from khronos.backup._restore_run import (
+    PROBE_TIMEOUT,
+    STALL_TIMEOUT,
+    LitestreamRun,
+    Progress,
+    no_progress,
+)
+from khronos.backup._sqlite import (
+    SIDECARS,
+    IntegrityMode,
+    backup_copy,
+    checkpoint_truncate,
+    db_holders,
+    fsync_dir,
+    integrity_problems,
+    raw_copy,
+)
+from khronos.config import BackupConfig, KhronosConfig
+from khronos.config._backup import DatabaseConfig
+from khronos.errors import ConfigError, NoBackupError, RestoreError, RestoreRefusedError
+
+__all__ = [
+    "Progress",
+    "RestorePlan",
+    "RestoreResult",
+    "parse_timestamp",
+    "parse_txid_arg",
+    "restore_database",
+    "select_database",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RestorePlan:
+    """What a restore will do (``--dry-run`` prints it)."""
+
+    db: str
+    source: Path
+    target: Path
+    replica: str
+    txid: str
+    backup_time: datetime | None
+    oldest_txid: str
+    files: int
+    bytes: int
+    timestamp: datetime | None = None
+    requested_txid: str | None = None
+    safety_copy: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    """What a restore did: the plan, and (unless ``dry_run``) how it went."""
+
+    plan: RestorePlan
+    dry_run: bool
+    safety_copy: Path | None = None
+    safety_copy_method: str | None = None
+    """``backup-api`` (WAL included), ``raw-copy`` (the database was unreadable), or None."""
+    integrity: str | None = None
+    size_bytes: int | None = None
+    duration_seconds: float = 0.0
+    in_use: list[str] = field(default_factory=list)
+    """Why the restore would be refused: overridden by ``force``, or reported by ``dry_run``."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``khronos restore --json`` document."""
+        plan = self.plan
+        return {
+            "db": plan.db,
+            "source": str(plan.source),
+            "target": str(plan.target),
+            "replica": plan.replica,
+            "txid": plan.txid,
+            "backup_time": plan.backup_time.isoformat() if plan.backup_time else None,
+            "timestamp": plan.timestamp.isoformat() if plan.timestamp else None,
+            "requested_txid": plan.requested_txid,
+            "dry_run": self.dry_run,
+            "safety_copy": str(self.safety_copy or plan.safety_copy or "") or None,
+            "safety_copy_method": self.safety_copy_method,
+            "integrity_check": self.integrity,
+            "size_bytes": self.size_bytes,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "in_use": self.in_use,
+        }
+
+
+# ----------------------------------------------------------------------------- arguments
+
+
+def select_database(backup: BackupConfig, name_or_path: str | Path | None) -> DatabaseConfig:
+    """The configured database named (label) or at ``name_or_path``; the only one when None."""
+    names = ", ".join(f"{d.label} ({d.path})" for d in backup.dbs)
+    if name_or_path is None:
+        if len(backup.dbs) == 1:
+            return backup.dbs[0]
+        raise ConfigError.single(
+            "backup.dbs", f"{len(backup.dbs)} databases are configured: {names}", "name one"
+        )
+    text = str(name_or_path)
+    for db in backup.dbs:
+        if text == db.label:
+            return db
+    resolved = Path(text).expanduser().resolve()
+    for db in backup.dbs:
+        if Path(db.path).resolve() == resolved:
+            return db
+    raise ConfigError.single("backup.dbs", f"no configured database {text!r}", f"one of: {names}")
+
+
+def parse_timestamp(value: str | datetime) -> datetime:
+    """An RFC 3339 time with a zone (``2025-01-31T12:00:00Z``) as an aware UTC datetime."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
+        except ValueError as exc:
+            raise RestoreError(
+                f"invalid timestamp {value!r}",
+                hint="use RFC 3339 with a zone, e.g. 2025-01-31T12:00:00Z",
+            ) from exc
+    if moment.tzinfo is None:
+        raise RestoreError(
+            f"timestamp {value!s} has no time zone",
+            hint="add Z for UTC or an offset, e.g. 2025-01-31T12:00:00Z",
+        )
+    return moment.astimezone(UTC)
+
+
+def parse_txid_arg(value: str | int) -> str:
+    """A transaction id as Litestream wants it: 16 hex digits."""
+    try:
+        number = value if isinstance(value, int) else int(str(value).removeprefix("0x"), 16)
+    except ValueError as exc:
+        raise RestoreError(
+            f"invalid txid {value!r}", hint="a hex number, e.g. 00000000000000a1"
+        ) from exc
+    if not 0 < number < 1 << 64:
+        raise RestoreError(f"txid {value!r} is out of range", hint="txids start at 1")
+    return f"{number:016x}"
+
+
+# ----------------------------------------------------------------------------- litestream
+
+
+# ----------------------------------------------------------------------------- refusal
+
+
+def _replicating(config: KhronosConfig, db: DatabaseConfig) -> bool:
+    """Whether Khronos' Litestream control socket answers and lists this database."""
+    sock = control_socket_path(Path(config.state_dir))
+    if not sock.exists():
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(2.0)
+            conn.connect(str(sock))
+            conn.sendall(b"GET /list HTTP/1.0\r\nHost: litestream\r\n\r\n")
+            chunks = []
+            while chunk := conn.recv(65536):
+                chunks.append(chunk)
+        listing = json.loads(b"".join(chunks).partition(b"\r\n\r\n")[2])
+    except (OSError, ValueError):
+        return False
+    paths = {str(d.get("path")) for d in listing.get("databases", []) if isinstance(d, dict)}
+    return str(db.path) in paths
+
+
+def _check_in_use(config: KhronosConfig, db: DatabaseConfig, target: Path) -> list[str]:
+    """Reasons the restore must not run now (empty: go ahead)."""
+    reasons = []
+    if target == Path(db.path) and _replicating(config, db):
+        reasons.append(f"Khronos is still replicating it (control socket {config.state_dir})")
+    for holder in db_holders(target):
+        if holder.is_litestream:
+            reasons.append(f"Litestream is replicating it ({holder.describe()})")
+        else:
+            reasons.append(f"it is open by {holder.describe()}")
+    return reasons
+
+
+# ----------------------------------------------------------------------------- restore
+
+
+def restore_database(
+    config: KhronosConfig,
+    db: DatabaseConfig | str | Path | None = None,
+    *,
+    output: Path | str | None = None,
+    timestamp: str | datetime | None = None,
+    txid: str | int | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    integrity: IntegrityMode = "full",
+    safety_copy: bool = True,
+    probe_timeout: float = PROBE_TIMEOUT,
+    stall_timeout: float = STALL_TIMEOUT,
+) -> RestoreResult:
+    """Restore ``db`` from its replica (latest, or at ``timestamp``/``txid``) safely.
+
+    Raises :class:`RestoreRefusedError` when the database is in use (unless ``force``),
+    :class:`NoBackupError`, :class:`ReplicaAccessError` or :class:`RestoreError`; after any of
+    them the current database is exactly as it was.  ``integrity="none"`` and
+    ``safety_copy=False`` skip those steps (for measurements; the CLI always does both).
+    """
+    if config.backup is None:
+        raise ConfigError.single("backup", "no backup: section", "add one to restore")
+    dbc = db if isinstance(db, DatabaseConfig) else select_database(config.backup, db)
+    if timestamp is not None and txid is not None:
+        raise RestoreError("give either a timestamp or a txid, not both")
+    job = _Job(
+        config=config,
+        backup=config.backup,
+        db=dbc,
+        target=Path(output).expanduser().resolve() if output else Path(dbc.path),
+        timestamp=parse_timestamp(timestamp) if timestamp is not None else None,
+        txid=parse_txid_arg(txid) if txid is not None else None,
+        notify=progress or no_progress,
+        integrity=integrity,
+        probe_timeout=probe_timeout,
+        stall_timeout=stall_timeout,
+    )
+    job.notify("checking")
+    reasons = job.check(other_output=output is not None)
+    if reasons and not force and not dry_run:
+        raise RestoreRefusedError(
+            f"refusing to restore over {job.target}: " + "; ".join(reasons),
+            hint="stop the application and khronos run first, or pass --force "
+            "(a safety copy is kept)",
+        )
+    exists = job.target.exists()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    safety = Path(f"{job.target}.pre-restore-{stamp}") if exists and safety_copy else None
+    return job.run(safety, dry_run=dry_run, in_use=reasons)
+
+
+@dataclass(slots=True, kw_only=True)
+class _Job:
+    """One restore's settings and steps."""
+
+    config: KhronosConfig
+    backup: BackupConfig
+    db: DatabaseConfig
+    target: Path
+    timestamp: datetime | None
+    txid: str | None
+    notify: Progress
+    integrity: IntegrityMode
+    probe_timeout: float
+    stall_timeout: float
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def point(self) -> list[str]:
+        if self.timestamp is not None:
+            return ["-timestamp", self.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")]
+        return ["-txid", self.txid] if self.txid else []
+
+    def check(self, *, other_output: bool) -> list[str]:
+        if self.target.is_dir():
+            raise RestoreRefusedError(f"{self.target} is a directory", hint="give a file path")
+        reasons = _check_in_use(self.config, self.db, self.target)
+        if other_output and self.target.exists() and self.target != Path(self.db.path):
+            reasons.insert(0, f"{self.target} already exists")
+        return reasons
+
+    def run(self, safety: Path | None, *, dry_run: bool, in_use: list[str]) -> RestoreResult:
+        if dry_run:  # nothing is written next to the target
+            work = Path(tempfile.mkdtemp(prefix="khronos-restore-"))
+        else:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            work = (
+                self.target.parent / f".{self.target.name}.khronos-restore-{secrets.token_hex(4)}"
+            )
+            work.mkdir(mode=0o700)
+        try:
+            ls = LitestreamRun.prepare(self.backup, self.db, work, self.probe_timeout)
+            self.notify("planning")
+            plan = self.plan(ls, safety)
+            if dry_run:
+                elapsed = time.monotonic() - self.started
+                return RestoreResult(plan, True, duration_seconds=elapsed, in_use=in_use)
+            method = None
+            if safety is not None:
+                self.notify("safety copy")
+                method = _safety_copy(self.target, safety)
+            try:
+                size = self.restore(ls, work)
+            except RestoreError as exc:
+                exc.safety_copy = str(safety) if safety else None
+                raise
+            self.notify("done")
+            return RestoreResult(
+                plan,
+                False,
+                safety_copy=safety,
+                safety_copy_method=method,
+                integrity="ok" if self.integrity != "none" else "skipped",
+                size_bytes=size,
+                duration_seconds=time.monotonic() - self.started,
+                in_use=in_use,
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def plan(self, ls: LitestreamRun, safety: Path | None) -> RestorePlan:
+        try:
+            plan = ls.run_json("restore", "-dry-run", "-o", str(self.target), *self.point, "-json")
+        except NoBackupError as exc:
+            clearer = self._no_backup_at(ls)
+            if clearer is None:
+                raise
+            raise clearer from exc
+        files = plan.get("files") or []
+        times = [parse_time(f.get("timestamp")) for f in files]
+        return RestorePlan(
+            db=self.db.label,
+            source=Path(self.db.path),
+            target=self.target,
+            replica=self.db.replica.display,
+            txid=str(plan.get("max_txid", "")),
+            backup_time=max((t for t in times if t is not None), default=None),
+            oldest_txid=str(plan.get("min_txid", "")),
+            files=len(files),
+            bytes=sum(int(f.get("size", 0)) for f in files),
+            timestamp=self.timestamp,
+            requested_txid=self.txid,
+            safety_copy=safety,
+        )
+
+    def _no_backup_at(self, ls: LitestreamRun) -> NoBackupError | None:
+        """A clearer error when a point in time was asked for and the replica has backups."""
+        if self.timestamp is None and self.txid is None:
+            return None
+        oldest = ls.oldest_backup()
+        if oldest is None:
+            return None
+        if self.timestamp is not None:
+            what = f"at or before {self.timestamp.isoformat()}"
+            hint = f"the oldest backup is from {oldest.isoformat()}; pick a later --timestamp"
+        else:
+            what = f"up to txid {self.txid}"
+            hint = "pick a txid the replica has (litestream ltx lists them)"
+        return NoBackupError(
+            f"the replica {self.db.replica.display} has no backup {what}",
+            hint=f"{hint} (history is kept for backup.snapshot.retention)",
+        )
+
+    def restore(self, ls: LitestreamRun, work: Path) -> int:
+        """Download, check and swap in; the restored size."""
+        restored = work / self.target.name
+        self.notify("downloading", 0)
+        ls.restore(restored, self.point, self.notify, self.stall_timeout)
+        self.notify("integrity check")
+        _check_restored(restored, self.integrity)
+        size = restored.stat().st_size
+        if self.target.exists():
+            _keep_mode(self.target, restored)
+        self.notify("swapping")
+        _swap(restored, self.target, work)
+        return size
+
+
+def _check_restored(path: Path, mode: IntegrityMode) -> None:
+    problems = integrity_problems(path, mode)
+    if problems:
+        raise RestoreError(
+            f"the restored copy fails the integrity check: {'; '.join(problems[:3])}",
+            hint="the replica may be damaged: try an earlier --timestamp or --txid",
+        )
+
+
+def _safety_copy(target: Path, safety: Path) -> str:
+    """Copy the current database (WAL included) to ``safety``; the method used."""
+    try:
+        backup_copy(target, safety)
+        if integrity_problems(safety, "quick"):
+            raise sqlite3.DatabaseError("the copy fails quick_check")
+    except sqlite3.Error:
+        with contextlib.suppress(OSError):
+            safety.unlink()
+        try:
+            raw_copy(target, safety)
+        except OSError as exc:
+            raise RestoreError(
+                f"cannot take a safety copy of {target}: {exc}", hint="free disk space and retry"
+            ) from exc
+        return "raw-copy"
+    return "backup-api"
+
+
+def _keep_mode(old: Path, new: Path) -> None:
+    st = old.stat()
+    new.chmod(st.st_mode & 0o7777)
+    with contextlib.suppress(OSError):
+        os.chown(new, st.st_uid, st.st_gid)
+
+
+def _swap(restored: Path, target: Path, work: Path) -> None:
+    """Put ``restored`` in place of ``target`` (see the module docstring for the order)."""
+    if target.exists():
+        checkpoint_truncate(target)
+    moved: list[tuple[Path, Path]] = []
+    try:
+        # Litestream's local state describes the old database: without it, Litestream sees a
+        # database behind its replica and starts over with a fresh snapshot (its issue #781).
+        meta = target.parent / f".{target.name}-litestream"
+        pairs = [(Path(f"{target}{suffix}"), work / f"old{suffix}") for suffix in SIDECARS]
+        for sidecar, aside in [*pairs, (meta, work / "old-litestream")]:
+            if sidecar.exists():
+                sidecar.replace(aside)
+                moved.append((aside, sidecar))
+        restored.replace(target)
+    except OSError as exc:
+        for aside, sidecar in reversed(moved):
+            with contextlib.suppress(OSError):
+                aside.replace(sidecar)
+        raise RestoreError(f"cannot move the restored database into place: {exc}") from exc
+    fsync_dir(target.parent)

@@ -1,0 +1,203 @@
+"""Running ``litestream restore``/``ltx``/``status`` for one database, bounded in time.
+
+Each run gets its own rendered config (mode 0600) in a private work folder, the environment of
+:func:`~khronos.backup._litestream.litestream_env` (no ``AWS_CA_BUNDLE``) plus the secrets the
+config references.  Quick commands are bounded by ``probe_timeout``: Litestream 0.5.17 retries
+an S3 endpoint that refuses connections for about four minutes before it gives up.  A download
+is stopped when its output stops growing for ``stall_timeout``.  Litestream's error messages are
+mapped to :class:`~khronos.errors.RestoreError` subclasses with hints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from khronos.backup._control import parse_time
+from khronos.backup._litestream import find_litestream, litestream_env, render_config
+from khronos.config import BackupConfig
+from khronos.config._backup import DatabaseConfig
+from khronos.errors import NoBackupError, ReplicaAccessError, RestoreError
+
+__all__ = ["PROBE_TIMEOUT", "STALL_TIMEOUT", "LitestreamRun", "Progress", "no_progress"]
+
+PROBE_TIMEOUT = 30.0
+STALL_TIMEOUT = 60.0
+_NO_BACKUP = "no matching backup files available"
+
+
+class Progress(Protocol):
+    """Told about each step: ``stage`` and, while downloading, bytes written so far."""
+
+    def __call__(self, stage: str, done: int | None = None, /) -> None: ...
+
+
+def no_progress(_stage: str, _done: int | None = None, /) -> None:
+    return None
+
+
+@dataclass(slots=True)
+class LitestreamRun:
+    """One database's rendered config in a work folder, and the commands run against it."""
+
+    binary: Path
+    config: Path
+    env: dict[str, str]
+    db: DatabaseConfig
+    probe_timeout: float
+
+    @classmethod
+    def prepare(
+        cls, backup: BackupConfig, db: DatabaseConfig, work: Path, probe_timeout: float
+    ) -> LitestreamRun:
+        rendered = render_config(backup, dbs=[db])
+        config = work / "litestream.yml"
+        rendered.write(config)
+        env, _dropped = litestream_env()
+        env.update(rendered.env)
+        return cls(find_litestream(backup.litestream), config, env, db, probe_timeout)
+
+    def args(self, command: str, *extra: str) -> list[str]:
+        return [str(self.binary), command, "-config", str(self.config), *extra, str(self.db.path)]
+
+    def run_json(self, command: str, *extra: str) -> Any:
+        """Run a quick command (bounded by probe_timeout) and parse its JSON output."""
+        try:
+            proc = subprocess.run(
+                self.args(command, *extra),
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=self.probe_timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise _unreachable(self.db, self.probe_timeout) from exc
+        if proc.returncode != 0:
+            raise _classify(proc.stderr or proc.stdout, self.db)
+        return json.loads(proc.stdout)
+
+    def oldest_backup(self) -> datetime | None:
+        with contextlib.suppress(RestoreError, ValueError):
+            files = self.run_json("ltx", "-level", "all", "-json")
+            times = [parse_time(f.get("timestamp")) for f in files or []]
+            return min((t for t in times if t is not None), default=None)
+        return None
+
+    def restore(
+        self,
+        out: Path,
+        point: list[str],
+        progress: Progress,
+        stall_timeout: float,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, Any]:
+        """``litestream restore -o out``; killed when its output stops growing for a while."""
+        log = out.with_name(out.name + ".log")
+        with log.open("w+", encoding="utf-8") as err, out.with_name("stdout").open("w+") as std:
+            args = self.args("restore", "-o", str(out), *point, "-json")
+            proc = subprocess.Popen(args, env=self.env, stdout=std, stderr=err, text=True)
+            try:
+                _watch(proc, [Path(f"{out}.tmp"), out], progress, stall_timeout, cancel)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+            if cancel is not None and cancel.is_set():
+                raise RestoreError("restore cancelled", recoverable=True)
+            if proc.returncode is None or proc.returncode < 0:
+                raise ReplicaAccessError(
+                    f"the download from {self.db.replica.display} stalled "
+                    f"(no progress for {stall_timeout:g}s) and was stopped",
+                    hint="check the network and the replica's endpoint, then retry",
+                    recoverable=True,
+                )
+            if proc.returncode != 0:
+                err.seek(0)
+                raise _classify(err.read(), self.db)
+            std.seek(0)
+            try:
+                return dict(json.loads(std.read()))
+            except ValueError:
+                return {}
+
+
+def _watch(
+    proc: subprocess.Popen[str],
+    outputs: list[Path],
+    progress: Progress,
+    stall_timeout: float,
+    cancel: threading.Event | None,
+) -> None:
+    last_size, last_change = -1, time.monotonic()
+    while proc.poll() is None:
+        if cancel is not None and cancel.is_set():
+            return
+        size = 0
+        for path in outputs:
+            with contextlib.suppress(OSError):
+                size = max(size, path.stat().st_size)
+        now = time.monotonic()
+        if size != last_size:
+            last_size, last_change = size, now
+            progress("downloading", size)
+        elif now - last_change > stall_timeout:
+            proc.kill()
+            return
+        time.sleep(0.1)
+
+
+def _unreachable(db: DatabaseConfig, timeout: float) -> ReplicaAccessError:
+    where = db.replica.endpoint or db.replica.display
+    return ReplicaAccessError(
+        f"no answer from the replica at {where} within {timeout:g}s",
+        hint="is the endpoint reachable from here? check backup.dbs[].replica.endpoint and the "
+        "network, then retry",
+        recoverable=True,
+    )
+
+
+def _classify(output: str, db: DatabaseConfig) -> RestoreError:
+    """A Litestream error message as a RestoreError with a hint."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    errors = [line.removeprefix("Error: ") for line in lines if line.startswith("Error:")]
+    text = errors[-1] if errors else (lines[-1] if lines else "litestream restore failed")
+    replica = db.replica.display
+    lowered = text.lower()
+    if _NO_BACKUP in lowered:
+        return NoBackupError(
+            f"the replica {replica} has no backups yet",
+            hint="is khronos run replicating this database? see khronos status",
+        )
+    if "nosuchbucket" in lowered:
+        return ReplicaAccessError(
+            f"bucket {db.replica.bucket!r} does not exist at {db.replica.endpoint or 's3'}",
+            hint="check backup.dbs[].replica.bucket (and endpoint/region)",
+        )
+    if any(k in lowered for k in ("invalidaccesskeyid", "signaturedoesnotmatch", "accessdenied")):
+        return ReplicaAccessError(
+            f"the replica {replica} rejected the credentials ({_short(text)})",
+            hint="check access-key-id and secret-access-key (or AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY) and the key's permissions on the bucket",
+        )
+    if any(k in lowered for k in ("connection refused", "no such host", "i/o timeout")):
+        return ReplicaAccessError(
+            f"cannot reach the replica {replica} ({_short(text)})",
+            hint="check backup.dbs[].replica.endpoint and the network, then retry",
+            recoverable=True,
+        )
+    return RestoreError(f"litestream: {text}", hint=f"replica {replica}")
+
+
+def _short(text: str) -> str:
+    for marker in ("api error ", "NoSuchBucket: ", "dial tcp "):
+        if marker in text:
+            return text[text.index(marker) :][:160]
+    return text[-160:]

@@ -1,0 +1,381 @@
+"""``BackupService``: what ``khronos run`` starts when khronos.yml has a ``backup:`` section.
+
+It renders Litestream's config into ``state_dir`` (mode 0600; secrets travel as environment
+variables), turns on Litestream's metrics listener on a free loopback port and its control
+socket in ``state_dir``, supervises ``litestream replicate`` (:class:`Supervisor`), polls the
+control socket to track each database (:class:`DbTracker`), raises alerts, exports metrics
+(:class:`BackupCollector`) and keeps ``state_dir/status.json`` fresh for ``khronos status``.
+
+Alerts (keys for the :class:`AlertSink`): ``backup.replication`` (ERROR when Litestream exits,
+CRITICAL when the restart policy gives up), ``backup.lag.<db>`` (WARN above
+``lag_alert_after``), ``backup.db_down.<db>`` (CRITICAL "Database down" when the file is
+missing).  Each is resolved when its condition clears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from khronos.backup._alerts import AlertSink, NullAlertSink
+from khronos.backup._control import ControlClient, ControlError, SyncResult, control_socket_path
+from khronos.backup._litestream import find_litestream, litestream_env, render_config
+from khronos.backup._metrics import BackupCollector, BackupSample
+from khronos.backup._status import (
+    STATUS_FILE,
+    DbStatus,
+    DbTracker,
+    read_verify_file,
+    status_document,
+    write_json_atomic,
+)
+from khronos.backup._supervisor import Clock, ProcessRunner, Supervisor, SystemClock
+from khronos.config import KhronosConfig
+from khronos.config._backup import BackupConfig, DatabaseConfig
+from khronos.errors import KhronosError
+
+__all__ = ["CONFIG_FILE", "BackupService", "SyncError", "free_loopback_port", "select_dbs"]
+
+CONFIG_FILE = "litestream.yml"
+_AWS_CA_REASON = (
+    "Litestream 0.5's S3 client fails with 'unable to add custom RootCAs HTTPClient' when it "
+    "is set; the system trust store still applies"
+)
+
+
+class SyncError(KhronosError):
+    """A forced sync did not reach the replica in time."""
+
+
+def free_loopback_port() -> int:
+    """A free TCP port on 127.0.0.1 (Litestream cannot report a port-0 bind, so pick one)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def select_dbs(backup: BackupConfig, name: str | None) -> list[DatabaseConfig]:
+    """All databases, or the one whose label or path is ``name``."""
+    if name is None:
+        return list(backup.dbs)
+    for db in backup.dbs:
+        if name in {db.label, str(db.path)} or Path(name).expanduser().resolve() == db.path:
+            return [db]
+    known = ", ".join(db.label for db in backup.dbs)
+    raise KhronosError(f"no database named {name!r}", op="backup", hint=f"known: {known}")
+
+
+class BackupService:
+    """Continuous replication of every database in ``config.backup``."""
+
+    def __init__(
+        self,
+        config: KhronosConfig,
+        *,
+        registry: CollectorRegistry | None = None,
+        alerts: AlertSink | None = None,
+        poll_interval: float = 0.5,
+        runner: ProcessRunner | None = None,
+        clock: Clock | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        if config.backup is None:
+            raise KhronosError(
+                "the configuration has no backup: section",
+                op="backup",
+                hint="add backup: with at least one database (see docs/backup.md)",
+            )
+        self.config = config
+        self.backup: BackupConfig = config.backup
+        self.state_dir = Path(config.state_dir)
+        self.alerts: AlertSink = alerts or NullAlertSink()
+        self.poll_interval = poll_interval
+        self.clock: Clock = clock or SystemClock()
+        self.socket_path = control_socket_path(self.state_dir)
+        self.config_path = self.state_dir / CONFIG_FILE
+        self.metrics_addr: str | None = None
+        self.trackers = {db.label: DbTracker(db) for db in self.backup.dbs}
+        self._by_basename = {db.path.name: db.label for db in self.backup.dbs}
+        self._runner = runner
+        self._environ = environ
+        self._supervisor: Supervisor | None = None
+        self._client: ControlClient | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._open_alerts: set[str] = set()
+        self._verify_success: dict[str, float] = {}
+        self._log = structlog.get_logger("khronos.backup")
+        if registry is not None:
+            registry.register(BackupCollector(self._sample, namespace=config.metrics.namespace))
+
+    @property
+    def supervisor(self) -> Supervisor | None:
+        """The Litestream supervisor (after :meth:`start`)."""
+        return self._supervisor
+
+    async def start(self) -> None:
+        """Render the config, start Litestream under supervision, start polling."""
+        binary = find_litestream(self.backup.litestream)
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        await self._claim_socket()
+        self.metrics_addr = f"127.0.0.1:{free_loopback_port()}"
+        rendered = render_config(self.backup, addr=self.metrics_addr, socket_path=self.socket_path)
+        rendered.write(self.config_path)
+        env, dropped = litestream_env(self._environ)
+        env.update(rendered.env)
+        for name in dropped:
+            self._log.info(
+                f"dropped {name} from Litestream's environment",
+                variable=name,
+                reason=_AWS_CA_REASON,
+            )
+        self._supervisor = Supervisor(
+            [str(binary), "replicate", "-config", str(self.config_path)],
+            env,
+            policy=self.backup.restart,
+            alerts=self.alerts,
+            shutdown_timeout=self.config.service.shutdown_timeout.total_seconds(),
+            runner=self._runner,
+            clock=self.clock,
+            on_record=self._on_record,
+        )
+        self._client = ControlClient(self.socket_path)
+        await self._supervisor.start()
+        await self._wait_ready(timeout=15.0)
+        self._poller = asyncio.create_task(self._poll_loop(), name="backup-status")
+        self._log.info(
+            "backup started",
+            dbs=[db.label for db in self.backup.dbs],
+            config=str(self.config_path),
+            metrics_addr=self.metrics_addr,
+        )
+
+    async def stop(self) -> None:
+        """Stop polling, stop Litestream (its final sync included), write a last snapshot."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self._supervisor is not None:
+            await self._supervisor.stop()
+        for tracker in self.trackers.values():
+            tracker.replicating = False
+        self._write_snapshot()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        self._log.info("backup stopped")
+
+    def status(self) -> list[DbStatus]:
+        """The current status of every database."""
+        now = self.clock.time()
+        verify = read_verify_file(self.state_dir)
+        out = []
+        for label, tracker in self.trackers.items():
+            result = verify.get(label)
+            if result is not None and result.ok and result.at is not None:
+                self._verify_success[label] = result.at.timestamp()
+            out.append(tracker.snapshot(now).with_verify(result))
+        return out
+
+    async def sync_now(self, db: str | None = None, *, timeout: float = 60.0) -> list[SyncResult]:
+        """Force a sync of ``db`` (default: all) and wait until the replica has the local txid."""
+        if self._client is None:
+            raise SyncError("backup is not running", op="backup now", hint="call start() first")
+        return await sync_and_wait(
+            self._client, select_dbs(self.backup, db), timeout=timeout, clock=self.clock
+        )
+
+    # ------------------------------------------------------------------------ internals
+
+    async def _claim_socket(self) -> None:
+        if not self.socket_path.exists():
+            return
+        async with ControlClient(self.socket_path, timeout=1.0) as probe:
+            try:
+                await probe.info()
+            except ControlError:
+                self.socket_path.unlink(missing_ok=True)  # stale, from a crashed run
+                return
+        raise KhronosError(
+            f"another Litestream already answers on {self.socket_path}",
+            op="backup start",
+            hint="is another khronos run using the same state_dir? stop it first",
+        )
+
+    async def _wait_ready(self, timeout: float) -> None:
+        """Wait until the control socket answers (or the child exits, or ``timeout``)."""
+        assert self._client is not None  # noqa: S101 - set in start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline and self._supervisor and self._supervisor.running:
+            if await self._poll_socket(self._client):
+                self._supervisor.mark_healthy()
+                return
+            await asyncio.sleep(0.05)
+        self._log.warning(
+            "litestream's control socket does not answer yet", socket=str(self.socket_path)
+        )
+
+    def _on_record(self, record: dict[str, Any]) -> None:
+        """Count replication errors from Litestream's log lines."""
+        if str(record.get("level", "")).upper() != "ERROR":
+            return
+        label = self._by_basename.get(str(record.get("db", "")))
+        if label is not None:
+            self.trackers[label].sync_errors += 1
+
+    async def _poll_loop(self) -> None:
+        while True:
+            try:
+                await self._poll()
+            except Exception:  # noqa: BLE001 - the poller must outlive any one failure
+                self._log.exception("backup status poll failed")
+            await asyncio.sleep(self.poll_interval)
+
+    async def _poll(self) -> None:
+        assert self._client is not None  # noqa: S101 - set in start()
+        supervisor = self._supervisor
+        running = supervisor is not None and supervisor.running
+        answered = False
+        if running:
+            answered = await self._poll_socket(self._client)
+        if not answered:
+            for tracker in self.trackers.values():
+                tracker.replicating = False
+        elif supervisor is not None:
+            supervisor.mark_healthy()
+        now = self.clock.time()
+        statuses = self.status()
+        for status in statuses:
+            self._check_alerts(status)
+        self._write_snapshot(statuses, now)
+
+    async def _poll_socket(self, client: ControlClient) -> bool:
+        try:
+            listing = {entry.path: entry for entry in await client.list()}
+        except ControlError:
+            return False
+        now = self.clock.time()
+        for tracker in self.trackers.values():
+            entry = listing.get(str(tracker.db.path))
+            tracker.replicating = entry is not None and entry.status == "replicating"
+            if entry is not None and entry.last_sync_at is not None:
+                tracker.last_sync_at = entry.last_sync_at
+            if not tracker.db.path.exists():
+                continue
+            try:
+                result = await client.sync(tracker.db.path)
+            except ControlError as exc:
+                self._log.debug("txid poll failed", db=tracker.db.label, error=str(exc))
+                continue
+            tracker.observe(result.txid, result.replicated_txid, now)
+        return True
+
+    def _check_alerts(self, status: DbStatus) -> None:
+        label = status.name
+        self._toggle(
+            f"backup.db_down.{label}",
+            not status.db_exists,
+            "CRITICAL",
+            f"Database down: {status.path} is missing",
+            {"db": label, "path": str(status.path), "hint": "restore it: khronos restore"},
+        )
+        limit = self.backup.lag_alert_after.total_seconds()
+        lag = status.lag_seconds or 0.0
+        self._toggle(
+            f"backup.lag.{label}",
+            lag > limit,
+            "WARN",
+            f"Backup of {label} is {lag:.0f}s behind (alert after {limit:g}s)",
+            {
+                "db": label,
+                "lag_seconds": round(lag, 1),
+                "local_txid": status.local_txid,
+                "replica_txid": status.replica_txid,
+                "replica": status.replica,
+                "hint": "check the replica's reachability and credentials",
+            },
+        )
+
+    def _toggle(
+        self, key: str, active: bool, level: str, message: str, details: dict[str, Any]
+    ) -> None:
+        if active and key not in self._open_alerts:
+            self._open_alerts.add(key)
+            self._log.warning("backup alert", alert=key, message=message, db=details.get("db"))
+            self.alerts.fire(key, level, message, details)
+        elif not active and key in self._open_alerts:
+            self._open_alerts.discard(key)
+            self._log.info("backup alert resolved", alert=key, db=details.get("db"))
+            self.alerts.resolve(key)
+
+    def _sample(self) -> BackupSample:
+        statuses = self.status()
+        restarts = self._supervisor.restarts if self._supervisor else 0
+        return BackupSample(statuses, restarts, dict(self._verify_success))
+
+    def _write_snapshot(self, statuses: list[DbStatus] | None = None, now: float = 0.0) -> None:
+        del now
+        supervisor = self._supervisor
+        document = status_document(
+            statuses if statuses is not None else self.status(),
+            pid=os.getpid(),
+            litestream_pid=supervisor.pid if supervisor else None,
+            restarts=supervisor.restarts if supervisor else 0,
+            gave_up=supervisor.gave_up if supervisor else False,
+            metrics_addr=self.metrics_addr,
+        )
+        try:
+            write_json_atomic(self.state_dir / STATUS_FILE, document)
+        except OSError as exc:
+            self._log.warning("cannot write status.json", error=str(exc))
+
+
+async def sync_and_wait(
+    client: ControlClient,
+    dbs: list[DatabaseConfig],
+    *,
+    timeout: float,
+    clock: Clock | None = None,
+) -> list[SyncResult]:
+    """``POST /sync`` with wait for each database, then check the replica has the txid."""
+    clock = clock or SystemClock()
+    deadline = clock.monotonic() + timeout
+    results = []
+    for db in dbs:
+        while True:
+            left = max(1.0, deadline - clock.monotonic())
+            try:
+                result = await client.sync(db.path, wait=True, timeout=left)
+                break
+            except ControlError as exc:
+                if exc.recoverable and clock.monotonic() + 0.2 < deadline:
+                    await asyncio.sleep(0.2)  # Litestream (re)starting: try again
+                    continue
+                raise SyncError(
+                    f"{db.label}: {exc.message}",
+                    op="backup now",
+                    hint="check the replica (network, credentials) and the khronos run log",
+                    recoverable=True,
+                ) from exc
+        while result.replicated_txid < result.txid and clock.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            result = await client.sync(db.path)
+        if result.replicated_txid < result.txid:
+            raise SyncError(
+                f"{db.label}: the replica has txid {result.replicated_txid:016x}, "
+                f"the database {result.txid:016x} after {timeout:g}s",
+                op="backup now",
+                hint="the replica is unreachable or slow; check the khronos run log",
+                recoverable=True,
+            )
+        results.append(result)
+    return results

@@ -1,0 +1,264 @@
+"""Per-database replication status: txids, lag, last sync, errors, sizes, last restore drill.
+
+**Lag** is the age of the oldest local change that is not in the replica yet, 0 when caught up.
+Litestream numbers every local transaction (txid); :class:`DbTracker` remembers when it first saw
+each new local txid and forgets it once the replica's txid reaches it, so the lag is
+``now - first_seen(oldest pending txid)``.  It is exact to the poll interval, keeps growing while
+the replica is unreachable or Litestream is down, and drops to 0 as soon as the replica catches
+up.  A replica position of 0 means "not known" (Litestream resets it after a failed upload), so
+the last known one is kept.
+
+Files in ``state_dir`` (documented in docs/backup.md):
+
+- ``status.json``: the daemon's snapshot, rewritten on every poll, read by ``khronos status``.
+- ``verify.json``: the last restore drill per database label, written by ``khronos verify``:
+  ``{"app": {"ok": true, "at": "2025-01-01T00:00:00+00:00", "txid": "00000000000000a1",
+  "error": null}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from khronos.config._backup import DatabaseConfig
+
+__all__ = [
+    "STATUS_FILE",
+    "VERIFY_FILE",
+    "DbStatus",
+    "DbTracker",
+    "VerifyResult",
+    "file_sizes",
+    "format_txid",
+    "parse_txid",
+    "read_status_file",
+    "read_verify_file",
+    "status_document",
+    "write_json_atomic",
+]
+
+STATUS_FILE = "status.json"
+VERIFY_FILE = "verify.json"
+
+
+def format_txid(txid: int | None) -> str | None:
+    """A txid the way Litestream prints it: 16 hex digits."""
+    return None if txid is None else f"{txid:016x}"
+
+
+def parse_txid(value: str | int | None) -> int | None:
+    """A txid from 16 hex digits (or an int)."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, int) else int(value, 16)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """The last restore drill of one database (``state_dir/verify.json``)."""
+
+    ok: bool
+    at: datetime | None
+    txid: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The verify.json form."""
+        return {
+            "ok": self.ok,
+            "at": self.at.isoformat() if self.at else None,
+            "txid": self.txid,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VerifyResult:
+        """Read one verify.json entry (tolerant of missing keys)."""
+        at = data.get("at")
+        return cls(
+            ok=bool(data.get("ok")),
+            at=datetime.fromisoformat(at) if isinstance(at, str) and at else None,
+            txid=data.get("txid"),
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DbStatus:
+    """Everything ``khronos status`` shows about one database."""
+
+    name: str
+    path: Path
+    replica: str
+    local_txid: int | None = None
+    replica_txid: int | None = None
+    lag_seconds: float | None = None
+    last_sync_at: datetime | None = None
+    replicating: bool = False
+    sync_errors: int = 0
+    db_exists: bool = True
+    db_size_bytes: int | None = None
+    wal_size_bytes: int | None = None
+    last_verify: VerifyResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form used by status.json and ``khronos status --json``."""
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "replica": self.replica,
+            "local_txid": format_txid(self.local_txid),
+            "replica_txid": format_txid(self.replica_txid),
+            "lag_seconds": None if self.lag_seconds is None else round(self.lag_seconds, 3),
+            "last_sync_at": self.last_sync_at.isoformat() if self.last_sync_at else None,
+            "replicating": self.replicating,
+            "sync_errors": self.sync_errors,
+            "db_exists": self.db_exists,
+            "db_size_bytes": self.db_size_bytes,
+            "wal_size_bytes": self.wal_size_bytes,
+            "last_verify": self.last_verify.to_json() if self.last_verify else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DbStatus:
+        """Read the JSON form back."""
+        last_sync = data.get("last_sync_at")
+        verify = data.get("last_verify")
+        return cls(
+            name=str(data["name"]),
+            path=Path(data["path"]),
+            replica=str(data.get("replica", "")),
+            local_txid=parse_txid(data.get("local_txid")),
+            replica_txid=parse_txid(data.get("replica_txid")),
+            lag_seconds=data.get("lag_seconds"),
+            last_sync_at=datetime.fromisoformat(last_sync) if last_sync else None,
+            replicating=bool(data.get("replicating")),
+            sync_errors=int(data.get("sync_errors") or 0),
+            db_exists=bool(data.get("db_exists", True)),
+            db_size_bytes=data.get("db_size_bytes"),
+            wal_size_bytes=data.get("wal_size_bytes"),
+            last_verify=VerifyResult.from_json(verify) if isinstance(verify, dict) else None,
+        )
+
+    def with_verify(self, verify: VerifyResult | None) -> DbStatus:
+        """A copy with ``last_verify`` set."""
+        return replace(self, last_verify=verify)
+
+
+def file_sizes(path: Path) -> tuple[bool, int | None, int | None]:
+    """(exists, db size, WAL size) from the file system; missing files give None sizes."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False, None, None
+    try:
+        wal = Path(f"{path}-wal").stat().st_size
+    except OSError:
+        wal = 0
+    return True, size, wal
+
+
+@dataclass(slots=True)
+class DbTracker:
+    """The live status of one database, updated by each control-socket poll."""
+
+    db: DatabaseConfig
+    local_txid: int | None = None
+    replica_txid: int | None = None
+    last_sync_at: datetime | None = None
+    sync_errors: int = 0
+    replicating: bool = False
+    pending: dict[int, float] = field(default_factory=dict)
+    """Local txids not yet in the replica -> wall time they were first seen."""
+
+    def observe(self, local_txid: int, replica_txid: int, now: float) -> None:
+        """Record one poll: the local txid and the replica's (0: unknown, keep the last)."""
+        if self.local_txid is not None and local_txid < self.local_txid:
+            # The database was replaced (a restore): start over.
+            self.pending.clear()
+            self.replica_txid = None
+        if replica_txid > 0:
+            self.replica_txid = replica_txid
+        self.local_txid = local_txid
+        if local_txid > 0 and local_txid > (self.replica_txid or 0):
+            self.pending.setdefault(local_txid, now)
+        done = self.replica_txid or 0
+        for txid in [t for t in self.pending if t <= done]:
+            del self.pending[txid]
+
+    def lag(self, now: float) -> float:
+        """Seconds since the oldest change not yet in the replica was first seen; 0 if none."""
+        if not self.pending:
+            return 0.0
+        return max(0.0, now - min(self.pending.values()))
+
+    def snapshot(self, now: float | None = None) -> DbStatus:
+        """The current status as an immutable :class:`DbStatus`."""
+        now = time.time() if now is None else now
+        exists, size, wal = file_sizes(self.db.path)
+        return DbStatus(
+            name=self.db.label,
+            path=self.db.path,
+            replica=self.db.replica.display,
+            local_txid=self.local_txid,
+            replica_txid=self.replica_txid,
+            lag_seconds=self.lag(now),
+            last_sync_at=self.last_sync_at,
+            replicating=self.replicating,
+            sync_errors=self.sync_errors,
+            db_exists=exists,
+            db_size_bytes=size,
+            wal_size_bytes=wal,
+        )
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON through a temp file and a rename (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_verify_file(state_dir: Path) -> dict[str, VerifyResult]:
+    """The last restore drill per database label; empty when there is none (or it is unreadable)."""
+    try:
+        data = json.loads((state_dir / VERIFY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    out: dict[str, VerifyResult] = {}
+    for label, entry in data.items():
+        if isinstance(entry, dict):
+            try:
+                out[str(label)] = VerifyResult.from_json(entry)
+            except (TypeError, ValueError):
+                continue
+    return out
+
+
+def read_status_file(state_dir: Path) -> tuple[datetime | None, int | None, list[DbStatus]]:
+    """The daemon's snapshot: (written at, daemon pid, statuses); empty when missing."""
+    try:
+        data = json.loads((state_dir / STATUS_FILE).read_text(encoding="utf-8"))
+        written = datetime.fromisoformat(data["written_at"])
+        pid = data.get("pid")
+        return written, pid, [DbStatus.from_json(d) for d in data.get("databases", [])]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None, []
+
+
+def status_document(statuses: list[DbStatus], **extra: Any) -> dict[str, Any]:
+    """The status.json / ``khronos status --json`` document."""
+    return {
+        "written_at": datetime.now(UTC).isoformat(),
+        **extra,
+        "databases": [s.to_json() for s in statuses],
+    }

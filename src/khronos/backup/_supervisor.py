@@ -1,0 +1,386 @@
+"""Running ``litestream replicate`` as a supervised child process.
+
+- **Restart policy** (``backup.restart``, the PM2 one): when the child exits it is started again
+  after ``delay``; a run shorter than ``min_uptime`` is a *quick crash*, and after
+  ``max_restarts`` quick crashes in a row Khronos gives up on it with a CRITICAL alert and goes
+  on serving everything else.  Each exit raises the ERROR alert ``backup.replication``; it is
+  resolved when the service sees the new child answer on its control socket.
+- **Logs**: the child logs JSON on stderr; each line is forwarded into structlog with its parsed
+  level, ``component="litestream"`` and its fields (a non-JSON line is forwarded as it is).
+- **Stop**: SIGTERM (Litestream then makes a final sync, bounded by its shutdown-sync-timeout),
+  wait ``shutdown_timeout``, then SIGKILL.
+- **No orphans**: the child runs in its own session (a Ctrl-C on the terminal reaches Khronos
+  only, which stops the child gracefully) and, on Linux, with ``PR_SET_PDEATHSIG = SIGTERM``
+  so the kernel stops it when Khronos dies, even by SIGKILL.  The death signal is tied to the
+  *thread* that started the child: run the event loop in the main thread, or in a thread that
+  lives as long as the service.
+
+The process runner and the clock are injectable (:class:`ProcessRunner`, :class:`Clock`) so the
+policy can be tested without real processes or real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import structlog
+
+from khronos.backup._alerts import AlertSink, NullAlertSink
+from khronos.config._backup import RestartPolicy
+
+__all__ = [
+    "REPLICATION_ALERT",
+    "AsyncioProcessRunner",
+    "Clock",
+    "ProcessHandle",
+    "ProcessRunner",
+    "Supervisor",
+    "SystemClock",
+    "forward_log_line",
+    "parse_log_line",
+]
+
+REPLICATION_ALERT = "backup.replication"
+_PR_SET_PDEATHSIG = 1
+_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARN": "warning", "WARNING": "warning"}
+_RESERVED = {"event", "level", "logger", "timestamp", "component", "log_level"}
+_SKIP = {"time", "level", "msg"}
+
+LineCallback = Callable[[dict[str, Any]], None]
+
+
+class Clock(Protocol):
+    """Time as the supervisor sees it."""
+
+    def monotonic(self) -> float:
+        """Seconds on a monotonic clock."""
+
+    def time(self) -> float:
+        """Wall-clock seconds since the epoch."""
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``."""
+
+
+class SystemClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        """:func:`time.monotonic`."""
+        return time.monotonic()
+
+    def time(self) -> float:
+        """:func:`time.time`."""
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        """:func:`asyncio.sleep`."""
+        await asyncio.sleep(seconds)
+
+
+class ProcessHandle(Protocol):
+    """A started child process."""
+
+    @property
+    def pid(self) -> int:
+        """Its process id."""
+
+    def stderr_lines(self) -> AsyncIterator[bytes]:
+        """Its stderr, line by line, until it closes."""
+
+    async def wait(self) -> int:
+        """Wait for the exit; the return code (negative: killed by that signal)."""
+
+    def send_signal(self, sig: int) -> None:
+        """Send a signal (no error if it has exited)."""
+
+
+class ProcessRunner(Protocol):
+    """Starts child processes."""
+
+    async def spawn(self, argv: Sequence[str], env: Mapping[str, str]) -> ProcessHandle:
+        """Start ``argv`` with exactly ``env``; raises OSError when it cannot be started."""
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """A preexec function: own session, and SIGTERM when the parent dies (Linux prctl)."""
+    libc_name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+
+    def setup() -> None:
+        if libc_name:
+            libc = ctypes.CDLL(libc_name, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+            if os.getppid() != parent_pid:  # the parent died before prctl took effect
+                os._exit(1)
+
+    return setup
+
+
+class _AsyncioHandle:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    async def stderr_lines(self) -> AsyncIterator[bytes]:
+        stream = self._proc.stderr
+        if stream is None:
+            return
+        while True:
+            try:
+                line = await stream.readline()
+            except ValueError:  # a line longer than the stream limit: take what is there
+                line = await stream.read(65536)
+            if not line:
+                return
+            yield line
+
+    async def wait(self) -> int:
+        return await self._proc.wait()
+
+    def send_signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.send_signal(sig)
+
+
+class AsyncioProcessRunner:
+    """Real processes through asyncio, in their own session, dying with Khronos (Linux)."""
+
+    async def spawn(self, argv: Sequence[str], env: Mapping[str, str]) -> ProcessHandle:
+        """Start the process with stdin closed, stdout discarded and stderr piped."""
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=dict(env),
+            start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
+            limit=1024 * 1024,
+        )
+        return _AsyncioHandle(proc)
+
+
+def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON object hook keeping the first of repeated keys (Litestream logs level twice)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        out.setdefault(key, value)
+    return out
+
+
+def parse_log_line(line: str) -> dict[str, Any] | None:
+    """A Litestream JSON log line as a dict, or None when the line is not a JSON object."""
+    text = line.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        data = json.loads(text, object_pairs_hook=_first_wins)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def forward_log_line(logger: Any, line: str) -> dict[str, Any] | None:
+    """Log one Litestream stderr line through ``logger``; return the parsed record, if any."""
+    record = parse_log_line(line)
+    if record is None:
+        text = line.rstrip()
+        if text:
+            method = "error" if text.lower().startswith(("error", "panic", "fatal")) else "info"
+            getattr(logger, method)(text)
+        return None
+    level = str(record.get("level") or "INFO").upper()
+    method = _LEVELS.get(level, "error" if level.startswith("ERR") else "info")
+    fields = {(f"ls_{k}" if k in _RESERVED else k): v for k, v in record.items() if k not in _SKIP}
+    getattr(logger, method)(str(record.get("msg", "")), **fields)
+    return record
+
+
+class Supervisor:
+    """Keeps one ``litestream replicate`` running according to a :class:`RestartPolicy`."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        policy: RestartPolicy,
+        alerts: AlertSink | None = None,
+        shutdown_timeout: float = 30.0,
+        runner: ProcessRunner | None = None,
+        clock: Clock | None = None,
+        on_record: LineCallback | None = None,
+    ) -> None:
+        self.argv = list(argv)
+        self.env = dict(env)
+        self.policy = policy
+        self.alerts = alerts or NullAlertSink()
+        self.shutdown_timeout = shutdown_timeout
+        self.runner: ProcessRunner = runner or AsyncioProcessRunner()
+        self.clock: Clock = clock or SystemClock()
+        self.on_record = on_record
+        self.restarts = 0
+        """Restarts since start (the metric ``backup_process_restarts_total``)."""
+        self.quick_crashes = 0
+        self.gave_up = False
+        self.last_exit: int | None = None
+        self._proc: ProcessHandle | None = None
+        self._running = False
+        self._alert_open = False
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._log = structlog.get_logger("khronos.backup")
+        self._ls_log = self._log.bind(component="litestream")
+
+    @property
+    def running(self) -> bool:
+        """Whether a child is alive right now."""
+        return self._running
+
+    @property
+    def pid(self) -> int | None:
+        """The child's pid while it runs."""
+        return self._proc.pid if self._running and self._proc else None
+
+    async def start(self) -> None:
+        """Start the child and the supervision loop (returns once the first child is spawned)."""
+        if self._task is not None:
+            return
+        started = asyncio.Event()
+        self._task = asyncio.create_task(self._loop(started), name="litestream-supervisor")
+        await started.wait()
+
+    def mark_healthy(self) -> None:
+        """Called when the child answers: resolve the replication alert if it is open."""
+        if self._alert_open and self._running:
+            self._alert_open = False
+            self.alerts.resolve(REPLICATION_ALERT)
+            self._log.info("litestream is replicating again", restarts=self.restarts)
+
+    async def stop(self) -> None:
+        """SIGTERM the child, wait up to ``shutdown_timeout``, then SIGKILL; end the loop."""
+        self._stopping.set()
+        proc = self._proc
+        if proc is not None and self._running:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), self.shutdown_timeout)
+            except TimeoutError:
+                self._log.warning(
+                    "litestream did not stop in time; killing it",
+                    pid=proc.pid,
+                    timeout_s=self.shutdown_timeout,
+                )
+                proc.send_signal(signal.SIGKILL)
+                await proc.wait()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 5)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+
+    async def _loop(self, started: asyncio.Event) -> None:
+        try:
+            while not self._stopping.is_set():
+                began = self.clock.monotonic()
+                rc = await self._run_once(started)
+                started.set()
+                if self._stopping.is_set():
+                    return
+                uptime = self.clock.monotonic() - began
+                if not self._after_exit(rc, uptime):
+                    return
+                await self._sleep(self.policy.delay.total_seconds())
+                if self._stopping.is_set():
+                    return
+                self.restarts += 1
+        finally:
+            self._running = False
+            started.set()
+
+    async def _run_once(self, started: asyncio.Event) -> int:
+        try:
+            proc = await self.runner.spawn(self.argv, self.env)
+        except OSError as exc:
+            self._log.error("cannot start litestream", argv0=self.argv[0], error=str(exc))
+            return 127
+        self._proc = proc
+        self._running = True
+        self._log.info("litestream started", pid=proc.pid)
+        started.set()
+        reader = asyncio.create_task(self._forward(proc))
+        rc = await proc.wait()
+        self._running = False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reader), 2)
+        reader.cancel()
+        self.last_exit = rc
+        return rc
+
+    async def _forward(self, proc: ProcessHandle) -> None:
+        async for raw in proc.stderr_lines():
+            record = forward_log_line(self._ls_log, raw.decode("utf-8", "replace"))
+            if record is not None and self.on_record is not None:
+                self.on_record(record)
+
+    def _after_exit(self, rc: int, uptime: float) -> bool:
+        """Apply the policy after an exit; False when giving up."""
+        quick = uptime < self.policy.min_uptime.total_seconds()
+        self.quick_crashes = self.quick_crashes + 1 if quick else 0
+        details = {
+            "exit_code": rc,
+            "uptime_s": round(uptime, 3),
+            "quick_crashes": self.quick_crashes,
+            "max_restarts": self.policy.max_restarts,
+        }
+        if quick and self.quick_crashes > self.policy.max_restarts:
+            self.gave_up = True
+            self._log.critical("litestream keeps crashing; giving up", **details)
+            self._alert_open = True
+            self.alerts.fire(
+                REPLICATION_ALERT,
+                "CRITICAL",
+                f"Backup stopped: Litestream crashed {self.quick_crashes} times in a row "
+                f"(each run under {self.policy.min_uptime.total_seconds():g}s); "
+                "Khronos gave up restarting it",
+                {**details, "hint": "check the litestream log lines above, fix, restart khronos"},
+            )
+            return False
+        delay = self.policy.delay.total_seconds()
+        self._log.error("litestream exited; restarting", restart_in_s=delay, **details)
+        self._alert_open = True
+        self.alerts.fire(
+            REPLICATION_ALERT,
+            "ERROR",
+            f"Backup replication is down: Litestream exited with code {rc}; "
+            f"restarting in {delay:g}s",
+            details,
+        )
+        return True
+
+    async def _sleep(self, seconds: float) -> None:
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, stopper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

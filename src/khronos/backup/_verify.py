@@ -1,0 +1,302 @@
+"""The restore drill: restore each database's latest backup into a temp folder and check it.
+
+A drill passes when the replica has a backup, it restores, and the restored copy passes the
+integrity check of ``backup.verify.integrity``.  It also reports the newest txid in the replica
+and its time, the backup's age, and whether the replica is behind the local database.
+
+**Behind** compares the replica's newest txid with the local txid that ``litestream status``
+reads from Litestream's own bookkeeping next to the database (``.<db>-litestream/ltx/0``, the
+highest transaction Litestream has taken from the WAL).  It needs no connection to the
+database, so it is exact for everything Litestream has seen; writes made while no Litestream
+runs are not counted until one does.
+
+Each drill's outcome is written to ``state_dir/verify.json`` keyed by the database label (see
+:func:`record_results`), which ``khronos status`` and the daemon's metrics read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from khronos.backup._control import parse_time
+from khronos.backup._restore import select_database
+from khronos.backup._restore_run import LitestreamRun, no_progress
+from khronos.backup._sqlite import IntegrityMode, integrity_problems
+from khronos.backup._status import VERIFY_FILE, write_json_atomic
+from khronos.config import KhronosConfig
+from khronos.config._backup import DatabaseConfig
+from khronos.errors import ConfigError, KhronosError
+
+__all__ = [
+    "VerifyReport",
+    "VerifyScheduler",
+    "record_results",
+    "verify_all",
+    "verify_database",
+]
+
+_log = structlog.get_logger("khronos.backup.verify")
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """The outcome of one restore drill."""
+
+    db: str
+    path: Path
+    replica: str
+    ok: bool
+    at: datetime
+    txid: str | None = None
+    backup_time: datetime | None = None
+    backup_age_seconds: float | None = None
+    local_txid: str | None = None
+    replica_behind: bool | None = None
+    integrity: IntegrityMode = "quick"
+    size_bytes: int | None = None
+    duration_seconds: float = 0.0
+    error: str | None = None
+    hint: str | None = None
+
+    def entry(self) -> dict[str, Any]:
+        """The ``verify.json`` entry for this database."""
+        return {
+            "ok": self.ok,
+            "at": self.at.isoformat(),
+            "txid": self.txid,
+            "backup_age_seconds": _round(self.backup_age_seconds),
+            "replica_behind": self.replica_behind,
+            "error": self.error,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``khronos verify --json`` form."""
+        return {
+            "db": self.db,
+            "path": str(self.path),
+            "replica": self.replica,
+            **self.entry(),
+            "backup_time": self.backup_time.isoformat() if self.backup_time else None,
+            "local_txid": self.local_txid,
+            "integrity": self.integrity,
+            "size_bytes": self.size_bytes,
+            "duration_seconds": _round(self.duration_seconds),
+            "hint": self.hint,
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _local_txid(ls: LitestreamRun, db: DatabaseConfig) -> str | None:
+    with contextlib.suppress(KhronosError, ValueError, TypeError):
+        for entry in ls.run_json("status", "-json") or []:
+            if entry.get("database") == str(db.path) and entry.get("status") == "ok":
+                return str(entry["local_txid"])
+    return None
+
+
+def verify_database(
+    config: KhronosConfig,
+    db: DatabaseConfig,
+    *,
+    integrity: IntegrityMode | None = None,
+    probe_timeout: float = 30.0,
+    stall_timeout: float = 60.0,
+    cancel: threading.Event | None = None,
+) -> VerifyReport:
+    """Run the restore drill for one database; never raises for a failed drill."""
+    if config.backup is None:
+        raise ConfigError.single("backup", "no backup: section", "add one to verify")
+    mode: IntegrityMode = integrity or config.backup.verify.integrity
+    started = time.monotonic()
+    base = VerifyReport(
+        db=db.label,
+        path=Path(db.path),
+        replica=db.replica.display,
+        ok=False,
+        at=datetime.now(UTC),
+        integrity=mode,
+    )
+    work = Path(tempfile.mkdtemp(prefix=f"khronos-verify-{db.label}-"))
+    try:
+        ls = LitestreamRun.prepare(config.backup, db, work, probe_timeout)
+        out = work / "restored.db"
+        try:
+            plan = ls.run_json("restore", "-dry-run", "-o", str(out), "-json")
+            ls.restore(out, [], no_progress, stall_timeout, cancel)
+        except KhronosError as exc:
+            elapsed = time.monotonic() - started
+            return replace(base, error=exc.message, hint=exc.hint, duration_seconds=elapsed)
+        return _checked(base, plan, out, ls, started)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _checked(
+    base: VerifyReport, plan: dict[str, Any], out: Path, ls: LitestreamRun, started: float
+) -> VerifyReport:
+    """The report for a drill whose restore worked: integrity, txid, age, behind."""
+    problems = integrity_problems(out, base.integrity)
+    txid = str(plan.get("max_txid") or "") or None
+    times = [parse_time(f.get("timestamp")) for f in plan.get("files") or []]
+    newest = max((t for t in times if t is not None), default=None)
+    local = _local_txid(ls, ls.db) if base.path.exists() else None
+    behind = None
+    if local is not None and txid is not None:
+        behind = int(txid, 16) < int(local, 16)
+    return replace(
+        base,
+        ok=not problems,
+        txid=txid,
+        backup_time=newest,
+        backup_age_seconds=(base.at - newest).total_seconds() if newest else None,
+        local_txid=local,
+        replica_behind=behind,
+        size_bytes=out.stat().st_size,
+        duration_seconds=time.monotonic() - started,
+        error=f"integrity check failed: {'; '.join(problems[:3])}" if problems else None,
+        hint="the replica may be damaged: restore from an earlier point" if problems else None,
+    )
+
+
+def record_results(state_dir: Path, reports: Iterable[VerifyReport]) -> Path:
+    """Merge ``reports`` into ``state_dir/verify.json`` (other databases' entries are kept)."""
+    path = Path(state_dir) / VERIFY_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    for report in reports:
+        data[report.db] = report.entry()
+    write_json_atomic(path, data)
+    return path
+
+
+def verify_all(
+    config: KhronosConfig,
+    names: Iterable[str] | None = None,
+    *,
+    record: bool = True,
+    cancel: threading.Event | None = None,
+) -> list[VerifyReport]:
+    """The drill for every configured database (or those named), recorded in verify.json."""
+    if config.backup is None:
+        raise ConfigError.single("backup", "no backup: section", "add one to verify")
+    dbs = config.backup.dbs if not names else [select_database(config.backup, n) for n in names]
+    reports = [verify_database(config, db, cancel=cancel) for db in dbs]
+    if record:
+        record_results(Path(config.state_dir), reports)
+    return reports
+
+
+OnResult = Callable[[VerifyReport], Awaitable[None] | None]
+
+
+class VerifyScheduler:
+    """Runs the drill every ``backup.verify.interval`` inside ``khronos run``.
+
+    ``on_result`` is called with each database's report (sync or async); the daemon turns a
+    failed one into a CRITICAL "restore drill failed" alert.  The first drill runs
+    ``initial_delay`` seconds after :meth:`start`, or later when verify.json shows a drill that
+    is younger than the interval.  :meth:`stop` stops a running drill's Litestream too.
+    """
+
+    def __init__(
+        self,
+        config: KhronosConfig,
+        *,
+        on_result: OnResult,
+        interval: float | None = None,
+        initial_delay: float = 60.0,
+    ) -> None:
+        if config.backup is None:
+            raise ConfigError.single("backup", "no backup: section", "add one to verify")
+        setting = config.backup.verify.interval
+        self.config = config
+        self.dbs = list(config.backup.dbs)
+        self.interval = interval
+        if interval is None and setting is not None:
+            self.interval = setting.total_seconds()
+        self.initial_delay = initial_delay
+        self._on_result = on_result
+        self._task: asyncio.Task[None] | None = None
+        self._cancel = threading.Event()
+        self.runs = 0
+
+    @property
+    def running(self) -> bool:
+        """Whether the schedule is active."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start the schedule (a no-op when ``verify.interval`` is null)."""
+        if self.interval is None or self.running:
+            return
+        self._cancel.clear()
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._loop(self.interval), name="khronos-verify")
+
+    async def stop(self) -> None:
+        """Stop the schedule, and a drill in progress."""
+        self._cancel.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run_once(self) -> list[VerifyReport]:
+        """One drill of every database now; each report goes to ``on_result``."""
+        reports = []
+        for db in self.dbs:
+            report = await asyncio.to_thread(verify_database, self.config, db, cancel=self._cancel)
+            if self._cancel.is_set():
+                break
+            await asyncio.to_thread(record_results, Path(self.config.state_dir), [report])
+            reports.append(report)
+            _log.info("restore drill", db=report.db, ok=report.ok, error=report.error)
+            outcome = self._on_result(report)
+            if inspect.isawaitable(outcome):
+                await outcome
+        self.runs += 1
+        return reports
+
+    def _first_delay(self, interval: float) -> float:
+        path = Path(self.config.state_dir) / VERIFY_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            stamps = [datetime.fromisoformat(e["at"]) for e in data.values()]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return self.initial_delay
+        if not stamps or len(stamps) < len(self.dbs):
+            return self.initial_delay
+        age = (datetime.now(UTC) - min(stamps)).total_seconds()
+        return max(self.initial_delay, interval - age)
+
+    async def _loop(self, interval: float) -> None:
+        delay = self._first_delay(interval)
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.run_once()
+            except Exception:  # noqa: BLE001 - the schedule must survive one bad drill
+                _log.exception("restore drill crashed")
+            delay = interval

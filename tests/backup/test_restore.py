@@ -1,0 +1,214 @@
+"""Safe restore on real Litestream: every row back, point in time, failures change nothing."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from khronos.backup._restore import restore_database
+from khronos.backup._sqlite import integrity_problems
+from khronos.errors import NoBackupError, RestoreError, RestoreRefusedError
+from tests.backup.conftest import MakeConfig, insert_rows
+from tests.backup.test_restore_support import (
+    digests,
+    ids,
+    insert_wal_only,
+    replicating,
+    writer_holding,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _backed_up(make_config: MakeConfig, tmp_path: Path, rows: int = 50):  # type: ignore[no-untyped-def]
+    """A config whose file replica holds rows 0..rows-1."""
+    config = make_config()
+    db = config.backup.dbs[0].path
+    insert_rows(db, rows)
+    with replicating(config, tmp_path) as rep:
+        rep.sync()
+    return config, db
+
+
+def test_restore_brings_back_every_row(make_config: MakeConfig, tmp_path: Path) -> None:
+    """Rows written after the backup are replaced by exactly the replicated rows."""
+    config, db = _backed_up(make_config, tmp_path)
+    insert_wal_only(db, 100, 105)
+    result = restore_database(config)
+    assert not Path(f"{db}-wal").exists()  # the old WAL must never meet the new file
+    assert ids(db) == list(range(50))
+    assert result.plan.txid
+    assert result.integrity == "ok"
+
+
+def test_safety_copy_has_the_wal_rows(make_config: MakeConfig, tmp_path: Path) -> None:
+    """The safety copy holds the pre-restore rows, those only in the WAL too, and passes checks."""
+    config, db = _backed_up(make_config, tmp_path)
+    insert_wal_only(db, 100, 105)
+    result = restore_database(config)
+    assert result.safety_copy is not None
+    assert result.safety_copy_method == "backup-api"
+    assert integrity_problems(result.safety_copy) == []
+    assert ids(result.safety_copy) == [*range(50), *range(100, 105)]
+
+
+def test_point_in_time_by_timestamp(make_config: MakeConfig, tmp_path: Path) -> None:
+    """A timestamp between two batches restores exactly the first batch."""
+    config = make_config()
+    db = config.backup.dbs[0].path
+    with replicating(config, tmp_path) as rep:
+        insert_rows(db, 10)
+        rep.sync()
+        moment = datetime.now(UTC)
+        time.sleep(0.01)
+        insert_rows(db, 10, start=10)
+        rep.sync()
+    result = restore_database(config, output=tmp_path / "then.db", timestamp=moment.isoformat())
+    assert ids(tmp_path / "then.db") == list(range(10))
+    assert result.safety_copy is None
+
+
+def test_point_in_time_by_txid(make_config: MakeConfig, tmp_path: Path) -> None:
+    """A txid restores the transactions up to and including it."""
+    config = make_config()
+    db = config.backup.dbs[0].path
+    with replicating(config, tmp_path) as rep:
+        insert_rows(db, 10)
+        first = rep.sync()["txid"]
+        insert_rows(db, 10, start=10)
+        rep.sync()
+    restore_database(config, output=tmp_path / "then.db", txid=f"{first:x}")
+    assert ids(tmp_path / "then.db") == list(range(10))
+
+
+def test_timestamp_before_the_oldest_backup(make_config: MakeConfig, tmp_path: Path) -> None:
+    """A point before every backup is a clear error naming the oldest backup."""
+    config, db = _backed_up(make_config, tmp_path, rows=3)
+    before = digests(db)
+    with pytest.raises(NoBackupError, match="no backup at or before") as info:
+        restore_database(config, timestamp="2001-01-01T00:00:00Z")
+    assert "oldest backup is from" in (info.value.hint or "")
+    assert digests(db) == before
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2025-01-01T00:00:00"])
+def test_invalid_timestamp(make_config: MakeConfig, value: str) -> None:
+    """A timestamp that is not RFC 3339 with a zone is refused before anything runs."""
+    config = make_config()
+    with pytest.raises(RestoreError, match="timestamp"):
+        restore_database(config, timestamp=value)
+
+
+def test_restore_over_a_corrupted_db(make_config: MakeConfig, tmp_path: Path) -> None:
+    """A corrupt current db is kept raw as the safety copy and replaced by the backup."""
+    config, db = _backed_up(make_config, tmp_path)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db.write_bytes(b"garbage" * 2000)
+    result = restore_database(config)
+    assert ids(db) == list(range(50))
+    assert result.safety_copy_method == "raw-copy"
+    assert result.safety_copy is not None
+    assert result.safety_copy.read_bytes() == b"garbage" * 2000
+
+
+def test_restore_over_a_missing_db(make_config: MakeConfig, tmp_path: Path) -> None:
+    """A missing db is restored, with no safety copy."""
+    config, db = _backed_up(make_config, tmp_path)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    result = restore_database(config)
+    assert ids(db) == list(range(50))
+    assert result.safety_copy is None
+
+
+def test_no_backup_at_all(make_config: MakeConfig) -> None:
+    """An empty replica: a clear error, the db untouched byte for byte, no safety copy."""
+    config = make_config()
+    db = config.backup.dbs[0].path
+    insert_rows(db, 5)
+    insert_wal_only(db, 5, 8)
+    before = digests(db)
+    with pytest.raises(NoBackupError, match="no backups yet") as info:
+        restore_database(config)
+    assert "replicating" in (info.value.hint or "")
+    assert digests(db) == before
+    assert not list(db.parent.glob("*.pre-restore-*"))
+
+
+def test_damaged_replica_leaves_db_untouched(make_config: MakeConfig, tmp_path: Path) -> None:
+    """A replica that restores garbage fails; the db is as it was and the safety copy is valid."""
+    config, db = _backed_up(make_config, tmp_path)
+    insert_wal_only(db, 100, 103)
+    for ltx in (tmp_path / "replica").rglob("*.ltx"):
+        data = bytearray(ltx.read_bytes())
+        data[120:] = b"\xff" * (len(data) - 120)
+        ltx.write_bytes(bytes(data))
+    before = digests(db)
+    with pytest.raises(RestoreError) as info:
+        restore_database(config)
+    assert digests(db) == before
+    assert info.value.safety_copy is not None
+    assert ids(Path(info.value.safety_copy)) == [*range(50), *range(100, 103)]
+
+
+def test_refuses_while_a_writer_holds_the_db(make_config: MakeConfig, tmp_path: Path) -> None:
+    """An open write transaction in another process: refused (exit code 3), nothing changed."""
+    config, db = _backed_up(make_config, tmp_path)
+    with writer_holding(db) as writer:
+        before = digests(db)
+        with pytest.raises(RestoreRefusedError, match=f"pid {writer.pid}") as info:
+            restore_database(config)
+        assert digests(db) == before
+    assert info.value.exit_code == 3
+    assert not list(db.parent.glob("*.pre-restore-*"))
+
+
+def test_force_overrides_a_writer(make_config: MakeConfig, tmp_path: Path) -> None:
+    """--force restores while a writer holds the db, and says what it overrode."""
+    config, db = _backed_up(make_config, tmp_path)
+    with writer_holding(db) as writer:
+        result = restore_database(config, force=True)
+    assert any(f"pid {writer.pid}" in r for r in result.in_use)
+    assert ids(db) == list(range(50))
+
+
+def test_refuses_while_litestream_replicates(make_config: MakeConfig, tmp_path: Path) -> None:
+    """A running litestream replicate on the db is a refusal; --force overrides it."""
+    config = make_config()
+    db = config.backup.dbs[0].path
+    insert_rows(db, 5)
+    with replicating(config, tmp_path) as rep:
+        rep.sync()
+        with pytest.raises(RestoreRefusedError, match="Litestream is replicating"):
+            restore_database(config)
+        result = restore_database(config, output=tmp_path / "copy.db")
+    assert ids(tmp_path / "copy.db") == list(range(5))
+    assert result.in_use == []
+
+
+def test_dry_run_changes_nothing(make_config: MakeConfig, tmp_path: Path) -> None:
+    """--dry-run reports the plan and writes nothing next to the db."""
+    config, db = _backed_up(make_config, tmp_path)
+    before = (sorted(p.name for p in db.parent.iterdir()), digests(db))
+    result = restore_database(config, dry_run=True)
+    assert result.dry_run
+    assert result.plan.txid
+    assert result.plan.safety_copy is not None
+    assert (sorted(p.name for p in db.parent.iterdir()), digests(db)) == before
+
+
+def test_output_exists_needs_force(make_config: MakeConfig, tmp_path: Path) -> None:
+    """-o to an existing file is refused without force; with force the old file is kept aside."""
+    config, _db = _backed_up(make_config, tmp_path, rows=4)
+    out = tmp_path / "other.db"
+    out.write_bytes(b"keep me")
+    with pytest.raises(RestoreRefusedError, match="already exists"):
+        restore_database(config, output=out)
+    result = restore_database(config, output=out, force=True)
+    assert ids(out) == list(range(4))
+    assert result.safety_copy is not None
+    assert result.safety_copy.read_bytes() == b"keep me"

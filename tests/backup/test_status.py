@@ -1,0 +1,202 @@
+"""Status: the lag tracker, verify.json, and `khronos status` / `khronos backup now`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from khronos.backup import BackupService, DbStatus, RecordingAlertSink, VerifyResult
+from khronos.backup._status import DbTracker, read_verify_file, write_json_atomic
+from khronos.cli import cli
+from khronos.config import KhronosConfig, parse_config
+from tests.backup.conftest import MakeConfig, insert_rows, wait_for
+
+
+def _tracker() -> DbTracker:
+    config = parse_config(
+        "backup: {dbs: [{path: /tmp/x/app.db, replica: {url: 'file:///tmp/x/r'}}]}"
+    )
+    assert config.backup is not None
+    return DbTracker(config.backup.dbs[0])
+
+
+def test_lag_is_age_of_oldest_unreplicated_txid() -> None:
+    """Lag counts from when the oldest local txid not in the replica was first seen."""
+    tracker = _tracker()
+    tracker.observe(5, 5, now=100.0)
+    tracker.observe(6, 5, now=101.0)
+    tracker.observe(9, 5, now=104.0)
+    assert tracker.lag(110.0) == 9.0
+
+
+def test_lag_drops_to_zero_when_replica_catches_up() -> None:
+    """When the replica reaches the local txid the lag is 0."""
+    tracker = _tracker()
+    tracker.observe(6, 5, now=101.0)
+    tracker.observe(7, 6, now=103.0)
+    assert tracker.lag(104.0) == 1.0
+    tracker.observe(7, 7, now=105.0)
+    assert tracker.lag(200.0) == 0.0
+
+
+def test_unknown_replica_position_keeps_the_last_known() -> None:
+    """replicated_txid 0 (Litestream reset it after an error) keeps the last known value."""
+    tracker = _tracker()
+    tracker.observe(5, 5, now=100.0)
+    tracker.observe(6, 0, now=101.0)
+    assert (tracker.replica_txid, tracker.lag(103.0)) == (5, 2.0)
+
+
+def test_verify_file_is_read_by_label(tmp_path: Path) -> None:
+    """verify.json entries become VerifyResult per database label; junk is skipped."""
+    write_json_atomic(
+        tmp_path / "verify.json",
+        {
+            "app": {"ok": True, "at": "2025-01-02T03:04:05+00:00", "txid": "a1", "error": None},
+            "bad": "not a mapping",
+        },
+    )
+    results = read_verify_file(tmp_path)
+    assert results == {
+        "app": VerifyResult(True, datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC), "a1", None)
+    }
+
+
+def test_status_json_round_trips() -> None:
+    """DbStatus survives to_json/from_json (txids as 16 hex digits)."""
+    status = DbStatus("app", Path("/x/app.db"), "file:///r", 10, 9, 1.5, replicating=True)
+    data = status.to_json()
+    assert (data["local_txid"], data["replica_txid"]) == ("000000000000000a", "0000000000000009")
+    assert DbStatus.from_json(data) == status
+
+
+def _cli(config: KhronosConfig, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["-c", str(config.source), *args])
+    return result.exit_code, result.output
+
+
+async def _run_cli(config: KhronosConfig, *args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "khronos",
+        "-c",
+        str(config.source),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    return int(proc.returncode or 0), out.decode()
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_status_json_from_the_running_daemon(make_config: MakeConfig, tmp_path: Path) -> None:
+    """With khronos run up, status --json reports replicating and the replica's txid."""
+    config = make_config()
+    service = BackupService(config, alerts=RecordingAlertSink())
+    await service.start()
+    try:
+        insert_rows(tmp_path / "app.db", 5)
+        await service.sync_now(timeout=30)
+        await wait_for(lambda: service.status()[0].lag_seconds == 0.0, what="caught up")
+        code, out = await _run_cli(config, "status", "--json")
+    finally:
+        await service.stop()
+    assert code == 0, out
+    document = json.loads(out)
+    (db,) = document["databases"]
+    assert (document["source"], db["replicating"], db["lag_seconds"]) == ("daemon", True, 0.0)
+    assert db["replica_txid"] == db["local_txid"] is not None
+
+
+@pytest.mark.integration
+def test_status_json_without_daemon_reads_the_replica(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """Without a daemon status reads the replica: replicating false, txids and lag 0."""
+    config = make_config()
+    insert_rows(tmp_path / "app.db", 5)
+    assert _cli(config, "backup", "now")[0] == 0
+    write_json_atomic(config.state_dir / "verify.json", {"app": {"ok": False, "error": "boom"}})
+    code, out = _cli(config, "status", "--json")
+    assert code == 0, out
+    (db,) = json.loads(out)["databases"]
+    keys = {"path", "replica", "local_txid", "replica_txid", "lag_seconds", "last_sync_at"}
+    assert keys | {"replicating", "last_verify"} <= db.keys()
+    assert (db["replicating"], db["lag_seconds"], db["last_verify"]["error"]) == (
+        False,
+        0.0,
+        "boom",
+    )
+    assert db["replica_txid"] == db["local_txid"] is not None
+
+
+@pytest.mark.integration
+def test_status_table_for_humans(make_config: MakeConfig, tmp_path: Path) -> None:
+    """The human output is a table naming the database and the replica."""
+    config = make_config()
+    insert_rows(tmp_path / "app.db", 1)
+    _cli(config, "backup", "now")
+    code, out = _cli(config, "status")
+    assert code == 0, out
+    assert re.search(r"replicating\s+no", out)
+    assert "no daemon" in out
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_backup_now_through_the_daemon(make_config: MakeConfig, tmp_path: Path) -> None:
+    """backup now with khronos run up syncs through it and exits 0."""
+    config = make_config()
+    service = BackupService(config, alerts=RecordingAlertSink())
+    await service.start()
+    try:
+        insert_rows(tmp_path / "app.db", 5)
+        code, out = await _run_cli(config, "backup", "now", "--timeout", "30s")
+    finally:
+        await service.stop()
+    assert code == 0, out
+    assert "via khronos run" in out
+
+
+@pytest.mark.integration
+def test_backup_now_without_daemon_uses_replicate_once(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """backup now without a daemon runs litestream replicate -once and checks the replica."""
+    config = make_config()
+    insert_rows(tmp_path / "app.db", 5)
+    code, out = _cli(config, "backup", "now", "--db", "app")
+    assert code == 0, out
+    assert "replicate -once" in out
+
+
+def test_backup_now_unknown_db_fails(make_config: MakeConfig) -> None:
+    """An unknown --db exits 1 naming the known databases."""
+    code, out = _cli(make_config(), "backup", "now", "--db", "nope")
+    assert code == 1
+    assert "known: app" in out
+
+
+@pytest.mark.integration
+def test_backup_now_fails_when_the_replica_is_unreachable(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """A replica that cannot be written makes backup now exit 1 with the reason."""
+    replica = (
+        "{url: 's3://b/app', endpoint: 'http://127.0.0.1:9', region: us-east-1, "
+        "access-key-id: x, secret-access-key: y}"
+    )
+    config = make_config(replica)
+    code, out = _cli(config, "backup", "now", "--timeout", "5s")
+    assert code == 1
+    assert "backup now: litestream replicate -once took longer than 5s" in out

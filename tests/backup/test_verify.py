@@ -1,0 +1,174 @@
+"""The restore drill (khronos verify), verify.json, the scheduler, and the restore/verify CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from khronos.backup._verify import VerifyReport, VerifyScheduler, verify_all
+from khronos.cli import cli
+from tests.backup.conftest import MakeConfig, insert_rows
+from tests.backup.test_restore_support import digests, ids, replicating
+
+pytestmark = pytest.mark.integration
+
+
+def _backed_up(make_config: MakeConfig, tmp_path: Path, rows: int = 20):  # type: ignore[no-untyped-def]
+    config = make_config()
+    db = config.backup.dbs[0].path
+    insert_rows(db, rows)
+    with replicating(config, tmp_path) as rep:
+        rep.sync()
+    return config, db
+
+
+def test_verify_passes_on_a_good_backup(make_config: MakeConfig, tmp_path: Path) -> None:
+    """A good backup: ok, newest txid and age reported, replica not behind."""
+    config, _db = _backed_up(make_config, tmp_path)
+    [report] = verify_all(config)
+    assert report.ok
+    assert report.error is None
+    assert report.txid is not None
+    assert report.backup_age_seconds is not None
+    assert report.replica_behind is False
+
+
+def test_verify_reports_a_replica_behind(make_config: MakeConfig, tmp_path: Path) -> None:
+    """Local changes that never reached this replica make it 'behind'."""
+    _backed_up(make_config, tmp_path)
+    other = make_config(f"{{url: 'file://{tmp_path}/elsewhere'}}")
+    with replicating(other, tmp_path) as rep:
+        insert_rows(other.backup.dbs[0].path, 3, start=100)
+        rep.sync()
+    [report] = verify_all(make_config())
+    assert report.ok
+    assert report.replica_behind is True
+
+
+def test_verify_fails_on_a_corrupted_replica(make_config: MakeConfig, tmp_path: Path) -> None:
+    """A damaged LTX file in the replica fails the drill with an error."""
+    config, _db = _backed_up(make_config, tmp_path)
+    for ltx in (tmp_path / "replica").rglob("*.ltx"):
+        data = bytearray(ltx.read_bytes())
+        data[120:] = b"\xff" * (len(data) - 120)
+        ltx.write_bytes(bytes(data))
+    [report] = verify_all(config)
+    assert not report.ok
+    assert report.error
+
+
+def test_verify_fails_on_an_empty_replica(make_config: MakeConfig) -> None:
+    """No backup at all fails the drill, with the 'is khronos run replicating?' hint."""
+    config = make_config()
+    [report] = verify_all(config)
+    assert not report.ok
+    assert "no backups yet" in (report.error or "")
+    assert "replicating" in (report.hint or "")
+
+
+def test_verify_writes_verify_json(make_config: MakeConfig, tmp_path: Path) -> None:
+    """verify.json gets one entry per label with the documented keys."""
+    config, _db = _backed_up(make_config, tmp_path)
+    verify_all(config)
+    data = json.loads((Path(config.state_dir) / "verify.json").read_text())
+    assert set(data["app"]) == {"ok", "at", "txid", "backup_age_seconds", "replica_behind", "error"}
+    assert data["app"]["ok"] is True
+
+
+def test_scheduler_runs_and_stops(make_config: MakeConfig, tmp_path: Path) -> None:
+    """The scheduler runs the drill on its interval, reports each db, and stops cleanly."""
+    config, _db = _backed_up(make_config, tmp_path)
+    seen: list[VerifyReport] = []
+
+    async def main() -> None:
+        scheduler = VerifyScheduler(config, on_result=seen.append, interval=0.2, initial_delay=0)
+        scheduler.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while len(seen) < 2 and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        await scheduler.stop()
+        assert not scheduler.running
+
+    asyncio.run(main())
+    assert len(seen) >= 2
+    assert all(r.ok for r in seen)
+
+
+def _cli(config_path: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["-c", str(config_path), *args])
+    return result.exit_code, result.output
+
+
+def test_cli_verify_exit_codes(make_config: MakeConfig, tmp_path: Path) -> None:
+    """khronos verify exits 0 on a good backup and 1 on an empty replica."""
+    make_config()
+    code, output = _cli(tmp_path / "khronos.yml", "verify", "--json")
+    assert code == 1
+    assert json.loads(output)["databases"][0]["ok"] is False
+    _backed_up(make_config, tmp_path)
+    code, output = _cli(tmp_path / "khronos.yml", "verify")
+    assert code == 0, output
+
+
+def test_cli_restore_json(make_config: MakeConfig, tmp_path: Path) -> None:
+    """khronos restore -y --json restores and prints the result."""
+    _config, db = _backed_up(make_config, tmp_path)
+    code, output = _cli(tmp_path / "khronos.yml", "restore", "-y", "--json")
+    assert code == 0, output
+    assert json.loads(output)["safety_copy_method"] == "backup-api"
+    assert ids(db) == list(range(20))
+
+
+def test_cli_restore_no_backup_exit_1(make_config: MakeConfig, tmp_path: Path) -> None:
+    """No backup: exit 1 with the error and its hint, the db untouched."""
+    config = make_config()
+    db = config.backup.dbs[0].path
+    before = digests(db)
+    code, output = _cli(tmp_path / "khronos.yml", "restore", "-y")
+    assert code == 1
+    assert "no backups yet" in output
+    assert "khronos run" in output
+    assert digests(db) == before
+
+
+def test_cli_restore_refused_exit_3(make_config: MakeConfig, tmp_path: Path) -> None:
+    """A running replicate: exit 3 naming Litestream."""
+    config = make_config()
+    insert_rows(config.backup.dbs[0].path, 2)
+    with replicating(config, tmp_path) as rep:
+        rep.sync()
+        code, output = _cli(tmp_path / "khronos.yml", "restore", "-y")
+    assert code == 3
+    assert "Litestream is replicating" in output
+
+
+def test_cli_restore_dry_run_subprocess(make_config: MakeConfig, tmp_path: Path) -> None:
+    """A real `khronos restore --dry-run` prints the plan and changes nothing."""
+    _config, db = _backed_up(make_config, tmp_path)
+    before = digests(db)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "khronos",
+            "-c",
+            str(tmp_path / "khronos.yml"),
+            "restore",
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Restore plan" in proc.stdout
+    assert "pre-restore-" in proc.stdout
+    assert digests(db) == before
