@@ -4,11 +4,19 @@ The tree::
 
     KhronosError                 operation, hint, recoverable; exit code 1
     ├── ConfigError              one or more ConfigProblem (key path, problem, hint); exit code 2
-    └── BackupError              a backup, restore or restore-drill operation failed
-        └── RestoreError         a restore failed; the current database is left as it was
-            ├── RestoreRefusedError   refused: the database is in use or replicated; exit 3
-            ├── NoBackupError         the replica has no backup (at that point in time)
-            └── ReplicaAccessError    the replica cannot be read (bucket, credentials, network)
+    ├── BackupError              a backup, restore or restore-drill operation failed
+    │   └── RestoreError         a restore failed; the current database is left as it was
+    │       ├── RestoreRefusedError   refused: the database is in use or replicated; exit 3
+    │       ├── NoBackupError         the replica has no backup (at that point in time)
+    │       └── ReplicaAccessError    the replica cannot be read (bucket, credentials, network)
+    ├── LitestreamNotFoundError  (khronos.backup) no Litestream binary where configured
+    ├── ControlError             (khronos.backup) Litestream's control socket did not answer
+    ├── SyncError                (khronos.backup) a forced sync did not reach the replica in time
+    ├── DeliveryError            (khronos.alerts) a channel refused or failed to send an alert
+    ├── CircuitOpenError         (khronos.alerts) a call refused because its breaker is open
+    └── DaemonError              (khronos.daemon) ``khronos run`` cannot start (state_dir in use)
+
+The classes marked with a module live there, next to the code that raises them.
 
 Errors an operator sees carry *what* failed, *where* (a key path, a file) and a *hint* on how to
 fix it, and say whether retrying can help.  The CLI prints them as one or a few lines and exits

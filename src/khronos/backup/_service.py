@@ -189,9 +189,12 @@ class BackupService:
         """Force a sync of ``db`` (default: all) and wait until the replica has the local txid."""
         if self._client is None:
             raise SyncError("backup is not running", op="backup now", hint="call start() first")
-        return await sync_and_wait(
-            self._client, select_dbs(self.backup, db), timeout=timeout, clock=self.clock
-        )
+        dbs = select_dbs(self.backup, db)
+        results = await sync_and_wait(self._client, dbs, timeout=timeout, clock=self.clock)
+        now = self.clock.time()
+        for selected, result in zip(dbs, results, strict=False):
+            self.trackers[selected.label].observe(result.txid, result.replicated_txid, now)
+        return results
 
     # ------------------------------------------------------------------------ internals
 

@@ -9,6 +9,7 @@ from khronos.cli import (  # noqa: F401 - each import registers its commands on 
     demo,
     logs,
     restore,
+    run,
     status,
     telegram,
     verify,

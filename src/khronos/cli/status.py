@@ -14,7 +14,6 @@ from rich.table import Table
 from khronos.backup._query import query_status
 from khronos.backup._status import DbStatus, format_txid
 from khronos.cli._app import AppState, cli, config_option, pass_state
-from khronos.config import format_size
 
 __all__ = ["status"]
 
@@ -66,7 +65,17 @@ def _txid(txid: int | None) -> str:
 def _sizes(s: DbStatus) -> str:
     if s.db_size_bytes is None:
         return "—"
-    return f"{format_size(s.db_size_bytes)} (WAL {format_size(s.wal_size_bytes or 0)})"
+    return f"{_human(s.db_size_bytes)} (WAL {_human(s.wal_size_bytes or 0)})"
+
+
+def _human(size: int) -> str:
+    """``812 B``, ``249.5 KiB``, ``1.2 GiB``: for people, not the config syntax."""
+    value, unit = float(size), "B"
+    for bigger in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
 
 
 def _lag(s: DbStatus) -> str:

@@ -1,0 +1,41 @@
+"""``khronos run``: the daemon, next to your service."""
+
+from __future__ import annotations
+
+import asyncio
+
+from khronos import logs
+from khronos.cli._app import AppState, cli, config_option, pass_state
+
+__all__ = ["run"]
+
+
+@cli.command("run")
+@config_option
+@pass_state
+def run(state: AppState) -> None:
+    """Run Khronos next to your service until stopped (Ctrl-C or SIGTERM).
+
+    Everything khronos.yml turns on runs in this one process: continuous backup of the SQLite
+    databases in backup: (Litestream, supervised and restarted), restore drills on
+    backup.verify.interval, the health checks in checks:, alerts (Telegram and the log, through
+    a durable outbox), and an HTTP server on http.listen with /metrics, /healthz and
+    POST /api/alerts/test (when http.token is set).  Logs go where logging: says.
+
+    On SIGTERM or Ctrl-C it stops gracefully: Litestream makes a final sync and pending alerts
+    get service.shutdown_timeout to go out (the rest are delivered at the next start).
+
+    \b
+    Examples:
+      khronos run                      uses ./khronos.yml (or $KHRONOS_CONFIG)
+      khronos -c /etc/khronos.yml run
+    Under systemd, see deploy/khronos.service.
+    """
+    from khronos.daemon import run_daemon  # noqa: PLC0415 - keep `khronos --help` fast
+
+    config = state.load()
+    logs.configure_from_config(config, handle_sigterm=False)
+    try:
+        asyncio.run(run_daemon(config))
+    finally:
+        logs.shutdown()

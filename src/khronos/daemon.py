@@ -1,0 +1,320 @@
+"""``khronos run``: the daemon that ties backup, metrics, logs, alerts and checks together.
+
+:class:`Daemon` starts, in this order, only what ``khronos.yml`` turns on:
+
+1. the ``state_dir`` lock: one daemon per ``state_dir`` (a second one exits at once, naming the
+   first one's pid), and ``state_dir/daemon.json`` saying where it serves;
+2. the metrics registry (process metrics, the service metrics, backup, alert, breaker and check
+   metrics all register there);
+3. the alert engine and its delivery worker (durable outbox, Telegram when configured, the log
+   always); the worker's breakers report to ``khronos_circuit_breaker_*``;
+4. the HTTP server on ``http.listen``: ``/metrics``, ``/healthz``, ``POST /api/alerts/test``;
+5. backup: Litestream under supervision, its alerts routed into the engine;
+6. the restore-drill schedule (``backup.verify.interval``), a failed drill firing a CRITICAL
+   condition that resolves when a later drill passes;
+7. the built-in health checks.
+
+:meth:`Daemon.stop` undoes it in reverse: checks, drills, backup (Litestream's final sync), the
+HTTP server, then the alert engine, which gets up to ``service.shutdown_timeout`` to deliver what
+is pending (the rest stays in the outbox for the next start).  The caller owns the signals
+(:func:`run_daemon` maps SIGTERM and SIGINT to a graceful stop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from khronos import logs
+from khronos._version import __version__
+from khronos.alerts import AlertEngine, breaker_metrics_listener
+from khronos.alerts._api import alert_routes
+from khronos.backup import BackupService, VerifyReport, VerifyScheduler
+from khronos.checks import CheckRunner, checks_from_config
+from khronos.config import KhronosConfig
+from khronos.errors import KhronosError
+from khronos.metrics import Metrics
+from khronos.server import RunningServer, create_app, serve
+
+__all__ = ["DAEMON_FILE", "LOCK_FILE", "Daemon", "DaemonError", "read_daemon_file", "run_daemon"]
+
+LOCK_FILE = "daemon.lock"
+"""Held (``flock``) by the running daemon for as long as it runs."""
+
+DAEMON_FILE = "daemon.json"
+"""``{"pid", "url", "started_at", "version"}`` of the running daemon, removed on a clean stop."""
+
+_log = structlog.get_logger("khronos.daemon")
+
+
+class DaemonError(KhronosError):
+    """``khronos run`` cannot start (for example another daemon uses the same ``state_dir``)."""
+
+
+def read_daemon_file(state_dir: str | Path) -> dict[str, Any] | None:
+    """What the running daemon wrote to ``state_dir/daemon.json``, or None."""
+    try:
+        data = json.loads((Path(state_dir) / DAEMON_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class _EngineAlertSink:
+    """The backup's :class:`~khronos.backup.AlertSink`, delivered through the alert engine."""
+
+    def __init__(self, engine: AlertEngine) -> None:
+        self._engine = engine
+
+    def fire(self, key: str, level: str, message: str, details: dict[str, Any]) -> None:
+        self._engine.fire(key, message, level, details)
+
+    def resolve(self, key: str) -> None:
+        self._engine.resolve(key)
+
+
+class _StateLock:
+    """An exclusive ``flock`` on ``state_dir/daemon.lock``; released when the process dies."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / LOCK_FILE
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
+            raise DaemonError(
+                f"another khronos run (pid {owner}) uses {self.path.parent}",
+                op="run",
+                hint="stop it first, or give this one its own state_dir",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+class Daemon:
+    """Everything ``khronos run`` runs, for one configuration.
+
+    >>> daemon = Daemon(config)  # doctest: +SKIP
+    >>> await daemon.start()
+    ... print(daemon.url)
+    ... await daemon.stop()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        config: KhronosConfig,
+        *,
+        registry: CollectorRegistry | None = None,
+        verify_initial_delay: float | None = None,
+    ) -> None:
+        self.config = config
+        self.state_dir = Path(config.state_dir)
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.metrics = Metrics.from_config(config.metrics, self.registry)
+        self.engine = AlertEngine.from_config(config, registry=self.registry)
+        for breaker in self.engine.worker.breakers.values():
+            breaker.add_listener(breaker_metrics_listener(self.metrics))
+        self.backup: BackupService | None = None
+        if config.backup is not None:
+            self.backup = BackupService(
+                config, registry=self.registry, alerts=_EngineAlertSink(self.engine)
+            )
+        self.verify: VerifyScheduler | None = None
+        if config.backup is not None and config.backup.verify.interval is not None:
+            interval = config.backup.verify.interval.total_seconds()
+            self.verify = VerifyScheduler(
+                config,
+                on_result=self._on_verify,
+                # the first drill a minute after start (Litestream has synced by then), sooner
+                # when the interval itself is shorter
+                initial_delay=min(60.0, interval)
+                if verify_initial_delay is None
+                else verify_initial_delay,
+            )
+        self.checks = CheckRunner(
+            self.engine,
+            checks_from_config(config.checks, self.registry, namespace=config.metrics.namespace),
+            registry=self.registry,
+            namespace=config.metrics.namespace,
+        )
+        self.server: RunningServer | None = None
+        self._lock = _StateLock(self.state_dir)
+        self._started = False
+
+    def __repr__(self) -> str:
+        return f"Daemon(service={self.config.service.name!r}, state_dir={str(self.state_dir)!r})"
+
+    @property
+    def url(self) -> str | None:
+        """``http://host:port`` the daemon serves on (after :meth:`start`)."""
+        return self.server.url if self.server is not None else None
+
+    async def start(self) -> None:
+        """Start every configured part; on a failure, stop what started and raise."""
+        self._lock.acquire()
+        self._started = True
+        try:
+            await self._start_parts()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_parts(self) -> None:
+        config = self.config
+        await self.engine.start()
+        routes = alert_routes(self.engine, config.http.token)
+        app = create_app(config, registry=self.registry, metrics=self.metrics, routes=routes)
+        self.server = await serve(
+            app,
+            config.http.listen,
+            shutdown_timeout=min(10.0, config.service.shutdown_timeout.total_seconds()),
+        )
+        if self.backup is not None:
+            await self.backup.start()
+        else:
+            _log.warning(
+                "no backup: section in the configuration: no database is being backed up",
+                hint="add backup: with your SQLite files (see docs/backup.md)",
+            )
+        if self.verify is not None:
+            self.verify.start()
+        self.checks.start()
+        self._write_daemon_file()
+        _log.info(
+            "khronos started",
+            url=self.url,
+            metrics=f"{self.url}{config.metrics.path}",
+            backup=[db.label for db in config.backup.dbs] if config.backup else [],
+            channels=[n.name for n in self.engine.notifiers],
+            checks=[c.name for c in self.checks.checks],
+            alerts_api=config.http.token is not None,
+        )
+
+    async def stop(self) -> None:
+        """Stop in reverse order; pending alerts get ``service.shutdown_timeout`` to go out."""
+        if not self._started:
+            return
+        self._started = False
+        began = time.monotonic()
+        timeout = self.config.service.shutdown_timeout.total_seconds()
+        await self._quietly("checks", self.checks.stop())
+        if self.verify is not None:
+            await self._quietly("restore drills", self.verify.stop())
+        if self.backup is not None and self.backup.supervisor is not None:
+            await self._quietly("backup", self.backup.stop())
+        if self.server is not None:
+            await self._quietly("http server", self.server.stop())
+        await self._quietly("alerts", self.engine.stop(timeout=timeout))
+        pending = self.engine.outbox.count()
+        self.engine.outbox.close()
+        with contextlib.suppress(OSError):
+            (self.state_dir / DAEMON_FILE).unlink()
+        self._lock.release()
+        _log.info(
+            "khronos stopped", seconds=round(time.monotonic() - began, 3), alerts_pending=pending
+        )
+
+    async def _quietly(self, part: str, step: Any) -> None:
+        """Await one stop step; a failure is logged and the shutdown goes on."""
+        try:
+            await step
+        except Exception:  # noqa: BLE001 - one part failing to stop must not strand the rest
+            _log.exception("failed to stop cleanly", part=part)
+
+    async def _on_verify(self, report: VerifyReport) -> None:
+        key = f"backup.verify.{report.db}"
+        if report.ok:
+            self.engine.resolve(key)
+            return
+        self.engine.fire(
+            key,
+            f"Restore drill of {report.db} failed: the backup may not be restorable",
+            "CRITICAL",
+            {"database": report.db, "reason": report.error or "unknown"},
+        )
+
+    def _write_daemon_file(self) -> None:
+        document: Mapping[str, Any] = {
+            "pid": os.getpid(),
+            "url": self.url,
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "version": __version__,
+        }
+        path = self.state_dir / DAEMON_FILE
+        tmp = path.with_name(f".{DAEMON_FILE}.{os.getpid()}")
+        tmp.write_text(json.dumps(document) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+    async def __aenter__(self) -> Daemon:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+async def run_daemon(config: KhronosConfig, *, ready: asyncio.Event | None = None) -> int:
+    """Run until SIGTERM or SIGINT, then stop gracefully; the exit code (0)."""
+    loop = asyncio.get_running_loop()
+    logs.install_asyncio_handler(loop)
+    stopping = asyncio.Event()
+    signals: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if stopping.is_set():
+            _log.warning("already stopping: waiting for the final sync and pending alerts")
+            return
+        signals.append(signum)
+        stopping.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    daemon = Daemon(config)
+    try:
+        await daemon.start()
+        if ready is not None:
+            ready.set()
+        await stopping.wait()
+        name = signal.Signals(signals[0]).name if signals else "request"
+        _log.info("stopping", signal=name)
+        await daemon.stop()
+    finally:
+        await daemon.stop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return 0

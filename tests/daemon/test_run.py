@@ -1,0 +1,320 @@
+"""`khronos run` as a real process: backup, metrics, alerts, checks and drills in one daemon.
+
+Each test starts `python -m khronos run` with a real Litestream, a fake Telegram Bot API on
+loopback and a file replica, drives it over HTTP and the CLI, and stops it with a signal by PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
+
+pytestmark = pytest.mark.integration
+
+HTTP_TOKEN = "http-token-for-the-daemon-test-0123456789"
+
+
+@dataclass
+class Running:
+    """A started daemon: its process, URL and output files."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    out: Path
+    err: Path
+
+
+def poll(check: Callable[[], object], *, timeout: float = 60.0, what: str = "") -> object:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def khronos(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a khronos CLI command to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "khronos", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(name="env")
+def fixture_env() -> dict[str, str]:
+    """The daemon's environment: the secrets come from variables, as in production."""
+    env = dict(os.environ)
+    env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "KHRONOS_HTTP_TOKEN": HTTP_TOKEN})
+    env.pop("LOG_LEVEL", None)
+    return env
+
+
+@pytest.fixture(name="telegram")
+def fixture_telegram() -> Iterator[FakeTelegram]:
+    """The fake Bot API the daemon sends to."""
+    with FakeTelegramServer() as fake:
+        yield fake
+
+
+def write_config(tmp_path: Path, telegram: FakeTelegram, *, backup: bool = True) -> Path:
+    """A khronos.yml with every section the daemon ties together."""
+    with closing(sqlite3.connect(tmp_path / "app.db")) as conn, conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body TEXT)")
+    gateway = f"http://127.0.0.1:{closed_port()}/health"
+    text = f"""\
+service: {{name: test-bot, shutdown_timeout: 20s}}
+state_dir: state
+http: {{listen: "127.0.0.1:0", token: "${{KHRONOS_HTTP_TOKEN}}"}}
+logging: {{dir: logs, console: json}}
+alerts:
+  cooldown: 1s
+  telegram: {{bot_token: "${{TELEGRAM_BOT_TOKEN}}", chat_id: "111", api_url: "{telegram.url}"}}
+checks:
+  http: [{{name: gateway, url: "{gateway}", timeout: 1s, every: 1s, failures: 1}}]
+"""
+    if backup:
+        text += f"""\
+backup:
+  restart: {{delay: 200ms, min_uptime: 1s, max_restarts: 5}}
+  verify: {{interval: 3s}}
+  dbs:
+    - path: app.db
+      replica: {{url: "file://{tmp_path}/replica", sync-interval: 200ms}}
+"""
+    path = tmp_path / "khronos.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound by the OS, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(tmp_path: Path, env: dict[str, str], name: str = "daemon") -> Running:
+    """Start `khronos run` in tmp_path; return once daemon.json names this process."""
+    out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "khronos", "run"],
+            cwd=tmp_path,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+        )
+
+    def ready() -> str | None:
+        if proc.poll() is not None:
+            pytest.fail(f"khronos run exited {proc.returncode}: {err.read_text()[-2000:]}")
+        try:
+            info = json.loads((tmp_path / "state" / "daemon.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return str(info["url"]) if info.get("pid") == proc.pid else None
+
+    try:
+        url = str(poll(ready, timeout=60, what="daemon.json"))
+    except BaseException:
+        stop(proc)
+        raise
+    return Running(proc, url, out, err)
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    """Signal the daemon by PID and wait for it; kill it (and its children) if it hangs."""
+    if proc.poll() is None:
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+            for child in children:
+                if child.is_running():
+                    child.kill()
+            pytest.fail("khronos run did not stop within 60s of the signal")
+    return int(proc.returncode)
+
+
+def metric(url: str, line_prefix: str) -> float | None:
+    """The value of the first /metrics sample whose line starts with ``line_prefix``."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith(line_prefix):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def insert(db: Path, ids: range) -> None:
+    """Commit one row per id, one transaction each."""
+    with closing(sqlite3.connect(db, timeout=10)) as conn:
+        for i in ids:
+            with conn:
+                conn.execute("INSERT INTO rows (id, body) VALUES (?, ?)", (i, f"row {i}"))
+
+
+def test_run_ties_backup_metrics_alerts_checks_and_drills_together(
+    tmp_path: Path, env: dict[str, str], telegram: FakeTelegram
+) -> None:
+    """One daemon replicates, serves metrics and the alert API, runs checks and drills, and
+    stops with a final sync that loses no committed row."""
+    config = write_config(tmp_path, telegram)
+    daemon = start(tmp_path, env)
+    try:
+        assert httpx.get(f"{daemon.url}/healthz", timeout=10).json()["status"] == "ok"
+        poll(
+            lambda: metric(daemon.url, 'khronos_backup_up{db="app"}') == 1.0,
+            what="khronos_backup_up 1",
+        )
+        assert metric(daemon.url, "process_resident_memory_bytes") is not None
+        assert metric(daemon.url, "khronos_alerts_pending") is not None
+
+        # a second daemon on the same state_dir is refused, naming the first one
+        second = khronos("run", cwd=tmp_path, env=env)
+        assert second.returncode == 1, second.stderr
+        assert f"another khronos run (pid {daemon.proc.pid})" in second.stderr
+        assert "Traceback" not in second.stderr
+
+        # the alert API queues into the engine, which delivers to Telegram
+        answer = httpx.post(
+            f"{daemon.url}/api/alerts/test",
+            json={"message": "hello from the API", "level": "ERROR"},
+            headers={"Authorization": f"Bearer {HTTP_TOKEN}"},
+            timeout=10,
+        )
+        assert answer.status_code == 202, answer.text
+        poll(lambda: any("hello from the API" in t for t in telegram.texts()), what="API alert")
+
+        # the failing http check fires its condition and reports check_up 0
+        poll(lambda: any("gateway" in t for t in telegram.texts()), what="gateway check alert")
+        assert metric(daemon.url, 'khronos_check_up{check="http:gateway"}') == 0.0
+
+        # writes reach the replica: `backup now` asks the daemon's Litestream
+        insert(tmp_path / "app.db", range(200))
+        now = khronos("backup", "now", cwd=tmp_path, env=env)
+        assert now.returncode == 0, now.stdout + now.stderr
+        status = json.loads(khronos("status", "--json", cwd=tmp_path, env=env).stdout)
+        assert status["source"] == "daemon"
+        (db,) = status["databases"]
+        assert db["replicating"] is True
+        assert db["local_txid"] == db["replica_txid"]
+
+        # the scheduled restore drill runs (interval 3s) and is reported as a metric
+        poll(
+            lambda: metric(daemon.url, 'khronos_backup_verify_success{db="app"}') == 1.0,
+            what="a passing restore drill",
+        )
+
+        insert(tmp_path / "app.db", range(200, 250))  # committed just before the stop
+    finally:
+        code = stop(daemon.proc)
+    assert code == 0, daemon.err.read_text()[-2000:]
+    assert not (tmp_path / "state" / "daemon.json").exists()
+
+    # the final sync on SIGTERM put every committed row in the replica
+    out = tmp_path / "restored.db"
+    restored = khronos("restore", "-o", str(out), cwd=tmp_path, env=env)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    with closing(sqlite3.connect(out)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert [r[0] for r in conn.execute("SELECT id FROM rows ORDER BY id")] == list(range(250))
+
+    # everything logged through one pipeline: the daemon, Litestream's lines, no secrets
+    combined = (tmp_path / "logs" / "combined.log").read_text(encoding="utf-8")
+    records = [json.loads(line) for line in combined.splitlines()]
+    messages = {r["message"] for r in records}
+    assert {"khronos started", "khronos stopped"} <= messages
+    assert any(r.get("component") == "litestream" for r in records)
+    assert all(r["service"] == "test-bot" for r in records)
+    outputs = [p.read_text(errors="replace") for p in (tmp_path / "logs").iterdir()]
+    outputs += [daemon.out.read_text(errors="replace"), daemon.err.read_text(errors="replace")]
+    for text in outputs:
+        assert TOKEN not in text
+        assert TOKEN.split(":")[1] not in text
+        assert HTTP_TOKEN not in text
+    assert config.exists()
+
+
+def test_litestream_killed_under_the_daemon_alerts_and_resolves(
+    tmp_path: Path, env: dict[str, str], telegram: FakeTelegram
+) -> None:
+    """kill -9 of the supervised Litestream: an ERROR alert reaches Telegram, the daemon
+    restarts it, and a resolved notice follows."""
+    write_config(tmp_path, telegram)
+    daemon = start(tmp_path, env)
+    try:
+        poll(
+            lambda: metric(daemon.url, 'khronos_backup_up{db="app"}') == 1.0,
+            what="khronos_backup_up 1",
+        )
+        (child,) = [
+            p for p in psutil.Process(daemon.proc.pid).children() if "litestream" in p.name()
+        ]
+        child.send_signal(signal.SIGKILL)
+        poll(
+            lambda: any("Backup replication is down" in t for t in telegram.texts()),
+            what="the replication-down alert",
+        )
+        poll(
+            lambda: any("Resolved" in t and "Backup replication" in t for t in telegram.texts()),
+            what="the resolved notice",
+        )
+        restarts = metric(daemon.url, "khronos_backup_process_restarts_total")
+        assert restarts is not None
+        assert restarts >= 1
+        fresh = [p for p in psutil.Process(daemon.proc.pid).children() if "litestream" in p.name()]
+        assert len(fresh) == 1
+        assert fresh[0].pid != child.pid
+    finally:
+        assert stop(daemon.proc) == 0, daemon.err.read_text()[-2000:]
+
+
+def test_run_without_backup_warns_and_stops_on_sigint(
+    tmp_path: Path, env: dict[str, str], telegram: FakeTelegram
+) -> None:
+    """Without a backup: section the daemon says nothing is backed up, still serves metrics,
+    and Ctrl-C (SIGINT) stops it cleanly."""
+    write_config(tmp_path, telegram, backup=False)
+    daemon = start(tmp_path, env)
+    try:
+        assert metric(daemon.url, "process_cpu_seconds_total") is not None
+        assert metric(daemon.url, "khronos_backup_up") is None
+    finally:
+        code = stop(daemon.proc, signal.SIGINT)
+    assert code == 0, daemon.err.read_text()[-2000:]
+    records = [
+        json.loads(line) for line in (tmp_path / "logs" / "combined.log").read_text().splitlines()
+    ]
+    warning = [r for r in records if "no database is being backed up" in r["message"]]
+    assert warning
+    assert warning[0]["level"] == "warning"
+    assert "Traceback" not in daemon.err.read_text()
