@@ -7,7 +7,15 @@ import types
 
 import pytest
 
-PACKAGES = ["khronos", "khronos.config"]
+PACKAGES = [
+    "khronos",
+    "khronos.alerts",
+    "khronos.backup",
+    "khronos.checks",
+    "khronos.config",
+    "khronos.logs",
+    "khronos.metrics",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -318,3 +318,23 @@ def test_run_without_backup_warns_and_stops_on_sigint(
     assert warning
     assert warning[0]["level"] == "warning"
     assert "Traceback" not in daemon.err.read_text()
+
+
+def test_systemd_unit_runs_a_command_the_cli_accepts(tmp_path: Path) -> None:
+    """deploy/khronos.service starts `khronos --config PATH run`, which the CLI accepts."""
+    unit = (Path(__file__).parents[2] / "deploy" / "khronos.service").read_text()
+    (exec_start,) = [line for line in unit.splitlines() if line.startswith("ExecStart=")]
+    argv = exec_start.removeprefix("ExecStart=").split()
+    assert argv[0].endswith("/khronos")
+    assert argv[-1] == "run"
+    assert "RestartPreventExitStatus=2" in unit  # a config error must not restart-loop
+    result = subprocess.run(
+        [sys.executable, "-m", "khronos", *argv[1:], "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Run Khronos next to your service" in result.stdout
