@@ -24,6 +24,7 @@ import psutil
 import pytest
 
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
+from tests.metrics.test_deploy import PROVIDED_BY_OTHER_COMPONENTS
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +82,9 @@ def fixture_telegram() -> Iterator[FakeTelegram]:
         yield fake
 
 
-def write_config(tmp_path: Path, telegram: FakeTelegram, *, backup: bool = True) -> Path:
+def write_config(
+    tmp_path: Path, telegram: FakeTelegram, *, backup: bool = True, alerts_extra: str = ""
+) -> Path:
     """A khronos.yml with every section the daemon ties together."""
     with closing(sqlite3.connect(tmp_path / "app.db")) as conn, conn:
         conn.execute("PRAGMA journal_mode=WAL")
@@ -94,7 +97,10 @@ http: {{listen: "127.0.0.1:0", token: "${{KHRONOS_HTTP_TOKEN}}"}}
 logging: {{dir: logs, console: json}}
 alerts:
   cooldown: 1s
-  telegram: {{bot_token: "${{TELEGRAM_BOT_TOKEN}}", chat_id: "111", api_url: "{telegram.url}"}}
+{alerts_extra}  telegram:
+    bot_token: "${{TELEGRAM_BOT_TOKEN}}"
+    chat_id: "111"
+    api_url: "{telegram.url}"
 checks:
   http: [{{name: gateway, url: "{gateway}", timeout: 1s, every: 1s, failures: 1}}]
 """
@@ -182,6 +188,23 @@ def insert(db: Path, ids: range) -> None:
                 conn.execute("INSERT INTO rows (id, body) VALUES (?, ?)", (i, f"row {i}"))
 
 
+def assert_one_clean_log_pipeline(tmp_path: Path, daemon: Running) -> None:
+    """Everything logged through one pipeline: the daemon, uvicorn, Litestream; no secrets."""
+    combined = (tmp_path / "logs" / "combined.log").read_text(encoding="utf-8")
+    records = [json.loads(line) for line in combined.splitlines()]
+    messages = {r["message"] for r in records}
+    assert {"khronos started", "khronos stopped"} <= messages
+    assert any(r.get("component") == "litestream" for r in records)
+    assert any(r.get("logger") == "uvicorn.error" for r in records)
+    assert all(r["service"] == "test-bot" for r in records)
+    outputs = [p.read_text(errors="replace") for p in (tmp_path / "logs").iterdir()]
+    outputs += [daemon.out.read_text(errors="replace"), daemon.err.read_text(errors="replace")]
+    for text in outputs:
+        assert TOKEN not in text
+        assert TOKEN.split(":")[1] not in text
+        assert HTTP_TOKEN not in text
+
+
 def test_run_ties_backup_metrics_alerts_checks_and_drills_together(
     tmp_path: Path, env: dict[str, str], telegram: FakeTelegram
 ) -> None:
@@ -234,6 +257,14 @@ def test_run_ties_backup_metrics_alerts_checks_and_drills_together(
             what="a passing restore drill",
         )
 
+        # every metric the Grafana dashboard reads from the daemon is on its live /metrics
+        text = httpx.get(f"{daemon.url}/metrics", timeout=10).text
+        exported = {
+            line.split("{")[0].split(" ")[0] for line in text.splitlines() if line[:1] != "#"
+        }
+        assert exported >= PROVIDED_BY_OTHER_COMPONENTS
+        assert metric(daemon.url, 'khronos_alerts_sent_total{channel="telegram",level="ERROR"}')
+
         insert(tmp_path / "app.db", range(200, 250))  # committed just before the stop
     finally:
         code = stop(daemon.proc)
@@ -248,19 +279,7 @@ def test_run_ties_backup_metrics_alerts_checks_and_drills_together(
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert [r[0] for r in conn.execute("SELECT id FROM rows ORDER BY id")] == list(range(250))
 
-    # everything logged through one pipeline: the daemon, Litestream's lines, no secrets
-    combined = (tmp_path / "logs" / "combined.log").read_text(encoding="utf-8")
-    records = [json.loads(line) for line in combined.splitlines()]
-    messages = {r["message"] for r in records}
-    assert {"khronos started", "khronos stopped"} <= messages
-    assert any(r.get("component") == "litestream" for r in records)
-    assert all(r["service"] == "test-bot" for r in records)
-    outputs = [p.read_text(errors="replace") for p in (tmp_path / "logs").iterdir()]
-    outputs += [daemon.out.read_text(errors="replace"), daemon.err.read_text(errors="replace")]
-    for text in outputs:
-        assert TOKEN not in text
-        assert TOKEN.split(":")[1] not in text
-        assert HTTP_TOKEN not in text
+    assert_one_clean_log_pipeline(tmp_path, daemon)
     assert config.exists()
 
 
@@ -294,6 +313,52 @@ def test_litestream_killed_under_the_daemon_alerts_and_resolves(
         fresh = [p for p in psutil.Process(daemon.proc.pid).children() if "litestream" in p.name()]
         assert len(fresh) == 1
         assert fresh[0].pid != child.pid
+    finally:
+        assert stop(daemon.proc) == 0, daemon.err.read_text()[-2000:]
+
+
+def test_telegram_outage_opens_the_breaker_then_recovers_with_a_summary(
+    tmp_path: Path, env: dict[str, str], telegram: FakeTelegram
+) -> None:
+    """Telegram answering 500: the daemon's breaker opens (metrics say so), the alert waits in
+    the outbox; when Telegram is back it is delivered, the breaker closes, and one summary
+    message says how long Telegram was unreachable."""
+    write_config(
+        tmp_path,
+        telegram,
+        backup=False,
+        alerts_extra="  breaker: {failures: 2, reset_timeout: 1s}\n",
+    )
+    telegram.failing = lambda: 500
+    daemon = start(tmp_path, env)
+    state = 'khronos_circuit_breaker_state{breaker="alerts.telegram"}'
+    try:
+        answer = httpx.post(
+            f"{daemon.url}/api/alerts/test",
+            json={"message": "sent during the outage", "level": "ERROR"},
+            headers={"Authorization": f"Bearer {HTTP_TOKEN}"},
+            timeout=10,
+        )
+        assert answer.status_code == 202, answer.text
+        poll(lambda: metric(daemon.url, state) == 2.0, what="the breaker to open")
+        assert metric(daemon.url, "khronos_alerts_pending") >= 1  # type: ignore[operator]
+        opened = (
+            'khronos_circuit_breaker_state_changes_total{breaker="alerts.telegram",state="open"}'
+        )
+        assert metric(daemon.url, opened) >= 1  # type: ignore[operator]
+        assert not any("sent during the outage" in t for t in telegram.texts())
+
+        telegram.failing = None
+        poll(
+            lambda: any("sent during the outage" in t for t in telegram.texts()),
+            what="the delayed alert",
+        )
+        poll(lambda: metric(daemon.url, state) == 0.0, what="the breaker to close")
+        poll(
+            lambda: any("reachable again" in t for t in telegram.texts()),
+            what="the recovery summary",
+        )
+        assert sum("sent during the outage" in t for t in telegram.texts()) == 1
     finally:
         assert stop(daemon.proc) == 0, daemon.err.read_text()[-2000:]
 

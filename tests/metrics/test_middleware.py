@@ -8,13 +8,16 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 from khronos.metrics import UNMATCHED_ROUTE, Metrics, MetricsMiddleware
 from tests.metrics.apps import build_app
 from tests.metrics.asgi import call
 
 DURATION = "khronos_http_request_duration_seconds_count"
+IN_PROGRESS = "khronos_http_requests_in_progress"
 
 
 def _count(registry: CollectorRegistry, method: str, route: str, status: str) -> float | None:
@@ -89,6 +92,24 @@ async def test_nonstandard_method_becomes_other(
     """An invented method is labelled OTHER."""
     await call(app, "/", method="BREW")
     assert _count(registry, "OTHER", "/", "405") == 1.0
+
+
+@pytest.mark.asyncio
+async def test_in_progress_counts_the_request_being_served(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """While a request runs, the in-progress gauge counts it."""
+    seen: list[float | None] = []
+
+    async def peek(_request: Request) -> PlainTextResponse:
+        seen.append(registry.get_sample_value(IN_PROGRESS, {"method": "GET"}))
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/peek", peek)])
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    await call(app, "/peek")
+    assert seen == [1.0]
+    assert registry.get_sample_value(IN_PROGRESS, {"method": "GET"}) == 0.0
 
 
 @pytest.mark.asyncio
