@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.khronos-installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps demo test lint format typecheck pytest bench docs clean
+.PHONY: help install system-deps demo test reliability lint format typecheck pytest bench docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: install system-deps lint pytest ## everything CI runs: deps, lint, types, the whole test suite
+
+reliability: install system-deps ## the whole suite with full fault repetitions (kill -9, outages: 20 each)
+	KHRONOS_FAULT_REPEAT=20 KHRONOS_REQUIRE_INTEGRATION=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 docs: install ## regenerate the configuration reference in README.md
 	$(BIN)/python scripts/sync_reference.py

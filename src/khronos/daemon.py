@@ -113,6 +113,10 @@ class _StateLock:
         handle.flush()
         self._file = handle
 
+    @property
+    def held(self) -> bool:
+        return self._file is not None
+
     def release(self) -> None:
         if self._file is not None:
             with contextlib.suppress(OSError):
@@ -179,9 +183,16 @@ class Daemon:
         """``http://host:port`` the daemon serves on (after :meth:`start`)."""
         return self.server.url if self.server is not None else None
 
+    def claim(self) -> None:
+        """Take the ``state_dir`` lock now (``start`` does it too): :class:`DaemonError` when
+        another daemon runs on the same ``state_dir``.  ``khronos run`` claims before it sets up
+        logging, so a second daemon fails with this message rather than a log-file conflict."""
+        if not self._lock.held:
+            self._lock.acquire()
+
     async def start(self) -> None:
         """Start every configured part; on a failure, stop what started and raise."""
-        self._lock.acquire()
+        self.claim()
         self._started = True
         try:
             await self._start_parts()
@@ -288,8 +299,11 @@ class Daemon:
         await self.stop()
 
 
-async def run_daemon(config: KhronosConfig, *, ready: asyncio.Event | None = None) -> int:
-    """Run until SIGTERM or SIGINT, then stop gracefully; the exit code (0)."""
+async def run_daemon(
+    config: KhronosConfig, *, daemon: Daemon | None = None, ready: asyncio.Event | None = None
+) -> int:
+    """Run ``daemon`` (default: a new one for ``config``) until SIGTERM or SIGINT, then stop
+    gracefully; the exit code (0)."""
     loop = asyncio.get_running_loop()
     logs.install_asyncio_handler(loop)
     stopping = asyncio.Event()
@@ -304,7 +318,7 @@ async def run_daemon(config: KhronosConfig, *, ready: asyncio.Event | None = Non
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
-    daemon = Daemon(config)
+    daemon = daemon if daemon is not None else Daemon(config)
     try:
         await daemon.start()
         if ready is not None:

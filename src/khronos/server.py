@@ -27,6 +27,7 @@ from starlette.types import ASGIApp
 from khronos._version import __version__
 from khronos.config import HostPort, KhronosConfig
 from khronos.errors import ConfigError, KhronosError
+from khronos.logs import CorrelationIdMiddleware
 from khronos.metrics import Metrics, MetricsMiddleware, metrics_app
 
 __all__ = ["HEALTH_PATH", "RunningServer", "create_app", "metrics_token_required", "serve"]
@@ -64,7 +65,7 @@ def create_app(
     routes: Sequence[BaseRoute] = (),
     metrics: Metrics | None = None,
 ) -> Starlette:
-    """The daemon's app: ``metrics.path``, ``/healthz`` and ``routes``, measured by the middleware.
+    """The daemon's app: ``metrics.path``, ``/healthz`` and ``routes``, measured and correlated.
 
     ``registry`` is what ``/metrics`` serves (backup, alert and breaker metrics register there).
     ``metrics`` is the :class:`Metrics` the middleware records into; by default one is created
@@ -93,6 +94,9 @@ def create_app(
     ]
     app = Starlette(routes=all_routes, exception_handlers={HTTPException: _http_error})
     app.add_middleware(MetricsMiddleware, metrics=metrics, excluded_paths=(path, HEALTH_PATH))
+    # outermost: every record a request causes (an alert queued by the API, an error) carries
+    # its X-Correlation-ID, which is echoed in the response
+    app.add_middleware(CorrelationIdMiddleware)
     return app
 
 

@@ -17,6 +17,7 @@ import click
 from khronos._version import __version__
 from khronos.config import ENV_CONFIG, KhronosConfig, load_config, resolve_config_path
 from khronos.errors import KhronosError
+from khronos.logs._redact import redact
 
 __all__ = ["AppState", "KhronosGroup", "cli", "config_option", "pass_state"]
 
@@ -69,8 +70,9 @@ class KhronosGroup(click.Group):
         except KhronosError as exc:
             if debug:
                 click.echo(traceback.format_exc(), err=True)
+            # an error may quote a tool's output (Litestream's stderr): mask any secret in it
             for line in exc.lines():
-                click.echo(f"{click.style('error:', fg='red', bold=True)} {line}", err=True)
+                click.echo(f"{click.style('error:', fg='red', bold=True)} {redact(line)}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -78,7 +80,7 @@ class KhronosGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
             if debug:
                 click.echo(traceback.format_exc(), err=True)
-            first = str(exc).splitlines()[0] if str(exc) else ""
+            first = redact(str(exc).splitlines()[0]) if str(exc) else ""
             hint = "" if debug else " (run with --debug for the traceback)"
             click.echo(
                 f"{click.style('error:', fg='red', bold=True)} unexpected "

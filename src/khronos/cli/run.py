@@ -6,6 +6,7 @@ import asyncio
 
 from khronos import logs
 from khronos.cli._app import AppState, cli, config_option, pass_state
+from khronos.errors import KhronosError
 
 __all__ = ["run"]
 
@@ -31,11 +32,22 @@ def run(state: AppState) -> None:
       khronos -c /etc/khronos.yml run
     Under systemd, see deploy/khronos.service.
     """
-    from khronos.daemon import run_daemon  # noqa: PLC0415 - keep `khronos --help` fast
+    from khronos.daemon import Daemon, run_daemon  # noqa: PLC0415 - keep `khronos --help` fast
 
     config = state.load()
+    daemon = Daemon(config)
+    daemon.claim()  # one daemon per state_dir: say so before anything else
     logs.configure_from_config(config, handle_sigterm=False)
+    log = logs.get_logger("khronos.daemon")
     try:
-        asyncio.run(run_daemon(config))
+        asyncio.run(run_daemon(config, daemon=daemon))
+    except KhronosError as exc:
+        # a start failure (state_dir in use, busy port, no Litestream) goes to the log files
+        # too, where the operator looks after the fact; the CLI prints it as well
+        log.critical("khronos run failed", error=str(exc), hint=exc.hint)
+        raise
+    except Exception:
+        log.critical("khronos run crashed", exc_info=True)
+        raise
     finally:
         logs.shutdown()
