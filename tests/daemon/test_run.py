@@ -214,13 +214,18 @@ def test_telegram_outage_opens_the_breaker_then_recovers_with_a_summary(
 def test_run_without_backup_warns_and_stops_on_sigint(
     tmp_path: Path, env: dict[str, str], telegram: FakeTelegram
 ) -> None:
-    """Without a backup: section the daemon says nothing is backed up, still serves metrics,
-    and Ctrl-C (SIGINT) stops it cleanly."""
+    """Without a backup: section the daemon says nothing is backed up, still serves metrics
+    and delivers `khronos alert test`, and Ctrl-C (SIGINT) stops it cleanly."""
     write_config(tmp_path, telegram, backup=False)
     daemon = start(tmp_path, env)
     try:
         assert metric(daemon.url, "process_cpu_seconds_total") is not None
         assert metric(daemon.url, "khronos_backup_up") is None
+        # `khronos alert test` beside a running daemon: queued in the shared outbox, delivered
+        # by the daemon (which holds the delivery lock), and the command sees it delivered
+        sent = khronos("alert", "test", "--message", "ping from the CLI", cwd=tmp_path, env=env)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        assert sum("ping from the CLI" in t for t in telegram.texts()) == 1
     finally:
         code = stop(daemon.proc, signal.SIGINT)
     assert code == 0, daemon.err.read_text()[-2000:]
