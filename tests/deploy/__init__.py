@@ -1,0 +1,1 @@
+"""Tests of the deployment files for the Prometheus + Alertmanager path (deploy/)."""
