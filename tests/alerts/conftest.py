@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -64,7 +65,7 @@ async def fixture_make_engine(
         engine = AlertEngine(
             outbox,
             [notifier_for(telegram, **notifier_kwargs)],  # type: ignore[arg-type]
-            clock=clock,
+            clock=kwargs.pop("clock", clock),  # type: ignore[arg-type]
             metrics=AlertMetrics(registry),
             poll_interval=0.05,
             **kwargs,  # type: ignore[arg-type]
@@ -76,3 +77,18 @@ async def fixture_make_engine(
     for engine in engines:
         await engine.stop()
         engine.outbox.close()
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail after a generous real-time deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() >= deadline:
+            pytest.fail(f"condition not met within {timeout:g}s")
+        await asyncio.sleep(0.01)
+
+
+async def wait_attempted(engine: AlertEngine, alert_id: str, attempts: int = 1) -> None:
+    """Wait until every row of an alert was tried (and failed) ``attempts`` times."""
+    await wait_until(lambda: engine.outbox.pending(alert_id).attempts >= attempts)

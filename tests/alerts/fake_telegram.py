@@ -4,7 +4,9 @@ It implements ``/bot<TOKEN>/getMe`` and ``/bot<TOKEN>/sendMessage`` like Telegra
 wrong token, 400 "chat not found", 400 "can't parse entities" from a strict parser that allows
 only Telegram's tags, 400 for texts over 4096 characters), records accepted messages with the
 time from an injectable clock, and can be scripted to answer 429 with ``retry_after``, 500, or to
-hang.  With ``enforce_limits`` it answers 429 like Telegram when a chat gets more than 1 message
+hang, or to answer one chat with a standing error (``chat_answers``).  Every sendMessage request
+is recorded too (``tried``: chat and time; ``bodies``: the raw JSON), accepted or not.  With
+``enforce_limits`` it answers 429 like Telegram when a chat gets more than 1 message
 per second (20 per minute for groups) and counts those violations.
 """
 
@@ -98,6 +100,9 @@ class FakeTelegram:
     requests: int = 0
     violations: int = 0
     scripted: list[tuple[int, dict[str, Any]] | str] = field(default_factory=list)
+    chat_answers: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    tried: list[tuple[str, float]] = field(default_factory=list)
+    bodies: list[str] = field(default_factory=list)
     failing: Callable[[], int | None] | None = None
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -106,6 +111,11 @@ class FakeTelegram:
         """Answer the next sendMessage calls with these (``"hang"`` never answers in time)."""
         with self.lock:
             self.scripted.extend(responses)
+
+    def attempts(self, chat: str) -> list[float]:
+        """Clock times of every sendMessage request to ``chat``, accepted or not."""
+        with self.lock:
+            return [at for c, at in self.tried if c == chat]
 
     def texts(self) -> list[str]:
         """Visible text of every accepted message, in order."""
@@ -125,13 +135,19 @@ class FakeTelegram:
             return 200, {"ok": True, "result": {"id": 123456, "is_bot": True, "username": "k_bot"}}
         if match.group(2) != "sendMessage":
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        payload = json.loads(body)
+        chat = str(payload.get("chat_id"))
         with self.lock:
+            self.tried.append((chat, self.clock()))
+            self.bodies.append(body.decode("utf-8"))
+            if chat in self.chat_answers:
+                return self.chat_answers[chat]
             if self.scripted:
                 return self.scripted.pop(0)
         status = self.failing() if self.failing else None
         if status is not None:
             return "hang" if status == 0 else (status, _error(status, "Internal Server Error"))
-        return self._send_message(json.loads(body))
+        return self._send_message(payload)
 
     def _send_message(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         chat = str(payload.get("chat_id"))

@@ -37,9 +37,13 @@ def test_alert_test_exits_0_when_delivered(
 def test_alert_test_exits_1_with_the_reason_when_not_delivered(
     write_config: WriteConfig, tmp_path: Path, telegram: FakeTelegram
 ) -> None:
-    """An unknown chat: exit 1, queued, with Telegram's reason."""
+    """An unknown chat: exit 1, queued, with Telegram's reason.
+
+    The chat never accepts, so the command always waits its whole timeout; 5 s leaves the first
+    attempt (milliseconds on loopback) ample time on a loaded machine, so the reason is known.
+    """
     path = config_for(write_config, tmp_path, telegram.url, chat="-999")
-    result = CliRunner().invoke(cli, ["-c", str(path), "alert", "test", "--timeout", "1s"])
+    result = CliRunner().invoke(cli, ["-c", str(path), "alert", "test", "--timeout", "5s"])
     assert result.exit_code == 1
     assert "queued but not delivered" in result.output
     assert "chat not found" in result.output

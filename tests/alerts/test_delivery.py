@@ -8,15 +8,24 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import ManualClock
-from tests.alerts.conftest import FAULT_REPEAT, MakeEngine
+from khronos.alerts import ManualClock, SystemClock
+from tests.alerts.conftest import FAULT_REPEAT, MakeEngine, wait_attempted, wait_until
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram
+
+CHAT_NOT_FOUND = (
+    400,
+    {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"},
+)
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("round_", range(FAULT_REPEAT))
 async def test_outage_of_five_minutes_delivers_everything_in_order_once(
-    make_engine: MakeEngine, telegram: FakeTelegram, clock: ManualClock, round_: int
+    make_engine: MakeEngine,
+    telegram: FakeTelegram,
+    clock: ManualClock,
+    registry: CollectorRegistry,
+    round_: int,
 ) -> None:
     """Telegram answers 500 for 5 minutes: afterwards every alert arrives, in order, once."""
     back_at = clock.monotonic() + 300
@@ -29,6 +38,10 @@ async def test_outage_of_five_minutes_delivers_everything_in_order_once(
     alerts = [t for t in telegram.texts() if "alert number" in t]
     assert [int(t.split("alert number ")[1].split()[0]) for t in alerts] == list(range(30))
     assert clock.monotonic() >= back_at
+    sent = {"level": "ERROR", "channel": "telegram"}
+    assert registry.get_sample_value("khronos_alerts_sent_total", sent) == 30
+    summary = {"level": "INFO", "channel": "telegram"}
+    assert registry.get_sample_value("khronos_alerts_sent_total", summary) == 1
 
 
 @pytest.mark.asyncio
@@ -105,7 +118,8 @@ async def test_unknown_chat_is_reported_with_the_sign_hint(
     alert_id = engine.send_alert("nobody hears this", "ERROR")
     assert alert_id is not None
     await engine.start()
-    status = await engine.wait_delivered(alert_id, 0.5)
+    await wait_attempted(engine, alert_id)
+    status = await engine.wait_delivered(alert_id, 0)
     assert status.state == "pending"
     assert "chat not found" in status.detail
     assert "add the bot to the group" in status.detail
@@ -124,7 +138,9 @@ async def test_token_never_reaches_logs_or_metrics(
         alert_id = engine.send_alert("x", "ERROR")
         assert alert_id is not None
         await engine.start()
-        status = await engine.wait_delivered(alert_id, 0.5)
+        await wait_attempted(engine, alert_id)
+        status = await engine.wait_delivered(alert_id, 0)
+    assert status.state == "pending"
     assert "unauthorized" in str(logs)
     assert TOKEN not in str(logs) + status.detail + repr(engine.notifiers[0])
     assert TOKEN not in generate_latest(registry).decode()
@@ -142,7 +158,8 @@ async def test_network_error_is_masked(make_engine: MakeEngine, telegram: FakeTe
     alert_id = engine.send_alert("x", "ERROR")
     assert alert_id is not None
     await engine.start()
-    status = await engine.wait_delivered(alert_id, 0.5)
+    await wait_attempted(engine, alert_id)
+    status = await engine.wait_delivered(alert_id, 0)
     assert "cannot reach http://127.0.0.1:1" in status.detail
     assert TOKEN not in status.detail
 
@@ -156,3 +173,67 @@ async def test_pending_gauge_is_read_at_scrape_time(
     engine.send_alert("one", "ERROR")
     engine.send_alert("two", "ERROR")
     assert registry.get_sample_value("khronos_alerts_pending") == 2
+
+
+@pytest.mark.asyncio
+async def test_a_refused_critical_chat_does_not_hold_up_the_alert_chat(
+    make_engine: MakeEngine, telegram: FakeTelegram, registry: CollectorRegistry
+) -> None:
+    """A wrong critical_chat_id ("chat not found" forever) delays no alert for chat_id."""
+    engine = make_engine(notifier={"chat": "111", "critical": "-1009"})
+    critical = engine.send_alert("database gone", "CRITICAL")
+    warn = engine.send_alert("disk filling up", "WARN")
+    assert critical is not None
+    assert warn is not None
+    await engine.start()
+    assert (await engine.wait_delivered(warn, 30)).delivered
+    await wait_attempted(engine, critical)
+    status = await engine.wait_delivered(critical, 0)
+    assert status.state == "pending"
+    assert "chat not found" in status.detail
+    assert [s.chat_id for s in telegram.sent] == [111]
+    labels = {"channel": "telegram", "reason": "chat_not_found"}
+    assert (registry.get_sample_value("khronos_alerts_failed_total", labels) or 0) >= 1
+
+
+@pytest.mark.asyncio
+async def test_a_rate_limited_chat_does_not_hold_up_another_chat(
+    make_engine: MakeEngine, telegram: FakeTelegram
+) -> None:
+    """A chat told to wait an hour (429 retry_after, real clock) leaves the other chat's alerts."""
+    retry = {"ok": False, "error_code": 429, "description": "Too Many Requests"}
+    telegram.chat_answers["-1001"] = (429, {**retry, "parameters": {"retry_after": 3600}})
+    engine = make_engine(clock=SystemClock(), notifier={"chat": "111", "critical": "-1001"})
+    critical = engine.send_alert("database gone", "CRITICAL")
+    warns = [engine.send_alert(f"warning {i}", "WARN") for i in range(2)]
+    assert critical is not None
+    await engine.start()
+    for warn in warns:
+        assert warn is not None
+        assert (await engine.wait_delivered(warn, 30)).delivered
+    await wait_attempted(engine, critical)
+    assert "rate limit" in (await engine.wait_delivered(critical, 0)).detail
+    assert len(telegram.attempts("-1001")) == 1  # retry_after honoured: not asked again
+    assert ["warning 0" in t for t in telegram.texts()] == [True, False]
+
+
+@pytest.mark.asyncio
+async def test_a_refused_chat_is_retried_with_bounded_backoff_and_counted(
+    make_engine: MakeEngine, telegram: FakeTelegram, registry: CollectorRegistry
+) -> None:
+    """ "chat not found" is retried ever more slowly, never more than backoff_max apart, counted."""
+    engine = make_engine(notifier={"chat": "-1009"}, backoff_initial=1.0, backoff_max=300.0)
+    alert_id = engine.send_alert("nobody hears this", "ERROR")
+    assert alert_id is not None
+    await engine.start()
+    await wait_until(lambda: len(telegram.attempts("-1009")) >= 14)
+    await engine.stop()
+    times = telegram.attempts("-1009")
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(gap >= 0.5 * min(300.0, 2.0**i) for i, gap in enumerate(gaps))
+    assert all(gap <= 300.0 for gap in gaps)
+    assert gaps[-1] >= 150.0
+    assert engine.outbox.pending(alert_id).rows == 1  # kept, not dropped
+    labels = {"channel": "telegram", "reason": "chat_not_found"}
+    failed = registry.get_sample_value("khronos_alerts_failed_total", labels) or 0
+    assert failed >= len(times) - 1  # the last request may have been cut by stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import Level, ManualClock
+from khronos.alerts import LEVEL_EMOJI, Level, ManualClock
 from tests.alerts.conftest import MakeEngine
 from tests.alerts.fake_telegram import FakeTelegram
 
@@ -94,12 +94,27 @@ async def test_critical_goes_to_the_critical_chat(
 
 
 @pytest.mark.asyncio
-async def test_semantic_alerts_have_their_levels(make_engine: MakeEngine) -> None:
-    """Every semantic helper queues an alert at the documented level."""
-    engine = make_engine()
+async def test_semantic_alerts_have_their_levels(
+    make_engine: MakeEngine, telegram: FakeTelegram
+) -> None:
+    """Every semantic helper sends at its documented level; CRITICAL ones to critical_chat_id."""
+    engine = make_engine(notifier={"chat": "111", "critical": "-1002"})
+    expected = {
+        "Circuit breaker openai opened": Level.ERROR,
+        "Database main is down": Level.CRITICAL,
+        "High error rate": Level.ERROR,
+        "High memory usage": Level.WARN,
+        "Queue backlog": Level.WARN,
+        "Service gateway is unhealthy": Level.ERROR,
+        "Backup of main is lagging": Level.ERROR,
+        "Backup process (Litestream) is down": Level.CRITICAL,
+        "Restore drill of main failed": Level.CRITICAL,
+    }
     calls = [
         engine.alert_circuit_breaker_opened("openai", "timeouts"),
+        engine.alert_database_down("main", "disk I/O error"),
         engine.alert_high_error_rate(0.2, 0.05),
+        engine.alert_high_memory(950, 1000),
         engine.alert_queue_backlog(5000, 1000),
         engine.alert_service_unhealthy("gateway", "connection refused"),
         engine.alert_backup_lag("main", 120),
@@ -107,7 +122,13 @@ async def test_semantic_alerts_have_their_levels(make_engine: MakeEngine) -> Non
         engine.alert_restore_drill_failed("main", "integrity check failed"),
     ]
     assert all(calls)
-    assert engine.outbox.count() == 7
+    await engine.start()
+    assert await engine.drain(30)
+    assert len(telegram.sent) == len(expected)
+    for text, level in expected.items():
+        (sent,) = [s for s in telegram.sent if text in s.visible]
+        assert sent.visible.startswith(f"{LEVEL_EMOJI[level]} {level.name} ·"), text
+        assert sent.chat_id == (-1002 if level is Level.CRITICAL else 111), text
 
 
 def test_unknown_level_is_refused() -> None:

@@ -53,6 +53,16 @@ def test_plain_fallback_has_no_markup() -> None:
 @settings(max_examples=300, deadline=None)
 @given(message=st.text(max_size=6000), details=st.dictionaries(st.text(max_size=20), json_values))
 def test_any_alert_renders_as_valid_telegram_html(message: str, details: dict[str, object]) -> None:
-    """Whatever the message and details, Telegram's parser accepts the HTML, within 4096."""
-    html = render_html(Alert(message, Level.WARN, details), note=message[:50])
-    assert utf16_len(parse_telegram_html(html)) <= MAX_MESSAGE_LENGTH
+    """Telegram's parser accepts the HTML, within 4096, and shows the message (or all that fits)."""
+    html = render_html(Alert(message, Level.WARN, details), service="svc", note=message[:50])
+    visible = parse_telegram_html(html)
+    assert utf16_len(visible) <= MAX_MESSAGE_LENGTH
+    header, _, body = visible.partition("\n")
+    assert header.startswith("⚠️ WARN · svc (production) · ")
+    if body.startswith(message):
+        return
+    # Cut inside the message: what is shown is its beginning, then "…", and the cut only
+    # happened because the text was at the limit (at most one UTF-16 unit lost to a pair).
+    assert body.endswith("…")
+    assert message.startswith(body[:-1])
+    assert utf16_len(visible) >= MAX_MESSAGE_LENGTH - 1

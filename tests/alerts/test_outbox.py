@@ -43,6 +43,19 @@ def test_full_of_errors_drops_the_oldest(tmp_path: Path) -> None:
     outbox.close()
 
 
+def test_each_chat_has_its_own_head(tmp_path: Path) -> None:
+    """Order is per chat: a chat's head is its own oldest row, whatever other chats hold."""
+    outbox = Outbox(tmp_path / "o.db")
+    outbox.add("a", [OutboxRow("telegram", "-1009", Level.CRITICAL, "c0", "c0")], 0)
+    outbox.add("b", [row(Level.WARN, "w0"), row(Level.WARN, "w1")], 0)
+    assert sorted(outbox.chats("telegram")) == ["-1009", "111"]
+    assert outbox.head("telegram", "111").html == "w0"  # type: ignore[union-attr]
+    assert outbox.head("telegram", "-1009").html == "c0"  # type: ignore[union-attr]
+    assert outbox.head("telegram").html == "c0"  # type: ignore[union-attr]
+    assert outbox.head("telegram", "222") is None
+    outbox.close()
+
+
 def test_only_one_process_delivers(tmp_path: Path) -> None:
     """The delivery lock is exclusive."""
     first, second = Outbox(tmp_path / "o.db"), Outbox(tmp_path / "o.db")

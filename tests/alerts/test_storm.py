@@ -12,13 +12,20 @@ from tests.alerts.conftest import MakeEngine
 from tests.alerts.fake_telegram import FakeTelegram
 
 STORM = 100_000
+MEMORY_BOUND = 10_000_000
+"""Far above what the engine needs (a few hundred kB), far below what keeping anything per alert
+would take (100,000 alerts x a details dict and a row of a few hundred bytes: tens of MB)."""
 
 
 @pytest.mark.asyncio
 async def test_storm_sends_one_message_per_cooldown_in_bounded_memory(
     make_engine: MakeEngine, telegram: FakeTelegram, clock: ManualClock, registry: CollectorRegistry
 ) -> None:
-    """100k identical errors over 60 s with a 20 s cooldown: 3 messages, < 2 MB peak."""
+    """100k identical errors over 60 s with a 20 s cooldown: 3 messages; memory does not grow.
+
+    The memory bound is structural, not a speed: Python allocations traced by tracemalloc while
+    the storm runs stay under 10 MB, so nothing is kept per suppressed alert.
+    """
     engine = make_engine(cooldown=20)
     start = clock.monotonic()
     tracemalloc.start()
@@ -35,4 +42,4 @@ async def test_storm_sends_one_message_per_cooldown_in_bounded_memory(
     assert registry.get_sample_value("khronos_alerts_suppressed_total", {"level": "ERROR"}) == (
         STORM - 3
     )
-    assert peak < 2_000_000
+    assert peak < MEMORY_BOUND

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +27,12 @@ from tests.checks.conftest import runner_for
 
 def up(registry: CollectorRegistry, check: str) -> float | None:
     return registry.get_sample_value("khronos_check_up", {"check": check})
+
+
+def queued_texts(engine: AlertEngine) -> list[str]:
+    """The plain text of every alert queued in the engine's outbox, oldest first."""
+    with sqlite3.connect(engine.outbox.path) as db:
+        return [row[0] for row in db.execute("SELECT plain FROM outbox ORDER BY id")]
 
 
 @pytest.mark.asyncio
@@ -72,10 +80,9 @@ async def test_disk_fires_with_a_huge_min_free_and_resolves(
 
 
 class _Health(BaseHTTPRequestHandler):
-    healthy = True
-
     def do_GET(self) -> None:
-        self.send_response(200 if type(self).healthy else 503)
+        healthy = getattr(self.server, "healthy", True)
+        self.send_response(200 if healthy else 503)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -83,33 +90,91 @@ class _Health(BaseHTTPRequestHandler):
         """Quiet."""
 
 
-@pytest.fixture(name="health_url")
-def fixture_health_url() -> Iterator[str]:
-    """A loopback health endpoint that the test can turn unhealthy."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/health"
-    server.shutdown()
-    server.server_close()
-    thread.join(10)
-    _Health.healthy = True
+class HealthServer:
+    """A loopback health endpoint that can answer 503, go away (connection refused) and return."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.healthy = True
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/health"
+
+    def start(self) -> None:
+        """Listen (again) on 127.0.0.1, on the same port as before once one was picked."""
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), _Health)
+        server.healthy = self.healthy  # type: ignore[attr-defined]
+        self.port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def set_healthy(self, healthy: bool) -> None:
+        self.healthy = healthy
+        if self._server is not None:
+            self._server.healthy = healthy  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        """Stop listening: new connections are refused."""
+        if self._server is None or self._thread is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
+        self._server = self._thread = None
+
+
+@pytest.fixture(name="health")
+def fixture_health() -> Iterator[HealthServer]:
+    """A running loopback health endpoint, stopped after the test."""
+    server = HealthServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.mark.integration
 @pytest.mark.asyncio
-async def test_http_fires_after_consecutive_failures_and_resolves(
-    health_url: str, engine: AlertEngine, registry: CollectorRegistry
+async def test_http_fires_when_the_server_goes_down_and_resolves_when_it_is_back(
+    health: HealthServer, engine: AlertEngine, registry: CollectorRegistry
 ) -> None:
-    """Two 503s in a row (failures=2) fire; a 200 resolves."""
-    runner = runner_for(engine, HttpCheck("gateway", health_url, failures=2), registry)
-    _Health.healthy = False
-    await runner.run_all()
-    assert engine.conditions == {}
+    """A server that stops listening fires after `failures` refusals; back on its port, resolves."""
+    runner = runner_for(engine, HttpCheck("gateway", health.url, failures=2, timeout=5), registry)
+    assert (await runner.run_all())[0].ok
+    assert up(registry, "http:gateway") == 1
+    health.stop()
+    (first,) = await runner.run_all()
+    assert "ConnectError" in first.details["error"]
+    assert engine.conditions == {}  # one refusal is not enough
     assert up(registry, "http:gateway") == 0
     await runner.run_all()
+    assert engine.conditions["check:http:gateway"].level is Level.ERROR
+    health.start()  # same port
+    assert (await runner.run_all())[0].ok
+    assert engine.conditions == {}
+    assert up(registry, "http:gateway") == 1
+    fired, resolved = queued_texts(engine)
+    assert "Service gateway is unhealthy" in fired
+    assert "✅ Resolved: Service gateway is unhealthy" in resolved
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_http_counts_error_statuses(
+    health: HealthServer, engine: AlertEngine, registry: CollectorRegistry
+) -> None:
+    """Two 503s in a row (failures=2) fire; a 200 resolves."""
+    runner = runner_for(engine, HttpCheck("gateway", health.url, failures=2), registry)
+    health.set_healthy(False)
+    (first,) = await runner.run_all()
+    assert first.details["error"] == "HTTP 503"
+    assert engine.conditions == {}
+    await runner.run_all()
     assert "check:http:gateway" in engine.conditions
-    _Health.healthy = True
+    health.set_healthy(True)
     await runner.run_all()
     assert engine.conditions == {}
 
@@ -129,7 +194,7 @@ async def test_http_counts_a_server_that_is_gone(
 async def test_error_rate_from_the_registry_fires_and_resolves(
     engine: AlertEngine, registry: CollectorRegistry, clock: ManualClock
 ) -> None:
-    """10% failed over the window fires; a clean window resolves."""
+    """10% failed over the window fires; a later window of 100 clean messages resolves."""
     processed = Counter("messages_processed", "x", ["kind"], namespace="khronos", registry=registry)
     failed = Counter("messages_failed", "x", namespace="khronos", registry=registry)
     config = parse_config("checks: {error_rate: {threshold: 0.05, window: 1m, min_events: 20}}")
@@ -141,11 +206,14 @@ async def test_error_rate_from_the_registry_fires_and_resolves(
     await runner.run_all()
     assert engine.conditions["check:error_rate"].level is Level.ERROR
     clock.advance(61)
-    await runner.run_all()
     processed.labels(kind="text").inc(100)
-    clock.advance(61)
-    await runner.run_all()
+    result = await runner.run_once(check)
+    assert result.message == "Error rate is normal"  # judged, not "too few messages"
+    assert result.details["processed"] == 100
+    assert result.details["failed"] == 0
     assert engine.conditions == {}
+    assert up(registry, "error_rate") == 1
+    assert "✅ Resolved: High error rate" in queued_texts(engine)[-1]
 
 
 @pytest.mark.asyncio
@@ -204,23 +272,22 @@ def test_checks_from_config_builds_the_enabled_ones(registry: CollectorRegistry)
 async def test_runner_runs_checks_on_their_schedule(
     engine: AlertEngine, registry: CollectorRegistry
 ) -> None:
-    """start() runs each check at once; stop() cancels the tasks."""
+    """start() runs each check at once and again every `every`; stop() cancels the tasks."""
     from khronos.checks import CheckRunner
 
-    seen = threading.Event()
+    reads: list[int] = []
 
     def read() -> int:
-        seen.set()
+        reads.append(1)
         return 1
 
     runner = CheckRunner(engine, [MemoryCheck(every=0.01, read_rss=read)], registry=registry)
     runner.start()
-    for _ in range(200):
-        if up(registry, "memory") == 1:
-            break
-        import asyncio
-
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while len(reads) < 3 and loop.time() < deadline:
         await asyncio.sleep(0.01)
     await runner.stop()
-    assert seen.is_set()
+    assert len(reads) >= 3
     assert up(registry, "memory") == 1
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("khronos-check-")]

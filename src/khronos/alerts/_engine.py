@@ -3,11 +3,17 @@
 :meth:`AlertEngine.send_alert` is synchronous and thread-safe: it decides (cooldown per
 fingerprint), renders, writes the rows to the outbox and wakes the delivery worker.  It never
 waits for the network, so an alert storm costs a dict lookup per suppressed alert.
+
+Every alert's text, note and details pass through the secret redactor (``khronos.logs``) before
+they are rendered, stored in the outbox or sent: an alert's reason is often an error text from
+elsewhere (Litestream's stderr with an S3 key, an exception with a URL token), and an alert is
+read on a phone, forwarded, and kept in a chat's history forever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -26,11 +32,13 @@ from khronos.alerts._notifier import LogNotifier, Notifier
 from khronos.alerts._outbox import Outbox, OutboxRow
 from khronos.alerts._worker import DeliveryWorker
 from khronos.config import KhronosConfig, format_duration
+from khronos.logs import Redactor, collect_secrets, get_redactor
 
 __all__ = ["AlertEngine", "Condition", "DeliveryStatus", "breaker_alert_listener", "human_duration"]
 
 _log = structlog.get_logger("khronos.alerts")
 _MAX_FINGERPRINTS = 10_000
+_MAX_DEPTH = 16
 
 
 def human_duration(seconds: float) -> str:
@@ -91,8 +99,10 @@ class AlertEngine:
         backoff_initial: float = 1.0,
         backoff_max: float = 300.0,
         poll_interval: float = 1.0,
+        redactor: Redactor | None = None,
     ) -> None:
         self.outbox = outbox
+        self.redactor = redactor if redactor is not None else get_redactor()
         self.notifiers = list(notifiers) or [LogNotifier()]
         self.cooldown = cooldown
         self.repeat_interval = repeat_interval
@@ -126,10 +136,18 @@ class AlertEngine:
         registry: CollectorRegistry | None = None,
         clock: Clock | None = None,
         notifiers: Sequence[Notifier] | None = None,
+        redactor: Redactor | None = None,
     ) -> AlertEngine:
-        """The engine for a configuration: Telegram (if configured) and the log."""
+        """The engine for a configuration: Telegram (if configured) and the log.
+
+        Every secret of the configuration (bot token, S3 keys, the HTTP token...) is added to the
+        redactor (default: the process-wide one), so no alert can carry one.
+        """
         from khronos.alerts._telegram import TelegramNotifier  # noqa: PLC0415 - httpx is heavy
 
+        redactor = redactor if redactor is not None else get_redactor()
+        for secret in collect_secrets(config):
+            redactor.add_secret(secret)
         alerts = config.alerts
         max_pending = alerts.max_pending if alerts else 10_000
         if notifiers is None:
@@ -152,6 +170,7 @@ class AlertEngine:
             metrics=AlertMetrics(registry, namespace=config.metrics.namespace),
             service=config.service.name,
             environment=config.environment,
+            redactor=redactor,
             **kwargs,
         )
 
@@ -253,6 +272,31 @@ class AlertEngine:
         alert = Alert(message, level, dict(details or {}), fingerprint=f"test:{uuid.uuid4()}")
         return self.enqueue(alert, note="test alert")
 
+    def _redacted(self, alert: Alert) -> Alert:
+        """The alert with secrets masked in its message, title and details (keys too)."""
+        return dataclasses.replace(
+            alert,
+            message=self.redactor.redact(alert.message),
+            title=self.redactor.redact(alert.title) if alert.title else alert.title,
+            details=self._scrub(alert.details),
+        )
+
+    def _scrub(self, value: Any, key: str | None = None, depth: int = 0) -> Any:
+        """JSON-like data with secrets masked; other objects (and anything nested deeper than
+        :data:`_MAX_DEPTH`, so a cycle cannot recurse forever) become their masked ``str``."""
+        if depth < _MAX_DEPTH:
+            if isinstance(value, Mapping):
+                return {
+                    self.redactor.redact(str(k)): self._scrub(v, str(k), depth + 1)
+                    for k, v in value.items()
+                }
+            if isinstance(value, list | tuple | set | frozenset):
+                return [self._scrub(v, None, depth + 1) for v in value]
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        text = value if isinstance(value, str) else str(value)
+        return self.redactor.redact_value(text, key)
+
     def _forget_old(self, now: float) -> None:
         stale = [k for k, s in self._seen.items() if now - s.last_sent >= self.cooldown]
         for key in stale:
@@ -274,6 +318,8 @@ class AlertEngine:
         of a CRITICAL condition goes to the critical chat).
         """
         route = alert.level if route_level is None else route_level
+        alert = self._redacted(alert)
+        note = self.redactor.redact(note) if note else note
         alert_id = uuid.uuid4().hex[:16]
         at = self.clock.wall()
         html = render_html(

@@ -3,8 +3,10 @@
 One row per alert, channel and chat, in ``state_dir/alerts-outbox.db`` (WAL, ``synchronous=FULL``
 so a row that :meth:`Outbox.add` returned survives a kill -9 and a power cut).  Row ids only grow
 (``AUTOINCREMENT``), so delivery in id order is delivery in the order alerts were raised, across
-restarts too.  The outbox is bounded: when full, the oldest INFO/WARN row is dropped first, then
-the oldest of any level; the caller counts the drops.
+restarts too.  Order is kept per (channel, chat): :meth:`Outbox.head` with a chat gives that
+chat's oldest row, so a chat Telegram refuses cannot hold up the alerts for another chat.  The
+outbox is bounded: when full, the oldest INFO/WARN row is dropped first, then the oldest of any
+level; the caller counts the drops.
 
 Only one process delivers at a time: :meth:`Outbox.acquire_delivery` takes an exclusive
 ``flock`` on ``alerts-outbox.lock``.  Others (``khronos alert test`` beside a running daemon)
@@ -41,6 +43,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_by_channel ON outbox (channel, id);
+CREATE INDEX IF NOT EXISTS outbox_by_chat ON outbox (channel, chat, id);
 CREATE INDEX IF NOT EXISTS outbox_by_alert ON outbox (alert_id);
 """
 
@@ -125,14 +128,21 @@ class Outbox:
             count -= 1
         return dropped
 
-    def head(self, channel: str) -> OutgoingMessage | None:
-        """The oldest message for a channel."""
+    def head(self, channel: str, chat: str | None = None) -> OutgoingMessage | None:
+        """The oldest message for a channel, or for one chat of it."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT id, alert_id, chat, level, html, plain FROM outbox"
-                " WHERE channel = ? ORDER BY id LIMIT 1",
-                (channel,),
-            ).fetchone()
+            if chat is None:
+                row = self._db.execute(
+                    "SELECT id, alert_id, chat, level, html, plain FROM outbox"
+                    " WHERE channel = ? ORDER BY id LIMIT 1",
+                    (channel,),
+                ).fetchone()
+            else:
+                row = self._db.execute(
+                    "SELECT id, alert_id, chat, level, html, plain FROM outbox"
+                    " WHERE channel = ? AND chat = ? ORDER BY id LIMIT 1",
+                    (channel, chat),
+                ).fetchone()
         if row is None:
             return None
         return OutgoingMessage(row[0], row[1], row[2], Level(row[3]), row[4], row[5])
@@ -173,6 +183,16 @@ class Outbox:
         if not rows:
             return PendingInfo(0, 0, None)
         return PendingInfo(len(rows), int(rows[0][0]), rows[0][1])
+
+    def chats(self, channel: str) -> Sequence[str]:
+        """Chats of a channel with pending messages (each is delivered on its own)."""
+        with self._lock:
+            return [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT DISTINCT chat FROM outbox WHERE channel = ?", (channel,)
+                )
+            ]
 
     def channels(self) -> Sequence[str]:
         """Channels with pending messages."""

@@ -2,12 +2,23 @@
 
 The bot token is part of every Bot API URL, so it is kept out of everything that can be shown:
 ``repr``, exceptions (httpx errors are re-raised as :class:`DeliveryError` with the token masked)
-and log lines.  Rate limits follow Telegram's FAQ: 1 message per second per chat, 20 per minute
-in a group (negative chat id, or an ``@channel``).
+and log lines.  That includes the lines httpx itself writes: at INFO it logs every request as
+``HTTP Request: POST https://api.telegram.org/bot<TOKEN>/sendMessage``, and an app that uses
+``khronos.alerts`` with a plain ``logging.basicConfig(level=logging.INFO)`` (no
+``khronos.logs``) would print the token.  So creating a notifier installs, once, a
+:class:`logging.Filter` on the httpx and httpcore loggers that masks bot tokens in the record
+before any handler formats it.  It sits on those loggers rather than on a handler because the app
+adds its handlers whenever it likes (before or after the notifier), and those libraries log to
+these exact logger names, never to children.
+
+Rate limits follow Telegram's FAQ: 1 message per second per chat, 20 per minute in a group
+(negative chat id, or an ``@channel``).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,12 +28,73 @@ from pydantic import SecretStr
 from khronos.alerts._model import Level
 from khronos.alerts._notifier import DeliveryError, OutgoingMessage, RateLimit
 from khronos.config._alerts import TelegramConfig
+from khronos.logs import get_redactor
 
-__all__ = ["PER_CHAT_LIMIT", "PER_GROUP_LIMIT", "TelegramNotifier", "explain_telegram_error"]
+__all__ = [
+    "PER_CHAT_LIMIT",
+    "PER_GROUP_LIMIT",
+    "TelegramNotifier",
+    "explain_telegram_error",
+    "install_token_filter",
+]
 
 PER_CHAT_LIMIT = RateLimit(1, 1.0)
 PER_GROUP_LIMIT = RateLimit(20, 60.0)
 _MASK = "bot<token>"
+_HTTP_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+
+
+class _TokenLogFilter(logging.Filter):
+    """Masks the bot tokens of every notifier (and anything the redactor knows) in a record."""
+
+    def __init__(self) -> None:
+        super().__init__("khronos.alerts.telegram")
+        self._lock = threading.Lock()
+        self._tokens: tuple[str, ...] = ()
+
+    def add_token(self, token: str) -> None:
+        """Mask this token from now on."""
+        if not token:
+            return
+        with self._lock:
+            if token not in self._tokens:
+                self._tokens = tuple(sorted({*self._tokens, token}, key=len, reverse=True))
+
+    def mask(self, text: str) -> str:
+        """``text`` without bot tokens."""
+        for token in self._tokens:
+            text = text.replace(token, "<token>")
+        return get_redactor().redact(text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message when it holds a token; never drops a record."""
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is the logging module's to report
+            return True
+        masked = self.mask(text)
+        if masked != text:
+            record.msg, record.args = masked, None
+        return True
+
+
+_TOKEN_FILTER = _TokenLogFilter()
+
+
+def install_token_filter(token: str) -> None:
+    """Mask ``token`` in the httpx/httpcore loggers' records (idempotent)."""
+    _TOKEN_FILTER.add_token(token)
+    for name in _HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if _TOKEN_FILTER not in logger.filters:
+            logger.addFilter(_TOKEN_FILTER)
 
 
 def explain_telegram_error(status: int, description: str, chat: str | None = None) -> str:
@@ -74,6 +146,7 @@ class TelegramNotifier:
     ) -> None:
         token = bot_token.get_secret_value() if isinstance(bot_token, SecretStr) else bot_token
         self._token = token
+        install_token_filter(token)
         self._name = name
         self.chat_id = str(chat_id)
         self.critical_chat_id = str(critical_chat_id) if critical_chat_id is not None else None

@@ -1,15 +1,24 @@
-"""The delivery worker: one asyncio task per channel, draining the outbox in order.
+"""The delivery worker: one task per (channel, chat), each draining its chat's rows in order.
 
-For each channel it takes the oldest row and waits for whatever forbids sending it now: the
-chat's rate limits (and a 429's ``retry_after``), the backoff after a failure, an open circuit
-breaker.  Then it sends; on success the row is deleted, on failure it stays at the head and is
-tried again, so delivery is ordered and at-least-once.  A duplicate needs Telegram to accept a
-message and the process to die before the delete - a window of one local SQLite statement.
+Order is kept per chat, not per channel: a chat Telegram refuses (a wrong ``critical_chat_id``
+answering "chat not found"), a chat blocked by a 429 or by the 1 message/s limit holds up only
+its own alerts, never those for another chat.  A supervisor task per channel starts a chat task
+for every chat with pending rows; the chat task ends when its chat's rows are gone.
+
+For each chat the task takes the oldest row and waits for whatever forbids sending it now: the
+chat's rate limits (and a 429's ``retry_after``), the chat's backoff after a failure, the
+channel's open circuit breaker.  Then it sends; on success the row is deleted, on failure it stays
+at the head and is tried again after a bounded exponential backoff (a refusal that needs a person
+to act, like "chat not found", is retried too - slowly - and counted each time in
+``khronos_alerts_failed_total``, never dropped silently).  So delivery is ordered per chat and
+at-least-once.  A duplicate needs Telegram to accept a message and the process to die before the
+delete - a window of one local SQLite statement.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
@@ -62,8 +71,13 @@ class RateLimiter:
         window.blocked_until = max(window.blocked_until, until)
 
 
+def _chat_key(channel: str, chat: str) -> str:
+    """The rate limiter's key: chats of different channels are different destinations."""
+    return f"{channel}\x00{chat}"
+
+
 class DeliveryWorker:
-    """Delivers outbox rows through the notifiers, one task per channel."""
+    """Delivers outbox rows through the notifiers, one task per channel and chat."""
 
     def __init__(
         self,
@@ -99,11 +113,12 @@ class DeliveryWorker:
         self._on_recovered = on_recovered
         for name, breaker in self.breakers.items():
             breaker.add_listener(self._breaker_listener(name))
-        self._next_attempt: dict[str, float] = {}
+        self._next_attempt: dict[tuple[str, str], float] = {}
         self.outcomes: OrderedDict[str, str] = OrderedDict()
-        self._wake: asyncio.Event | None = None
+        self._wake: dict[str, asyncio.Event] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._chat_tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     def _breaker_listener(self, channel: str) -> Callable[[BreakerEvent], None]:
         def listener(event: BreakerEvent) -> None:
@@ -118,30 +133,32 @@ class DeliveryWorker:
         return any(not t.done() for t in self._tasks)
 
     def start(self) -> None:
-        """Start one task per channel on the running event loop."""
+        """Start one supervisor task per channel on the running event loop."""
         if self.running:
             return
         self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
+        self._wake = {name: asyncio.Event() for name in self.notifiers}
         self._tasks = [
-            asyncio.create_task(self._run(n), name=f"khronos-alerts-{n.name}")
+            asyncio.create_task(self._supervise(n), name=f"khronos-alerts-{n.name}")
             for n in self.notifiers.values()
         ]
 
     async def stop(self) -> None:
         """Cancel the tasks (rows not yet delivered stay in the outbox)."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._chat_tasks.values()]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
+        self._chat_tasks.clear()
 
     def wake(self) -> None:
         """New rows were added (callable from any thread)."""
-        loop, event = self._loop, self._wake
-        if loop is None or event is None or loop.is_closed():
+        loop, events = self._loop, list(self._wake.values())
+        if loop is None or not events or loop.is_closed():
             return
         try:
-            loop.call_soon_threadsafe(event.set)
+            loop.call_soon_threadsafe(_set_all, events)
         except RuntimeError:  # the loop closed in between
             return
 
@@ -151,47 +168,69 @@ class DeliveryWorker:
         while len(self.outcomes) > _MAX_OUTCOMES:
             self.outcomes.popitem(last=False)
 
-    async def _idle(self) -> None:
-        assert self._wake is not None  # noqa: S101 - set by start()
-        self._wake.clear()
-        try:
-            await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-        except TimeoutError:
-            return
-
-    async def _run(self, notifier: Notifier) -> None:
+    async def _supervise(self, notifier: Notifier) -> None:
+        """Keep one chat task running for every chat of this channel with pending rows."""
+        event = self._wake[notifier.name]
         while True:
+            event.clear()  # before looking, so a row added meanwhile wakes the next round
             try:
-                if not await self._step(notifier):
-                    await self._idle()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - the worker must outlive any one bad row
-                _log.exception("alert delivery step failed", channel=notifier.name)
-                await self.clock.sleep(self.backoff_initial)
+                self._spawn(notifier)
+            except Exception:  # noqa: BLE001 - the supervisor must outlive a bad read
+                _log.exception("alert delivery supervisor failed", channel=notifier.name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), self.poll_interval)
 
-    async def _step(self, notifier: Notifier) -> bool:
-        """Try to deliver the head row; False when there is nothing to do."""
+    def _spawn(self, notifier: Notifier) -> None:
+        for chat in self.outbox.chats(notifier.name):
+            key = (notifier.name, chat)
+            task = self._chat_tasks.get(key)
+            if task is None or task.done():
+                self._chat_tasks[key] = asyncio.create_task(
+                    self._run_chat(notifier, chat), name=f"khronos-alerts-{notifier.name}-{chat}"
+                )
+
+    async def _run_chat(self, notifier: Notifier, chat: str) -> None:
+        key = (notifier.name, chat)
+        try:
+            while True:
+                try:
+                    if not await self._step(notifier, chat):
+                        return  # no await since the empty head: a new row wakes the supervisor
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - the worker must outlive any one bad row
+                    _log.exception("alert delivery step failed", channel=notifier.name)
+                    await self.clock.sleep(self.backoff_initial)
+        finally:
+            if self._chat_tasks.get(key) is asyncio.current_task():
+                del self._chat_tasks[key]
+
+    async def _step(self, notifier: Notifier, chat: str) -> bool:
+        """Try to deliver the chat's head row; False when the chat has nothing left."""
         name = notifier.name
-        message = self.outbox.head(name)
+        message = self.outbox.head(name, chat)
         if message is None:
             return False
         breaker = self.breakers[name]
-        limits = notifier.rate_limits(message.chat)
+        limit_key = _chat_key(name, chat)
         now = self.clock.monotonic()
         ready = max(
-            self._next_attempt.get(name, 0.0),
-            self.limiter.next_allowed(message.chat, limits, now),
+            self._next_attempt.get((name, chat), 0.0),
+            self.limiter.next_allowed(limit_key, notifier.rate_limits(chat), now),
             breaker.retry_at if breaker.state == "open" else 0.0,
         )
         if ready > now:
             await self.clock.sleep(ready - now)
             return True
-        if not breaker.allow():
+        if not breaker.allow():  # another chat's request is the half-open probe
             await self.clock.sleep(max(breaker.retry_at - now, self.backoff_initial))
             return True
-        self.limiter.record(message.chat, now)
-        await self._send(notifier, breaker, message)
+        try:
+            await self._send(notifier, breaker, message)
+        finally:
+            # Counted from when the answer came, so the next message to this chat is at least
+            # one period after the server saw this one, however long the request took.
+            self.limiter.record(limit_key, self.clock.monotonic())
         return True
 
     async def _send(
@@ -208,7 +247,7 @@ class DeliveryWorker:
             self._failed(notifier, breaker, message, error)
             return
         self.outbox.delete(message.id)
-        self._next_attempt.pop(name, None)
+        self._next_attempt.pop((name, message.chat), None)
         self.metrics.sent.labels(level=message.level.name, channel=name).inc()
         self._remember(message.alert_id, "delivered")
         breaker.record_success()
@@ -228,22 +267,32 @@ class DeliveryWorker:
         else:
             breaker.record_failure(exc.reason)
         if exc.retry_after is not None:
-            self.limiter.block(message.chat, now + exc.retry_after)
+            self.limiter.block(_chat_key(name, message.chat), now + exc.retry_after)
             self.outbox.note_failure(message.id, exc.message)
-            _log.warning("alert rate limited", channel=name, retry_after=exc.retry_after)
+            _log.warning(
+                "alert rate limited", channel=name, chat=message.chat, retry_after=exc.retry_after
+            )
             return
         if not exc.recoverable:
             self.outbox.delete(message.id)
             self._remember(message.alert_id, f"rejected: {exc}")
-            _log.error("alert rejected, dropped", channel=name, error=str(exc))
+            _log.error("alert rejected, dropped", channel=name, chat=message.chat, error=str(exc))
             return
         attempts = self.outbox.note_failure(message.id, str(exc))
         delay = min(self.backoff_max, self.backoff_initial * 2 ** min(attempts - 1, 30))
-        self._next_attempt[name] = now + delay * (0.5 + random.random() / 2)  # noqa: S311
+        delay *= 0.5 + random.random() / 2  # noqa: S311 - jitter, not cryptography
+        self._next_attempt[(name, message.chat)] = now + delay
         _log.warning(
             "alert delivery failed, will retry",
             channel=name,
+            chat=message.chat,
             reason=exc.reason,
             attempts=attempts,
+            retry_in=round(delay, 1),
             error=str(exc),
         )
+
+
+def _set_all(events: Sequence[asyncio.Event]) -> None:
+    for event in events:
+        event.set()
