@@ -9,11 +9,19 @@ column and the 0.5 replacement; :func:`migrate_litestream` writes the equivalent
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
-from khronos.config._backup import LEGACY_DB_KEYS, LEGACY_REPLICA_KEYS
+from khronos.config._backup import (
+    LEGACY_DB_KEYS,
+    LEGACY_REPLICA_KEYS,
+    LITESTREAM_TYPE_KEYS,
+    DatabaseConfig,
+    ReplicaConfig,
+)
 from khronos.config._yaml import KeyPath, Positions, format_path, parse_yaml
 from khronos.errors import ConfigProblem
 
@@ -23,54 +31,12 @@ KHRONOS_SECTIONS = frozenset(
     {"service", "environment", "state_dir", "http", "backup", "metrics", "logging", "alerts"}
     | {"checks"}
 )
-_REPLICA_SETTINGS = frozenset(
-    [
-        "access-key-id",
-        "secret-access-key",
-        "region",
-        "bucket",
-        "endpoint",
-        "force-path-style",
-        "sign-payload",
-        "require-content-md5",
-        "skip-verify",
-        "storage-class",
-        "part-size",
-        "concurrency",
-        "sse-customer-algorithm",
-        "sse-customer-key",
-        "sse-customer-key-path",
-        "sse-kms-key-id",
-        "account-name",
-        "account-key",
-        "sas-token",
-        "host",
-        "user",
-        "password",
-        "key-path",
-        "concurrent-writes",
-        "host-key",
-        "webdav-url",
-        "webdav-username",
-        "webdav-password",
-        "jwt",
-        "seed",
-        "creds",
-        "nkey",
-        "username",
-        "token",
-        "tls",
-        "root-cas",
-        "client-cert",
-        "client-key",
-        "max-reconnects",
-        "reconnect-wait",
-        "timeout",
-        "sync-interval",
-        "max-sync-ltx-files",
-        "auto-recover",
-    ]
-)
+# Replica settings (Litestream's inline ReplicaSettings: also valid at the top level).
+_REPLICA_SETTINGS = (frozenset().union(*LITESTREAM_TYPE_KEYS.values()) - {"path"}) | {
+    "sync-interval",
+    "max-sync-ltx-files",
+    "auto-recover",
+}
 TOP_KEYS = (
     frozenset(
         [
@@ -117,9 +83,35 @@ DB_KEYS = frozenset(
     ]
 )
 REPLICA_KEYS = _REPLICA_SETTINGS | {"type", "path", "url"}
-REPLICA_TYPES = frozenset({"file", "s3", "gs", "abs", "sftp", "webdav", "nats", "oss"})
+REPLICA_TYPES = frozenset(LITESTREAM_TYPE_KEYS)
+_URL_SCHEMES = REPLICA_TYPES | {"webdavs"}
+_B2_FIX = (
+    "0.5: type: s3 with bucket, path, endpoint: https://s3.REGION.backblazeb2.com, "
+    "force-path-style: true, sign-payload: true; in khronos.yml b2:// and type: b2 do it for you"
+)
+_R2_FIX = (
+    "0.5: s3://bucket/path with endpoint: https://ACCOUNT_ID.r2.cloudflarestorage.com and "
+    "region: auto; in khronos.yml r2:// with account-id does it for you"
+)
+_TYPE_FIXES = {"b2": _B2_FIX, "r2": _R2_FIX, "gcs": "use gs: gs://bucket/path or type: gs"}
+# Where the 0.3-era replica keys went in 0.5 itself, and in khronos.yml.
+_LEGACY_HINTS = {
+    "validation-interval": "0.5: top-level validation: {interval: 24h}; khronos.yml: "
+    "backup.verify.interval (Khronos' restore drill)",
+    "retention": "0.5: top-level snapshot: {retention: 168h}; khronos.yml: "
+    "backup.snapshot.retention",
+    "snapshot-interval": "0.5: top-level snapshot: {interval: 24h}; khronos.yml: "
+    "backup.snapshot.interval",
+}
+_URL_PARTS = {
+    "path": frozenset(REPLICA_TYPES - {"nats"}),
+    "bucket": frozenset({"s3", "gs", "abs", "oss"}),
+    "host": frozenset({"sftp"}),
+    "webdav-url": frozenset({"webdav"}),
+}
+_ZERO_DURATION = re.compile(r"\s*(-.*|[0.]+([a-zµ]+)?)\s*")
 _SECTION_KEYS = {
-    "logging": frozenset({"level", "type", "stderr"}),
+    "logging": frozenset({"level", "type", "stderr", "source"}),
     "snapshot": frozenset({"interval", "retention"}),
     "validation": frozenset({"interval"}),
     "socket": frozenset({"enabled", "path", "permissions"}),
@@ -130,6 +122,8 @@ _TOP_LEGACY = {
         "silently ignored: no metrics listener is started",
         "0.5: top-level addr: 127.0.0.1:9090; Khronos runs the listener itself",
     ),
+    "validation-interval": ("silently ignored", _LEGACY_HINTS["validation-interval"]),
+    "snapshot-interval": ("silently ignored", _LEGACY_HINTS["snapshot-interval"]),
 }
 
 
@@ -188,6 +182,14 @@ class _Linter:
                 self.unknown((name, key), _SECTION_KEYS[name])
 
     def db(self, path: KeyPath, db: dict[str, Any]) -> None:
+        both = "replica" in db and "replicas" in db
+        if both:
+            self.add(
+                (*path, "replicas"),
+                "'replica' and 'replicas' on one database: fatal in 0.5 (\"cannot specify "
+                "'replica' and 'replicas'\")",
+                "keep one replica: mapping and delete replicas:",
+            )
         for key, value in db.items():
             if key == "replicas" and isinstance(value, list):
                 if len(value) > 1:
@@ -196,7 +198,7 @@ class _Linter:
                         f"{len(value)} replicas: fatal in 0.5 (one replica per database)",
                         "keep one as replica: (a mapping); " + LEGACY_DB_KEYS["replicas"],
                     )
-                else:
+                elif not both:
                     self.add(
                         (*path, key),
                         "'replicas:' is deprecated in 0.5",
@@ -211,16 +213,10 @@ class _Linter:
                 self.unknown((*path, key), DB_KEYS)
 
     def replica(self, path: KeyPath, replica: dict[str, Any]) -> None:
-        for key, value in replica.items():
+        kind = self.replica_kind(path, replica)
+        for key in replica:
             where = (*path, key)
-            if key == "type" and value not in REPLICA_TYPES:
-                hint = {
-                    "b2": "0.5: type: s3 with endpoint https://s3.REGION.backblazeb2.com, "
-                    "force-path-style and sign-payload; khronos.yml: type: b2 does it for you",
-                    "gcs": "use type: gs",
-                }.get(str(value), f"valid types: {', '.join(sorted(REPLICA_TYPES))}")
-                self.add(where, f"replica type {value!r} is fatal in 0.5 (unknown type)", hint)
-            elif key == "age":
+            if key == "age":
                 self.add(
                     where,
                     "'age' encryption is fatal in 0.5 (not supported)",
@@ -230,10 +226,53 @@ class _Linter:
                 self.add(
                     where,
                     f"{key!r} is a Litestream 0.3 setting that 0.5 ignores silently",
-                    "use " + LEGACY_REPLICA_KEYS[key],
+                    _LEGACY_HINTS.get(key, "use " + LEGACY_REPLICA_KEYS[key]),
                 )
             elif key not in REPLICA_KEYS:
                 self.unknown(where, REPLICA_KEYS)
+            elif kind is not None:
+                self.replica_key(where, kind, replica)
+
+    def replica_kind(self, path: KeyPath, replica: dict[str, Any]) -> str | None:
+        """The replica's type as 0.5 derives it (url scheme, else type, else file); None if bad."""
+        url = replica.get("url")
+        if isinstance(url, str) and "://" in url:
+            kind = urlsplit(url).scheme.lower()
+            kind = "webdav" if kind == "webdavs" else kind
+            if kind not in _URL_SCHEMES:
+                fix = _TYPE_FIXES.get(kind, f"valid schemes: {', '.join(sorted(_URL_SCHEMES))}")
+                self.add((*path, "url"), f"{kind}:// replica URL is fatal in 0.5", fix)
+                return None
+            return kind
+        kind = str(replica.get("type") or "file")
+        if kind not in REPLICA_TYPES:
+            hint = _TYPE_FIXES.get(kind, f"valid types: {', '.join(sorted(REPLICA_TYPES))}")
+            self.add((*path, "type"), f"replica type {kind!r} is fatal in 0.5 (unknown type)", hint)
+            return None
+        return kind
+
+    def replica_key(self, where: KeyPath, kind: str, replica: dict[str, Any]) -> None:
+        """A known key on a replica of a valid type: read by that type, and not fatal."""
+        key = str(where[-1])
+        if key in {"type", "url", "sync-interval", "max-sync-ltx-files", "auto-recover"}:
+            if key == "sync-interval" and _ZERO_DURATION.fullmatch(str(replica[key])):
+                self.add(
+                    where,
+                    "sync-interval must be greater than 0: fatal in 0.5",
+                    "e.g. sync-interval: 1s",
+                )
+        elif key not in LITESTREAM_TYPE_KEYS[kind]:
+            self.add(
+                where,
+                f"{key!r} is not read by {kind} replicas: 0.5 ignores it silently",
+                f"remove it; {kind} replicas take: {', '.join(sorted(LITESTREAM_TYPE_KEYS[kind]))}",
+            )
+        elif "url" in replica and kind in _URL_PARTS.get(key, ()):
+            self.add(
+                where,
+                f'url and {key} on one {kind} replica: fatal in 0.5 ("cannot specify url & {key}")',
+                f"put the {key} in the url, or use type: {kind} with {key} and no url",
+            )
 
 
 def lint_litestream(text: str, *, source: str | None = None) -> list[ConfigProblem]:
@@ -248,32 +287,17 @@ def lint_litestream(text: str, *, source: str | None = None) -> list[ConfigProbl
 
 # ------------------------------------------------------------------------------------ migrate
 
-_DB_KEEP = ("monitor-interval", "checkpoint-interval", "busy-timeout", "min-checkpoint-page-count")
-_REPLICA_KEEP = [
-    "url",
-    "type",
-    "path",
-    "bucket",
-    "region",
-    "endpoint",
-    "force-path-style",
-    "sign-payload",
-    "skip-verify",
-    "require-content-md5",
-    "storage-class",
-    "part-size",
-    "concurrency",
-    "access-key-id",
-    "secret-access-key",
-    "account-name",
-    "account-key",
-    "host",
-    "user",
-    "password",
-    "key-path",
-    "sync-interval",
-]
+_DB_KEEP = tuple(
+    f.replace("_", "-") for f in DatabaseConfig.model_fields if f not in {"path", "name", "replica"}
+)
+_REPLICA_KEEP = frozenset(f.replace("_", "-") for f in ReplicaConfig.model_fields) - {"account-id"}
 _RENAMED = {"key-id": "access-key-id", "application-key": "secret-access-key"}
+_KIND_ALIASES = {"b2": "s3", "gcs": "gs", "webdavs": "webdav"}
+_MOVED = {
+    "retention": ("snapshot", "retention"),
+    "snapshot-interval": ("snapshot", "interval"),
+    "validation-interval": ("verify", "interval"),
+}
 
 
 def migrate_litestream(text: str, *, source: str | None = None) -> str:
@@ -291,6 +315,8 @@ def migrate_litestream(text: str, *, source: str | None = None) -> str:
     validation = data.get("validation")
     if isinstance(validation, dict) and "interval" in validation:
         verify["interval"] = validation["interval"]
+    if "validation-interval" in data:
+        verify.setdefault("interval", data["validation-interval"])
     notes.extend(_top_notes(data))
     defaults = {k: v for k, v in data.items() if k in {"access-key-id", "secret-access-key"}}
     dbs = []
@@ -304,10 +330,12 @@ def migrate_litestream(text: str, *, source: str | None = None) -> str:
             for key in db
             if key not in {"path", "replica", "replicas", *_DB_KEEP}
         )
-        replicas = db.get("replicas") or (
-            [db["replica"]] if isinstance(db.get("replica"), dict) else []
-        )
-        if len(replicas) > 1:
+        replicas: list[Any] = db["replicas"] if isinstance(db.get("replicas"), list) else []
+        if isinstance(db.get("replica"), dict):
+            if replicas:
+                notes.append(f"dbs[{index}].replicas: dropped; 0.5 refuses replica and replicas")
+            replicas = [db["replica"]]
+        elif len(replicas) > 1:
             notes.append(f"dbs[{index}]: replicas after the first dropped (0.5 allows one)")
         if replicas and isinstance(replicas[0], dict):
             entry["replica"] = _migrate_replica(
@@ -331,6 +359,14 @@ def migrate_litestream(text: str, *, source: str | None = None) -> str:
     return head + yaml.safe_dump({"backup": backup}, sort_keys=False, allow_unicode=True)
 
 
+def _replica_kind(replica: dict[str, Any]) -> str:
+    """The replica's type as 0.5 derives it, with the sugar Khronos accepts (b2) kept."""
+    url = replica.get("url")
+    if isinstance(url, str) and "://" in url:
+        return urlsplit(url).scheme.lower()
+    return str(replica.get("type") or "file")
+
+
 def _migrate_replica(
     replica: dict[str, Any],
     where: str,
@@ -340,28 +376,28 @@ def _migrate_replica(
     verify: dict[str, Any],
     notes: list[str],
 ) -> dict[str, Any]:
+    kind = _replica_kind(replica)
+    reads = LITESTREAM_TYPE_KEYS.get(_KIND_ALIASES.get(kind, kind), _REPLICA_KEEP)
     out: dict[str, Any] = {}
     for key, value in replica.items():
-        if key in _RENAMED:
-            out[_RENAMED[key]] = value
-        elif key == "type" and value == "gcs":
-            out["type"] = "gs"
-        elif key in _REPLICA_KEEP:
+        key = _RENAMED.get(key, key)  # noqa: PLW2901 - the 0.3 name becomes the 0.5 one
+        if kind == "gcs" and key in {"type", "url"}:
+            out[key] = "gs" if key == "type" else "gs" + str(value)[3:]
+        elif key in _REPLICA_KEEP and (key in reads or key in {"url", "type", "sync-interval"}):
             out[key] = value
-        elif key == "retention":
-            snapshot.setdefault("retention", value)
-        elif key == "snapshot-interval":
-            snapshot.setdefault("interval", value)
-        elif key == "validation-interval":
-            verify.setdefault("interval", value)
+        elif key in _REPLICA_KEEP:
+            notes.append(f"{where}.{key}: dropped; a {kind} replica does not read it")
+        elif key in _MOVED:
+            section, name = _MOVED[key]
+            (snapshot if section == "snapshot" else verify).setdefault(name, value)
         elif key == "retention-check-interval":
             notes.append(f"{where}.{key}: dropped; 0.5 enforces retention by itself")
         else:
             notes.append(f"{where}.{key}: dropped; not supported by Litestream 0.5 / Khronos")
-    if out.get("type") in {"s3", "b2", None}:
+    if _KIND_ALIASES.get(kind, kind) == "s3":
         for key, value in defaults.items():
             out.setdefault(key, value)
-    if out.get("type") == "b2" and not (out.get("region") or out.get("endpoint")):
+    if kind == "b2" and not (out.get("region") or out.get("endpoint")):
         out["region"] = "CHANGE-ME"
         notes.append(f"{where}.region: set it to your B2 bucket's region, e.g. us-west-004")
     return out
@@ -374,6 +410,8 @@ def _top_notes(data: dict[str, Any]) -> list[str]:
             notes.append(f"{key}: dropped; Khronos serves /metrics itself (http.listen)")
         elif key == "logging":
             notes.append("logging: dropped; Khronos sets Litestream's logging (see logging:)")
+        elif key == "validation-interval":
+            notes.append(f"{key}: moved to backup.verify.interval (Khronos' restore drill)")
         elif key not in {"dbs", "snapshot", "retention", "validation"} | _REPLICA_SETTINGS:
             notes.append(f"{key}: dropped; Khronos has no equivalent")
     return notes

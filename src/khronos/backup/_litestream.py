@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import SecretStr
 
 from khronos.config._backup import BackupConfig, DatabaseConfig, ReplicaConfig
 from khronos.config._types import format_size
@@ -39,24 +40,8 @@ __all__ = [
 ]
 
 DROPPED_ENV = ("AWS_CA_BUNDLE",)
-_SECRET_FIELDS = ("access_key_id", "secret_access_key", "account_key", "password")
-_PLAIN_FIELDS = (
-    "type",
-    "path",
-    "bucket",
-    "region",
-    "endpoint",
-    "force_path_style",
-    "sign_payload",
-    "skip_verify",
-    "require_content_md5",
-    "storage_class",
-    "concurrency",
-    "account_name",
-    "host",
-    "user",
-    "key_path",
-)
+# Parsed once in khronos.yml and already turned into the keys below: never rendered themselves.
+_NOT_RENDERED = frozenset({"url", "type", "account_id", "sync_interval"})
 
 
 class LitestreamNotFoundError(KhronosError):
@@ -101,34 +86,58 @@ def litestream_env(base: Mapping[str, str] | None = None) -> tuple[dict[str, str
 
 
 def replica_settings(replica: ReplicaConfig, index: int, secrets: dict[str, str]) -> dict[str, Any]:
-    """The Litestream ``replica:`` mapping; secret values are added to ``secrets`` as env vars."""
-    out: dict[str, Any] = {}
-    for field in _PLAIN_FIELDS:
+    """The Litestream ``replica:`` mapping; secret values are added to ``secrets`` as env vars.
+
+    Every field the model holds is rendered under its kebab-case name, so a key added to
+    :class:`ReplicaConfig` cannot be silently dropped here.
+    """
+    out: dict[str, Any] = {"type": replica.type}
+    for field in type(replica).model_fields:
         value = getattr(replica, field)
-        if value is not None:
-            out[field.replace("_", "-")] = _escape(value, f"KHRONOS_LS_{index}_{field}", secrets)
-    if replica.part_size is not None:
-        out["part-size"] = format_size(replica.part_size)
-    for field in _SECRET_FIELDS:
-        secret = getattr(replica, field)
-        if secret is not None:
-            name = f"KHRONOS_LS_{index}_{field.upper()}"
-            secrets[name] = secret.get_secret_value()
-            out[field.replace("_", "-")] = f"${{{name}}}"
+        if value is None or field in _NOT_RENDERED:
+            continue
+        name = f"KHRONOS_LS_{index}_{field.upper()}"
+        if field == "part_size":
+            out["part-size"] = format_size(value)
+        else:
+            out[_kebab(field)] = _value(value, name, secrets)
     out["sync-interval"] = go_duration(replica.sync_interval)
     return out
 
 
+def _value(value: object, env_name: str, secrets: dict[str, str]) -> Any:
+    """One setting as Litestream reads it; secrets and values holding ``$`` travel by env."""
+    if isinstance(value, SecretStr):
+        secrets[env_name] = value.get_secret_value()
+        return f"${{{env_name}}}"
+    if isinstance(value, timedelta):
+        return go_duration(value)
+    if isinstance(value, Path):
+        value = str(value)
+    return _escape(value, env_name, secrets)
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
 def go_duration(value: timedelta) -> str:
-    """A duration as Go's time.ParseDuration reads it (no ``d`` unit): ``168h``, ``1m30s``."""
-    millis = round(value.total_seconds() * 1000)
-    hours, millis = divmod(millis, 3_600_000)
-    minutes, millis = divmod(millis, 60_000)
-    seconds, millis = divmod(millis, 1000)
-    parts = [
-        f"{n}{u}" for n, u in ((hours, "h"), (minutes, "m"), (seconds, "s"), (millis, "ms")) if n
-    ]
-    return "".join(parts) or "0s"
+    """A duration as Go's time.ParseDuration reads it (no ``d`` unit): ``168h``, ``1m30s``.
+
+    Exact to the microsecond (timedelta's resolution), so a short positive interval never
+    collapses into ``0s``, which Litestream refuses.
+    """
+    micros = value // timedelta(microseconds=1)
+    sign = "-" if micros < 0 else ""
+    rest = abs(micros)
+    parts = []
+    for unit, size in (("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000), ("ms", 1000)):
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    if rest:
+        parts.append(f"{rest}us")
+    return sign + ("".join(parts) or "0s")
 
 
 def _escape(value: Any, env_name: str, secrets: dict[str, str]) -> Any:
@@ -142,12 +151,16 @@ def _escape(value: Any, env_name: str, secrets: dict[str, str]) -> Any:
 
 def _db_settings(db: DatabaseConfig, index: int, secrets: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {"path": _escape(str(db.path), f"KHRONOS_LS_{index}_DB", secrets)}
-    for field in ("monitor_interval", "checkpoint_interval", "busy_timeout"):
+    for field in (
+        "monitor_interval",
+        "checkpoint_interval",
+        "busy_timeout",
+        "min_checkpoint_page_count",
+        "restore_if_db_not_exists",
+    ):
         value = getattr(db, field)
         if value is not None:
-            out[field.replace("_", "-")] = go_duration(value)
-    if db.min_checkpoint_page_count is not None:
-        out["min-checkpoint-page-count"] = db.min_checkpoint_page_count
+            out[_kebab(field)] = _value(value, f"KHRONOS_LS_{index}_{field.upper()}", secrets)
     out["replica"] = replica_settings(db.replica, index, secrets)
     return out
 
