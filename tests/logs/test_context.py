@@ -59,11 +59,16 @@ def test_incoming_ids_are_validated(header: str, kept: bool) -> None:
     assert logs.is_valid_correlation_id(header.strip()) is kept
 
 
-def _app() -> Starlette:
+def _app(barrier: asyncio.Barrier | None = None) -> Starlette:
     log = logs.get_logger()
 
     async def endpoint(request: Request) -> PlainTextResponse:
         log.info("request start", path=request.url.path)
+        if barrier is not None:
+            # Every request waits here until all of them are inside: they really overlap.
+            # A timeout makes a serialised run fail instead of hanging.
+            async with asyncio.timeout(30):
+                await barrier.wait()
         await asyncio.sleep(0)
         await asyncio.create_task(asyncio.sleep(0))
         log.info("request end", path=request.url.path)
@@ -76,9 +81,9 @@ def _app() -> Starlette:
 async def test_100_concurrent_requests_keep_their_own_ids(
     setup_logs: Setup, tmp_path: Path
 ) -> None:
-    """Every line of each of 100 concurrent requests carries that request's ID."""
+    """100 requests inside the endpoint at once: every line carries its own request's ID."""
     setup_logs(console="off")
-    app = logs.CorrelationIdMiddleware(_app())
+    app = logs.CorrelationIdMiddleware(_app(asyncio.Barrier(100)))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         responses = await asyncio.gather(
@@ -89,6 +94,7 @@ async def test_100_concurrent_requests_keep_their_own_ids(
     assert all(r.headers["x-correlation-id"] == f"req-{n}" for n, r in enumerate(responses))
     records = read_lines(tmp_path / "logs/combined.log")
     assert len(records) == 200
+    assert [r["message"] for r in records] == ["request start"] * 100 + ["request end"] * 100
     assert all(r["correlationId"] == "req-" + r["path"][1:] for r in records)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import select
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,27 @@ def test_every_line_is_valid_json(setup_logs: Setup, tmp_path: Path) -> None:
     record = json.loads(line)
     assert record["path"] == "/x"
     assert record["raw"] == "\\xff\x00"
+
+
+def test_auto_console_is_pretty_on_a_terminal(setup_logs: Setup) -> None:
+    """console: auto on a real terminal (a pty) prints a coloured readable line, not JSON."""
+    leader, follower = os.openpty()
+    with os.fdopen(follower, "w", encoding="utf-8") as terminal, os.fdopen(leader, "rb") as out:
+        assert terminal.isatty()
+        setup_logs(console="auto", console_stream=terminal)
+        logs.get_logger().info("on a tty", port=9321)
+        logs.shutdown()
+        assert select.select([out], [], [], 30)[0], "nothing reached the terminal"
+        text = os.read(out.fileno(), 65536).decode("utf-8")
+    assert "on a tty" in text
+    assert "\x1b[" in text
+    assert not text.lstrip().startswith("{")
+
+
+def test_auto_console_is_json_elsewhere(setup_logs: Setup) -> None:
+    """console: auto on a stream that is not a terminal (a pipe, a file) prints JSON lines."""
+    console = setup_logs(console="auto")
+    logs.get_logger().info("in a pipe", port=9321)
+    logs.shutdown()
+    record = json.loads(console.getvalue())
+    assert (record["message"], record["port"]) == ("in a pipe", 9321)

@@ -71,8 +71,8 @@ async def test_asyncio_task_crash_is_in_exceptions_log(setup_logs: Setup, tmp_pa
 
     with logs.bind_correlation_id("task-3"):
         task = asyncio.create_task(failing(), name="failing-task")
-    while not task.done():
-        await asyncio.sleep(0)
+    await asyncio.wait({task}, timeout=30)  # waiting does not retrieve the exception
+    assert task.done()
     del task
     gc.collect()
     logs.shutdown()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import enum
+import json
 import logging
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from khronos import logs
-from tests.logs.conftest import Setup
+from tests.logs.conftest import Setup, read_lines
 
 BOT_SECRET = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"
 BOT_TOKEN = f"123456789:{BOT_SECRET}"
@@ -89,3 +95,109 @@ def test_secret_in_fields_is_masked(setup_logs: Setup, tmp_path: Path) -> None:
     text = _everywhere(tmp_path, console.getvalue())
     for leak in ("plain-token-value", "abcdefghijkl", BOT_SECRET):
         assert leak not in text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: ApiKey supersecretvalue123", f"Authorization: {logs.MASK}"),
+        ("authorization=AWS4-HMAC-SHA256 Credential=x/y, Sig=z", f"authorization={logs.MASK}"),
+        ("Authorization: Token abc def\nnext line", f"Authorization: {logs.MASK}\nnext line"),
+        (
+            "{'Authorization': 'ApiKey s3cr3t', 'a': 1}",
+            f"{{'Authorization': '{logs.MASK}', 'a': 1}}",
+        ),
+        ('{"authorization": "Digest u=1, r=2"}', f'{{"authorization": "{logs.MASK}"}}'),
+        ('\\"authorization\\": \\"Basic abcd\\"', f'\\"authorization\\": \\"{logs.MASK}\\"'),
+        ("Proxy-Authorization: Negotiate YIIabc", f"Proxy-Authorization: {logs.MASK}"),
+    ],
+)
+def test_authorization_value_is_masked_whatever_the_scheme(text: str, expected: str) -> None:
+    """Everything after `Authorization:` up to the end of line or the closing quote is masked."""
+    assert logs.redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"bot123456789%3A{BOT_SECRET}",
+        f"url=https%3A%2F%2Fapi.telegram.org%2Fbot123456789%3A{BOT_SECRET}%2FgetMe",
+        f"next=%252Fbot123456789%253A{BOT_SECRET}",
+        f"token%3D123456789%3A{BOT_SECRET}&x=1",
+    ],
+)
+def test_url_encoded_bot_tokens_are_masked(text: str) -> None:
+    """A bot token whose colon is URL-encoded (%3A, or %253A twice encoded) is still caught."""
+    masked = logs.redact(text)
+    assert BOT_SECRET not in masked
+    assert logs.MASK in masked
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["x-api-key", "X-Api-Key", "api-key", "api_key", "apiKey", "botToken", "Set-Cookie", "auth"],
+)
+def test_header_like_field_names_are_masked_whole(name: str) -> None:
+    """Field names with -, _ or camelCase around a secret word hide the whole value."""
+    assert logs.get_redactor().redact_value({name: "plain-value-1"}) == {name: logs.MASK}
+
+
+@pytest.mark.parametrize("name", ["maxTokens", "token_count", "secret_name", "author"])
+def test_lookalike_field_names_are_kept(name: str) -> None:
+    """Names that only contain a secret word keep their value."""
+    assert logs.get_redactor().redact_value({name: "kept"}) == {name: "kept"}
+
+
+@dataclass
+class _Client:
+    url: str
+    api_key: str
+    retries: int
+
+
+class _Endpoint(enum.Enum):
+    GET_ME = f"https://api.telegram.org/bot{BOT_TOKEN}/getMe"
+
+
+def test_dataclasses_enums_and_header_pairs_in_fields_are_masked(
+    setup_logs: Setup, tmp_path: Path
+) -> None:
+    """Values orjson would serialise natively (dataclass, enum) go through the redactor too."""
+    console = setup_logs()
+    logs.get_logger().info(
+        "client",
+        client=_Client(f"https://api.telegram.org/bot{BOT_TOKEN}/x", "key-value-42", 3),
+        endpoint=_Endpoint.GET_ME,
+        nested=[{"clients": (_Client("u", "key-value-43", 1),)}],
+        headers=[("Authorization", "ApiKey pair-secret-44"), (b"x-api-key", b"pair-secret-45")],
+    )
+    text = _everywhere(tmp_path, console.getvalue())
+    record = json.loads(console.getvalue())
+    assert record["client"]["retries"] == 3
+    for leak in (BOT_SECRET, "key-value-42", "key-value-43", "pair-secret-44", "pair-secret-45"):
+        assert leak not in text
+
+
+@pytest.mark.integration
+def test_uncaught_exception_with_a_token_is_masked_everywhere(tmp_path: Path) -> None:
+    """exceptions.log (and every other output) masks a token in the message and the stack."""
+    script = textwrap.dedent(
+        f"""
+        from khronos import logs
+        logs.configure(log_dir={str(tmp_path)!r}, console="json")
+        def call_api():
+            url = "https://api.telegram.org/bot{BOT_TOKEN}/sendMessage"
+            raise ConnectionError("cannot reach " + url)
+        call_api()
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 1
+    (record,) = read_lines(tmp_path / "exceptions.log")
+    assert "in call_api" in record["exception"]
+    assert "bot123456789:" in record["exception"]
+    assert "cannot reach" in record["message"]
+    files = "".join(p.read_text(encoding="utf-8") for p in tmp_path.glob("*.log*"))
+    assert BOT_SECRET not in files + proc.stderr

@@ -131,13 +131,16 @@ def logs_command(  # noqa: PLR0917 - click passes each option as an argument
             console.print(_pretty(record))
 
     try:
-        for line, record in read_history(log_files(directory, name), query, stats):
+        history = read_history(log_files(directory, name), query, stats, leave_partial=following)
+        for line, record in history:
             show(line, record)
         if following:
             deadline = None if follow_timeout is None else time.monotonic() + follow_timeout
             stop = (lambda: False) if deadline is None else (lambda: time.monotonic() >= deadline)
+            # From where the history stopped, in that same file: nothing written in between
+            # (or rotated away in between) is skipped.
             for line, record in follow(
-                directory / name, query, stats, stop=stop, poll_interval=0.1
+                directory / name, query, stats, start=stats.position, stop=stop, poll_interval=0.1
             ):
                 show(line, record)
                 sys.stdout.flush()

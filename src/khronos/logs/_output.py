@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -44,6 +45,7 @@ __all__ = [
     "CriticalFilter",
     "JsonFormatter",
     "RecordFields",
+    "RotatingFile",
     "UncaughtFilter",
     "make_console_formatter",
     "rotating_file",
@@ -64,17 +66,19 @@ class RecordFields:
         self.environment = environment
         self.version = version
         self.redactor = redactor
-        self._second = -1
-        self._prefix = ""
+        # (second, its formatted prefix) as one tuple: a forked child or the writes after
+        # shutdown() format on the callers' threads, and a pair of attributes could mismatch.
+        self._cached: tuple[int, str] = (-1, "")
 
     def timestamp(self, created: float) -> str:
         """ISO 8601 UTC with milliseconds: ``2024-05-01T12:00:00.123Z``."""
         second = int(created)
-        if second != self._second:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
+        cached_second, prefix = self._cached
+        if second != cached_second:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._cached = (second, prefix)
         millis = min(int((created - second) * 1000), 999)
-        return f"{self._prefix}.{millis:03d}Z"
+        return f"{prefix}.{millis:03d}Z"
 
     def shape(self, _logger: WrappedLogger, _method: str, ed: EventDict) -> EventDict:
         """The ordered, redacted fields of one line (a processor)."""
@@ -97,7 +101,9 @@ class RecordFields:
         for key, value in ed.items():
             if key in out or key in _INTERNAL:
                 continue
-            out[key] = redactor.redact_value(value, key)
+            out[redactor.redact(key) if isinstance(key, str) else key] = redactor.redact_value(
+                value, str(key)
+            )
         return out
 
 
@@ -110,14 +116,17 @@ def merge_record_context(_logger: WrappedLogger, _method: str, ed: EventDict) ->
     return ed
 
 
+# orjson serialises dataclasses itself, never calling ``default``: let them through to it so
+# that whatever redact_value() did not turn into plain values is still redacted as text.
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def _render_json(_logger: WrappedLogger, _method: str, ed: EventDict) -> str:
     try:
-        return orjson.dumps(ed, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(ed, default=_default, option=_JSON_OPTIONS).decode()
     except (orjson.JSONEncodeError, TypeError):
         # e.g. lone surrogates from undecodable bytes: escape them, never drop the record
-        return orjson.dumps(
-            _sanitize(ed), default=_default, option=orjson.OPT_NON_STR_KEYS
-        ).decode()
+        return orjson.dumps(_sanitize(ed), default=_default, option=_JSON_OPTIONS).decode()
 
 
 def _default(value: Any) -> Any:
@@ -236,12 +245,65 @@ class UncaughtFilter(logging.Filter):
         return _flag(record, UNCAUGHT)
 
 
+class RotatingFile(logging.handlers.RotatingFileHandler):
+    """A numbered, size-rotated file; in a forked child, a guest that appends and never rotates.
+
+    Two processes rotating one file would each rename it under the other, so only the process
+    that configured logging rotates.  A child made by ``os.fork()`` becomes a *guest*
+    (:meth:`become_guest`): it appends its lines (one ``write`` each, ``O_APPEND``) and, when the
+    parent has rotated the file away, reopens the new live file instead of writing on into
+    ``name.log.1``.
+    """
+
+    guest = False
+
+    def become_guest(self) -> None:
+        """In a forked child: drop the inherited stream and stop rotating.
+
+        The inherited stream may hold part of a line the parent was writing at the fork; its
+        descriptor is pointed at ``/dev/null`` before closing, so that part is never written.
+        """
+        self.guest = True
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                try:
+                    os.dup2(null, stream.fileno())
+                finally:
+                    os.close(null)
+                stream.close()
+            except (OSError, ValueError):  # pragma: no cover - already closed
+                pass
+
+    def shouldRollover(self, record: logging.LogRecord) -> int:  # noqa: N802 - stdlib name
+        """The owner rotates by size; a guest only reopens the file when it was rotated away."""
+        if self.guest:
+            self._reopen_if_moved()
+            return False
+        return super().shouldRollover(record)
+
+    def _reopen_if_moved(self) -> None:
+        if self.stream is None:
+            return
+        opened = os.fstat(self.stream.fileno())
+        try:
+            current = Path(self.baseFilename).stat()
+        except FileNotFoundError:
+            moved = True
+        else:
+            moved = (current.st_ino, current.st_dev) != (opened.st_ino, opened.st_dev)
+        if moved:
+            stream, self.stream = self.stream, None
+            stream.close()  # FileHandler.emit opens the live name again
+
+
 def rotating_file(
     path: Path, *, max_size: int, keep: int, formatter: logging.Formatter, level: int = 0
-) -> logging.handlers.RotatingFileHandler:
+) -> RotatingFile:
     """A numbered, size-rotated file (``name.log``, ``name.log.1`` ... ``name.log.<keep>``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
+    handler = RotatingFile(
         path,
         maxBytes=max_size,
         backupCount=keep,

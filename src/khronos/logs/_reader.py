@@ -14,16 +14,43 @@ import orjson
 
 from khronos.logs._keys import CORRELATION_ID, LEVEL, TIMESTAMP, USER_ID
 
-__all__ = ["LEVEL_ORDER", "LogQuery", "ReadStats", "follow", "log_files", "read_history"]
+__all__ = [
+    "LEVEL_ORDER",
+    "LogQuery",
+    "Position",
+    "ReadStats",
+    "follow",
+    "log_files",
+    "read_history",
+]
 
 LEVEL_ORDER = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where reading stopped: which file (inode, device) and the offset after its last line.
+
+    A name can point at another file a moment later (rotation renames ``combined.log`` to
+    ``combined.log.1``), so a position names the file by identity, not by path.
+    """
+
+    inode: int
+    device: int
+    offset: int
+
+    def same_file(self, info: os.stat_result) -> bool:
+        """Whether ``info`` (a stat) is of the file this position is in."""
+        return (info.st_ino, info.st_dev) == (self.inode, self.device)
+
+
 @dataclass
 class ReadStats:
-    """What reading found besides the records."""
+    """What reading found besides the records, and where it stopped."""
 
     malformed: int = 0
+    position: Position | None = None
+    """The end of what :func:`read_history` read of the last file (for :func:`follow`)."""
 
 
 @dataclass(frozen=True)
@@ -92,26 +119,64 @@ def _parse(line: str, stats: ReadStats) -> dict[str, Any] | None:
     return record
 
 
-def _lines(handle: IO[bytes]) -> Iterator[str]:
-    for raw in handle:
-        yield raw.decode("utf-8", "replace").rstrip("\r\n")
-
-
 def read_history(
-    files: list[Path], query: LogQuery, stats: ReadStats
+    files: list[Path], query: LogQuery, stats: ReadStats, *, leave_partial: bool = False
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every matching (line, record) of the files, in order; malformed lines are counted."""
+    """Every matching (line, record) of the files, in order; malformed lines are counted.
+
+    The files are followed by identity: when a rotation renames them during the read, each is
+    still read once, under its new name.  ``stats.position`` ends at the last line read of the
+    last file; with ``leave_partial`` a last line still being written (no newline yet) is left
+    for :func:`follow`.
+    """
     match = query.matcher()
-    for path in files:
-        try:
-            handle = path.open("rb")
-        except FileNotFoundError:  # rotated away meanwhile
+    identities = [_identity(path) for path in files]
+    for index, (path, identity) in enumerate(zip(files, identities, strict=True)):
+        handle = _open_same(path, identity) if identity is not None else None
+        if handle is None:  # deleted meanwhile (rotated past `keep`)
             continue
+        last = index == len(files) - 1
+        offset = 0
         with handle:
-            for line in _lines(handle):
+            for raw in handle:
+                if leave_partial and last and not raw.endswith(b"\n"):
+                    break
+                offset += len(raw)
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 record = _parse(line, stats)
                 if record is not None and match(line, record):
                     yield line, record
+            info = os.fstat(handle.fileno())
+            stats.position = Position(info.st_ino, info.st_dev, offset)
+
+
+def _identity(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+
+
+def _open_same(path: Path, identity: os.stat_result) -> IO[bytes] | None:
+    """The file that was at ``path`` when ``identity`` was taken, wherever rotation moved it."""
+    key = (identity.st_ino, identity.st_dev)
+    base = _base_name(path.name)
+    for candidate in (path, *log_files(path.parent, base)):
+        try:
+            handle = candidate.open("rb")
+        except FileNotFoundError:
+            continue
+        info = os.fstat(handle.fileno())
+        if (info.st_ino, info.st_dev) == key:
+            return handle
+        handle.close()
+    return None
+
+
+def _base_name(name: str) -> str:
+    """``combined.log`` for ``combined.log.3`` (and for ``combined.log``)."""
+    stem, _, suffix = name.rpartition(".")
+    return stem if stem and suffix.isdigit() else name
 
 
 def follow(
@@ -119,16 +184,19 @@ def follow(
     query: LogQuery,
     stats: ReadStats,
     *,
-    from_start: bool = False,
+    start: Position | None = None,
     stop: Callable[[], bool] = lambda: False,
     poll_interval: float = 0.2,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """New records of the live file as they come, across rotation and truncation (tail -F).
 
-    Starts at the end of the file (or its start with ``from_start``); ends when ``stop()``.
+    Starts where :func:`read_history` stopped (``start``, its ``stats.position``): in that same
+    file even if it has been rotated since, so nothing written between the two is lost.  With
+    no ``start`` (there was no file to read), from the beginning of the live file once it
+    exists.  Ends when ``stop()``.
     """
     match = query.matcher()
-    handle: IO[bytes] | None = None
+    handle: IO[bytes] | None = _resume(path, start) if start is not None else None
     pending = b""
 
     def lines_of(chunk: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -145,13 +213,10 @@ def follow(
         while not stop():
             if handle is None:
                 try:
-                    handle = path.open("rb")
+                    handle = path.open("rb")  # a new live file: read from its start
                 except FileNotFoundError:
                     time.sleep(poll_interval)
                     continue
-                if not from_start:
-                    handle.seek(0, os.SEEK_END)
-                from_start = True  # a file that appears later is read from its start
             chunk = handle.read()
             if chunk:
                 yield from lines_of(chunk)
@@ -169,6 +234,20 @@ def follow(
     finally:
         if handle is not None:
             handle.close()
+
+
+def _resume(path: Path, start: Position) -> IO[bytes] | None:
+    """The file ``start`` is in (live or rotated since), at its offset; None if deleted."""
+    for candidate in (path, *reversed(log_files(path.parent, path.name))):
+        try:
+            handle = candidate.open("rb")
+        except FileNotFoundError:
+            continue
+        if start.same_file(os.fstat(handle.fileno())):
+            handle.seek(start.offset)
+            return handle
+        handle.close()
+    return None
 
 
 def _replaced(path: Path, handle: IO[bytes]) -> bool:

@@ -5,6 +5,10 @@ The caller's side of a log call is only structlog's processors (context, IDs) an
 via orjson, secrets masked) and writes it to the console and the rotated files.  Records from
 the standard ``logging`` module (httpx, uvicorn, ...) reach the same queue through a handler on
 the root logger, with the caller's correlation ID captured on the way.
+
+One process writes a log folder: :func:`configure` locks it (``_dirlock``) and refuses a folder
+another process writes.  A child made by ``os.fork()`` keeps logging, synchronously, into its
+parent's files without rotating them (``_sink``).
 """
 
 from __future__ import annotations
@@ -14,11 +18,9 @@ import enum
 import logging
 import logging.handlers
 import os
-import queue
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +36,10 @@ from khronos.config._logging import LOG_LEVELS, LogFilesConfig, LoggingConfig
 from khronos.config._model import KhronosConfig
 from khronos.errors import ConfigError
 from khronos.logs._context import _correlation_id, _user_id
+from khronos.logs._dirlock import DirLock
 from khronos.logs._hooks import install_exception_hooks, uninstall_exception_hooks
 from khronos.logs._keys import CORRELATION_ID, USER_ID
 from khronos.logs._output import (
-    CONTEXT_ATTR,
     ConsoleHandler,
     CriticalFilter,
     JsonFormatter,
@@ -47,6 +49,7 @@ from khronos.logs._output import (
     rotating_file,
 )
 from khronos.logs._redact import collect_secrets, get_redactor
+from khronos.logs._sink import DEFAULT_MAX_QUEUED, ForeignHandler, QueueLogger, Sink
 
 __all__ = [
     "ENV_LOG_LEVEL",
@@ -100,106 +103,10 @@ def _to_args(_logger: WrappedLogger, _method: str, ed: EventDict) -> Any:
     return (ed,), {}
 
 
-class QueueLogger:
-    """structlog's wrapped logger: hands the event dict to the queue with its level and time."""
-
-    def __init__(self, sink: _Sink, name: str) -> None:
-        self._sink = sink
-        self.name = name
-
-    def _put(self, level: int, ed: EventDict) -> None:
-        self._sink.put((level, ed, time.time(), self.name))
-
-    def debug(self, ed: EventDict) -> None:
-        self._put(logging.DEBUG, ed)
-
-    def info(self, ed: EventDict) -> None:
-        self._put(logging.INFO, ed)
-
-    def warning(self, ed: EventDict) -> None:
-        self._put(logging.WARNING, ed)
-
-    def error(self, ed: EventDict) -> None:
-        self._put(logging.ERROR, ed)
-
-    def critical(self, ed: EventDict) -> None:
-        self._put(logging.CRITICAL, ed)
-
-    warn = warning
-    fatal = critical
-    exception = error
-    msg = info
-
-
-class _ForeignHandler(logging.handlers.QueueHandler):
-    """On the root logger: queue stdlib records with the caller's message and context."""
-
-    def __init__(self, sink: _Sink) -> None:
-        super().__init__(sink.queue)
-        self._sink = sink
-
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        record.msg = record.getMessage()
-        record.args = None
-        context = structlog.contextvars.get_contextvars()
-        context[CORRELATION_ID] = _correlation_id.get()
-        context[USER_ID] = _user_id.get()
-        setattr(record, CONTEXT_ATTR, context)
-        return record
-
-    def enqueue(self, record: logging.LogRecord) -> None:
-        self._sink.put(record)
-
-
-class _Listener(logging.handlers.QueueListener):
-    def prepare(self, record: Any) -> logging.LogRecord:
-        if isinstance(record, logging.LogRecord):
-            return record
-        level, ed, created, name = record
-        made = logging.LogRecord(name, level, "", 0, ed, None, None)
-        made.created = created
-        made.msecs = (created - int(created)) * 1000
-        # _logger/_name mark it as structlog's for ProcessorFormatter (as wrap_for_formatter does)
-        made.__dict__["_logger"] = None
-        made.__dict__["_name"] = logging.getLevelName(level).lower()
-        return made
-
-
-@dataclass
-class _Sink:
-    """The queue, its listener and the handlers behind it."""
-
-    queue: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
-    handlers: list[logging.Handler] = field(default_factory=list)
-    listener: _Listener | None = None
-
-    def put(self, item: Any) -> None:
-        if self.listener is not None:
-            self.queue.put_nowait(item)
-        else:  # after shutdown: write synchronously rather than lose the record
-            self.write_now(item)
-
-    def write_now(self, item: Any) -> None:
-        record = _Listener(self.queue).prepare(item)
-        for handler in self.handlers:
-            if record.levelno >= handler.level:
-                handler.handle(record)
-
-    def start(self) -> None:
-        self.listener = _Listener(self.queue, *self.handlers, respect_handler_level=True)
-        self.listener.start()
-
-    def stop(self) -> None:
-        listener, self.listener = self.listener, None
-        if listener is not None:
-            listener.stop()
-        for handler in self.handlers:
-            handler.flush()
-
-
 @dataclass
 class _State:
-    sink: _Sink | None = None
+    sink: Sink | None = None
+    dir_lock: DirLock | None = None
     root_handler: logging.Handler | None = None
     saved_levels: dict[str, int] = field(default_factory=dict)
     previous_sigterm: Any = None
@@ -241,26 +148,22 @@ def configure(
     files: LogFilesConfig | None = None,
     exception_hooks: bool = True,
     handle_sigterm: bool = True,
+    max_queued: int = DEFAULT_MAX_QUEUED,
 ) -> None:
     """Set up logging for the whole process; call it again to reconfigure.
 
     ``config`` is the ``logging:`` section (defaults when None); keyword arguments override it.
     The level comes from ``level``, else ``$LOG_LEVEL``, else the config.  ``log_dir=None``
     writes no files.  ``secrets`` are masked in every output beside ``config.redact``.
+    ``max_queued`` records may wait for the writer thread; more are dropped and counted.
+
+    Raises :class:`~khronos.errors.KhronosError` when another process already writes the
+    log folder (each process needs its own: rotation is not shared).
     """
+    if max_queued < 1:
+        raise ValueError(f"max_queued must be at least 1, not {max_queued}")
     cfg = config if config is not None else LoggingConfig()
-    env_level = os.environ.get(ENV_LOG_LEVEL, "").strip()
-    if level is None:
-        try:
-            number = _level_number(env_level or cfg.level)
-        except ConfigError:
-            raise ConfigError.single(
-                ENV_LOG_LEVEL,
-                f"unknown log level {env_level!r}",
-                "use debug, info, warning, error or critical",
-            ) from None
-    else:
-        number = _level_number(level)
+    number = _resolve_level(level, cfg)
     directory = cfg.dir if isinstance(log_dir, _Unset) else (Path(log_dir) if log_dir else None)
     mode: ConsoleMode = console or cfg.console
     files_cfg = files if files is not None else cfg.files
@@ -273,51 +176,97 @@ def configure(
 
     handlers: list[logging.Handler] = []
     if mode != "off":
-        stream = console_stream if console_stream is not None else sys.stderr
-        tty = bool(getattr(stream, "isatty", lambda: False)())
-        pretty = mode == "pretty" or (mode == "auto" and tty)
-        handler = ConsoleHandler(console_stream)
-        handler.setFormatter(
-            make_console_formatter(fields, pretty=pretty, colors=tty) if pretty else json_formatter
-        )
-        handlers.append(handler)
-    if directory is not None:
-        handlers.extend(_file_handlers(Path(directory), files_cfg, json_formatter))
-
+        handlers.append(_console_handler(mode, console_stream, fields, json_formatter))
     with _lock:
-        _teardown()
-        sink = _Sink(handlers=handlers)
+        dir_lock = None
+        if directory is not None and _any_file(files_cfg):
+            dir_lock = _lock_dir(Path(directory))  # raises before anything is torn down
+            handlers.extend(_file_handlers(Path(directory), files_cfg, json_formatter))
+        _teardown(keep=dir_lock)
+        _state.dir_lock = dir_lock
+        sink = Sink(handlers, max_queued=max_queued)
         sink.start()
         _state.sink = sink
-        _state.level = number
         _state.log_dir = Path(directory) if directory is not None else None
-        root = logging.getLogger()
-        _state.saved_levels.setdefault("", root.level)
-        root.setLevel(number)
-        _state.root_handler = _ForeignHandler(sink)
-        root.addHandler(_state.root_handler)
-        for name in QUIET_LOGGERS:
-            quiet = logging.getLogger(name)
-            _state.saved_levels.setdefault(name, quiet.level)
-            quiet.setLevel(max(logging.WARNING, number))
-        structlog.configure(
-            processors=[
-                structlog.contextvars.merge_contextvars,
-                _add_ids,
-                _resolve_exc_info,
-                _to_args,
-            ],
-            wrapper_class=structlog.make_filtering_bound_logger(number),
-            logger_factory=lambda *args: QueueLogger(sink, str(args[0]) if args else "khronos"),
-            cache_logger_on_first_use=False,
-        )
-        if not _state.atexit_registered:
-            atexit.register(shutdown)
-            _state.atexit_registered = True
-        if handle_sigterm:
-            _install_sigterm()
+        _install(sink, number, handle_sigterm=handle_sigterm)
     if exception_hooks:
         install_exception_hooks()
+
+
+def _resolve_level(level: str | int | None, cfg: LoggingConfig) -> int:
+    if level is not None:
+        return _level_number(level)
+    env_level = os.environ.get(ENV_LOG_LEVEL, "").strip()
+    try:
+        return _level_number(env_level or cfg.level)
+    except ConfigError:
+        raise ConfigError.single(
+            ENV_LOG_LEVEL,
+            f"unknown log level {env_level!r}",
+            "use debug, info, warning, error or critical",
+        ) from None
+
+
+def _console_handler(
+    mode: ConsoleMode,
+    console_stream: IO[str] | None,
+    fields: RecordFields,
+    json_formatter: logging.Formatter,
+) -> logging.Handler:
+    """``auto``: pretty (coloured) when the stream is a terminal, JSON otherwise."""
+    stream = console_stream if console_stream is not None else sys.stderr
+    tty = bool(getattr(stream, "isatty", lambda: False)())
+    pretty = mode == "pretty" or (mode == "auto" and tty)
+    handler = ConsoleHandler(console_stream)
+    handler.setFormatter(
+        make_console_formatter(fields, pretty=pretty, colors=tty) if pretty else json_formatter
+    )
+    return handler
+
+
+def _install(sink: Sink, number: int, *, handle_sigterm: bool) -> None:
+    """Point the root logger, the quiet loggers and structlog at ``sink`` (holding _lock)."""
+    _state.level = number
+    root = logging.getLogger()
+    _state.saved_levels.setdefault("", root.level)
+    root.setLevel(number)
+    _state.root_handler = ForeignHandler(sink)
+    root.addHandler(_state.root_handler)
+    for name in QUIET_LOGGERS:
+        quiet = logging.getLogger(name)
+        _state.saved_levels.setdefault(name, quiet.level)
+        quiet.setLevel(max(logging.WARNING, number))
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            _add_ids,
+            _resolve_exc_info,
+            _to_args,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(number),
+        logger_factory=lambda *args: QueueLogger(sink, str(args[0]) if args else "khronos"),
+        cache_logger_on_first_use=False,
+    )
+    if not _state.atexit_registered:
+        atexit.register(shutdown)
+        _state.atexit_registered = True
+    if handle_sigterm:
+        _install_sigterm()
+
+
+def _any_file(files: LogFilesConfig) -> bool:
+    return any(
+        f is not None for f in (files.combined, files.errors, files.critical, files.exceptions)
+    )
+
+
+def _lock_dir(directory: Path) -> DirLock:
+    """This process's lock on the folder: the one it already holds, or a new one."""
+    resolved = directory.resolve()
+    held = _state.dir_lock
+    if held is not None and held.directory == resolved and held.is_current():
+        return held
+    return DirLock.acquire(resolved)
 
 
 def _file_handlers(
@@ -374,7 +323,7 @@ def get_logger(name: str | None = None, **bind: Any) -> Any:
 
 def is_configured() -> bool:
     """Whether :func:`configure` set up the pipeline (and :func:`shutdown` has not run)."""
-    return _state.sink is not None and _state.sink.listener is not None
+    return _state.sink is not None and _state.sink.running
 
 
 def log_dir() -> Path | None:
@@ -392,16 +341,24 @@ def flush() -> None:
 
 
 def shutdown() -> None:
-    """Write every queued record and flush the files (also run at exit and on SIGTERM).
+    """Write every queued record, flush the files and free the folder (also at exit, SIGTERM).
 
-    Records logged afterwards are still written, synchronously.
+    Records logged afterwards are still written, synchronously, but the folder's lock is
+    released: another process may take it over.
     """
     with _lock:
         if _state.sink is not None:
             _state.sink.stop()
+        _release_dir_lock()
 
 
-def _teardown() -> None:
+def _release_dir_lock(keep: DirLock | None = None) -> None:
+    held, _state.dir_lock = _state.dir_lock, None
+    if held is not None and held is not keep:
+        held.release()
+
+
+def _teardown(keep: DirLock | None = None) -> None:
     sink, _state.sink = _state.sink, None
     if sink is not None:
         sink.stop()
@@ -410,6 +367,7 @@ def _teardown() -> None:
     if _state.root_handler is not None:
         logging.getLogger().removeHandler(_state.root_handler)
         _state.root_handler = None
+    _release_dir_lock(keep)
 
 
 def reset() -> None:
@@ -424,6 +382,24 @@ def reset() -> None:
         structlog.reset_defaults()
         get_redactor().clear_secrets()
     uninstall_exception_hooks()
+
+
+def _after_fork_in_child() -> None:
+    """A child of ``os.fork()`` has the parent's queue but not its writer thread.
+
+    It writes its records synchronously into the parent's files as a guest (no rotation: that
+    stays the parent's job), and leaves the parent's folder lock alone.
+    """
+    global _lock  # noqa: PLW0603 - a thread of the parent may have held it at the fork
+    _lock = threading.RLock()
+    held, _state.dir_lock = _state.dir_lock, None
+    if held is not None:
+        held.abandon()
+    if _state.sink is not None:
+        _state.sink.forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
