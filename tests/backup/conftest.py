@@ -1,4 +1,8 @@
-"""Fixtures for backup tests: a real S3 API (moto server) on loopback, buckets, a cuttable proxy."""
+"""Fixtures for backup tests: a real S3 API (moto server) on loopback, buckets, a cuttable proxy.
+
+Fault tests repeat their fault :func:`fault_repeat` times: 2 by default (CI), 20 under
+``make reliability``, which sets ``KHRONOS_FAULT_REPEAT=20``.
+"""
 
 from __future__ import annotations
 
@@ -108,8 +112,17 @@ def fixture_litestream_bin() -> Path:
 
 
 def fault_repeat(default: int = 2) -> int:
-    """Repetitions for fault tests: $KHRONOS_FAULT_REPEAT (the reliability suite sets more)."""
-    return int(os.environ.get("KHRONOS_FAULT_REPEAT", default))
+    """Repetitions for fault tests (kill -9 of Litestream...): ``$KHRONOS_FAULT_REPEAT``.
+
+    The default stays small so CI is quick; ``make reliability`` sets
+    ``KHRONOS_FAULT_REPEAT=20`` to run every fault many times over.
+    """
+    raw = os.environ.get("KHRONOS_FAULT_REPEAT", "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        pytest.fail(f"KHRONOS_FAULT_REPEAT must be a whole number >= 1, not {raw!r}")
+    return int(raw)
 
 
 # ----------------------------------------------------------------- replication fixtures

@@ -63,6 +63,7 @@ async def test_kill9_during_writes_is_restarted_and_loses_nothing(
     make_config: MakeConfig, tmp_path: Path
 ) -> None:
     """kill -9 Litestream under a write load, repeatedly: restarted, restore has every row."""
+    repeats = fault_repeat()
     config = make_config(restart="{delay: 200ms, min_uptime: 1s, max_restarts: 1000}")
     alerts = RecordingAlertSink()
     service = BackupService(config, alerts=alerts)
@@ -76,29 +77,31 @@ async def test_kill9_during_writes_is_restarted_and_loses_nothing(
             n += 5
 
     await service.start()
-    thread = threading.Thread(target=writer)
-    thread.start()
     supervisor = service.supervisor
-    assert supervisor is not None
+    thread = threading.Thread(target=writer)
     try:
-        for _ in range(fault_repeat()):
-            old = supervisor.pid
-            assert old is not None
-            os.kill(old, signal.SIGKILL)
-            await wait_for(
-                lambda old=old: (
-                    supervisor.pid not in {None, old}  # type: ignore[misc]
-                    and service.status()[0].replicating
-                ),
-                what="restarted and replicating",
-            )
-    finally:
-        stop.set()
-        thread.join()
-    try:
+        assert supervisor is not None
+        thread.start()
+        try:
+            for _ in range(repeats):
+                old = supervisor.pid
+                assert old is not None
+                os.kill(old, signal.SIGKILL)
+                await wait_for(
+                    lambda old=old: (
+                        supervisor.pid not in {None, old}  # type: ignore[misc]
+                        and service.status()[0].replicating
+                    ),
+                    what="restarted and replicating",
+                )
+        finally:
+            stop.set()
+            if thread.is_alive():
+                thread.join()
         await service.sync_now(timeout=60)
     finally:
         await service.stop()
+    assert supervisor.restarts == repeats
     assert alerts.fired("backup.replication", "ERROR")
     assert read_ids(restore_with_litestream(config, tmp_path / "restored.db")) == written
 
@@ -106,24 +109,37 @@ async def test_kill9_during_writes_is_restarted_and_loses_nothing(
 async def test_s3_outage_raises_lag_alert_and_recovers(
     make_config: MakeConfig, tmp_path: Path, bucket: str, s3_proxy: TcpProxy
 ) -> None:
-    """Proxy cut past lag_alert_after: lag grows, alert fires; restored: lag 0, nothing lost."""
+    """Proxy cut past lag_alert_after: lag grows, alert fires, sync errors are counted once
+    Litestream's upload gives up (after its ~2 min of retries); restored: lag 0, nothing lost."""
     config = make_config(s3_replica_yaml(bucket, s3_proxy.url), extra="  lag_alert_after: 2s\n")
     alerts = RecordingAlertSink()
-    service = BackupService(config, alerts=alerts, poll_interval=0.2)
+    registry = CollectorRegistry()
+    service = BackupService(config, registry=registry, alerts=alerts, poll_interval=0.2)
+    labels = {"db": "app"}
     await service.start()
     try:
         ids = insert_rows(tmp_path / "app.db", 5)
         await wait_for(lambda: _caught_up(service), what="first sync")
+        errors_before = registry.get_sample_value("khronos_backup_sync_errors_total", labels)
         s3_proxy.cut()
         ids += insert_rows(tmp_path / "app.db", 5, start=5)
         await wait_for(lambda: alerts.fired("backup.lag.app", "WARN"), what="lag alert")
         assert (service.status()[0].lag_seconds or 0) > 2
+        await wait_for(
+            lambda: (
+                (registry.get_sample_value("khronos_backup_sync_errors_total", labels) or 0)
+                > (errors_before or 0)
+            ),
+            timeout=240,
+            what="a sync error counted",
+        )
         s3_proxy.restore()
         await wait_for(lambda: alerts.resolved("backup.lag.app"), timeout=120, what="resolve")
         await wait_for(lambda: _caught_up(service), timeout=60, what="lag back to 0")
     finally:
         s3_proxy.restore()
         await service.stop()
+    assert errors_before == 0.0
     assert read_ids(restore_with_litestream(config, tmp_path / "restored.db")) == ids
 
 

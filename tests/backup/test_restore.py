@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,6 +55,17 @@ def test_safety_copy_has_the_wal_rows(make_config: MakeConfig, tmp_path: Path) -
     assert ids(result.safety_copy) == [*range(50), *range(100, 105)]
 
 
+def _millis(moment: datetime) -> int:
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def _wait_past(moment: datetime) -> None:
+    """Return once the wall clock is in a later millisecond than ``moment`` (LTX times are ms)."""
+    deadline = time.monotonic() + 5
+    while _millis(datetime.now(UTC)) <= _millis(moment):
+        assert time.monotonic() < deadline, "the wall clock does not advance"
+
+
 def test_point_in_time_by_timestamp(make_config: MakeConfig, tmp_path: Path) -> None:
     """A timestamp between two batches restores exactly the first batch."""
     config = make_config()
@@ -63,7 +74,7 @@ def test_point_in_time_by_timestamp(make_config: MakeConfig, tmp_path: Path) -> 
         insert_rows(db, 10)
         rep.sync()
         moment = datetime.now(UTC)
-        time.sleep(0.01)
+        _wait_past(moment)
         insert_rows(db, 10, start=10)
         rep.sync()
     result = restore_database(config, output=tmp_path / "then.db", timestamp=moment.isoformat())
@@ -153,6 +164,41 @@ def test_damaged_replica_leaves_db_untouched(make_config: MakeConfig, tmp_path: 
     assert digests(db) == before
     assert info.value.safety_copy is not None
     assert ids(Path(info.value.safety_copy)) == [*range(50), *range(100, 103)]
+
+
+def test_failed_swap_leaves_the_db_byte_identical(make_config: MakeConfig, tmp_path: Path) -> None:
+    """The final rename fails: the db and its WAL are byte for byte what they were."""
+    config, db = _backed_up(make_config, tmp_path)
+    insert_wal_only(db, 100, 105)
+    before = digests(db)
+
+    def sabotage(stage: str, _done: int | None = None, /) -> None:
+        if stage == "swapping":  # the restored copy vanishes just before the rename
+            for restored in db.parent.glob(f".{db.name}.khronos-restore-*/{db.name}"):
+                restored.unlink()
+
+    with pytest.raises(RestoreError, match="cannot move the restored database into place"):
+        restore_database(config, progress=sabotage)
+    assert digests(db) == before
+    assert ids(db) == [*range(50), *range(100, 105)]
+    assert not list(db.parent.glob(f".{db.name}.khronos-restore-*"))
+
+
+def test_safety_copies_are_never_overwritten(make_config: MakeConfig, tmp_path: Path) -> None:
+    """Names taken (a restore in the same second): the safety copy gets a new one."""
+    config, db = _backed_up(make_config, tmp_path)
+    start = datetime.now(UTC)
+    taken = [
+        Path(f"{db}.pre-restore-{(start + timedelta(seconds=n)):%Y%m%dT%H%M%SZ}")
+        for n in range(120)
+    ]
+    for path in taken:
+        path.write_bytes(b"an earlier safety copy")
+    result = restore_database(config)
+    assert result.safety_copy is not None
+    assert result.safety_copy not in taken
+    assert all(path.read_bytes() == b"an earlier safety copy" for path in taken)
+    assert ids(result.safety_copy) == list(range(50))
 
 
 def test_refuses_while_a_writer_holds_the_db(make_config: MakeConfig, tmp_path: Path) -> None:

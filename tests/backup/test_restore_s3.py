@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -14,8 +15,15 @@ from pathlib import Path
 import pytest
 
 from khronos.backup._restore import restore_database
-from khronos.errors import ReplicaAccessError
-from tests.backup.conftest import MakeConfig, S3Server, insert_rows, s3_replica_yaml
+from khronos.errors import KhronosError, ReplicaAccessError
+from tests.backup.conftest import (
+    S3_KEY,
+    S3_SECRET,
+    MakeConfig,
+    S3Server,
+    insert_rows,
+    s3_replica_yaml,
+)
 from tests.backup.test_restore_support import digests, ids, insert_wal_only, replicating
 from tests.proxy import TcpProxy
 
@@ -30,26 +38,56 @@ def fixture_auth_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
-    log = (tmp_path_factory.mktemp("moto-auth") / "moto.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    log_path = tmp_path_factory.mktemp("moto-auth") / "moto.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     try:
+        _wait_for_port(proc, port, log_path)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.send_signal(signal.SIGTERM)
+        _stop(proc)
+
+
+def _wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Return once the server accepts connections; fail clearly when it exits or never does."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"moto exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            time.sleep(0.05)
+        else:
+            return
+    pytest.fail(f"moto did not open 127.0.0.1:{port} within 30s: {log.read_text()[-2000:]}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM by pid; SIGKILL by pid if it is still there after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGTERM)
+    try:
         proc.wait(timeout=10)
-        log.close()
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _leftovers(db: Path) -> list[Path]:
+    """Safety copies and restore work folders next to ``db``."""
+    return [*db.parent.glob("*.pre-restore-*"), *db.parent.glob(".*.khronos-restore-*")]
+
+
+def _no_credentials(error: KhronosError) -> bool:
+    text = "\n".join([*error.lines(), error.hint or ""])
+    return S3_KEY not in text and S3_SECRET not in text
 
 
 def _s3_backup(make_config: MakeConfig, tmp_path: Path, bucket: str, endpoint: str, rows: int):  # type: ignore[no-untyped-def]
@@ -79,9 +117,11 @@ def test_wrong_bucket(make_config: MakeConfig, s3_server: S3Server) -> None:
     db = config.backup.dbs[0].path
     insert_rows(db, 3)
     before = digests(db)
-    with pytest.raises(ReplicaAccessError, match="'no-such-bucket-khronos' does not exist"):
+    with pytest.raises(ReplicaAccessError, match="'no-such-bucket-khronos' does not exist") as info:
         restore_database(config)
     assert digests(db) == before
+    assert _no_credentials(info.value)
+    assert _leftovers(db) == []
 
 
 def test_bad_credentials(make_config: MakeConfig, auth_s3: str) -> None:
@@ -94,6 +134,8 @@ def test_bad_credentials(make_config: MakeConfig, auth_s3: str) -> None:
         restore_database(config)
     assert "secret-access-key" in (info.value.hint or "")
     assert digests(db) == before
+    assert _no_credentials(info.value)
+    assert _leftovers(db) == []
 
 
 def test_endpoint_cut(

@@ -64,9 +64,8 @@ def test_verify_file_is_read_by_label(tmp_path: Path) -> None:
         },
     )
     results = read_verify_file(tmp_path)
-    assert results == {
-        "app": VerifyResult(True, datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC), "a1", None)
-    }
+    at = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert results == {"app": VerifyResult(True, at, "a1", None, last_success_at=at)}
 
 
 def test_status_json_round_trips() -> None:
@@ -77,12 +76,14 @@ def test_status_json_round_trips() -> None:
     assert DbStatus.from_json(data) == status
 
 
-def _cli(config: KhronosConfig, *args: str) -> tuple[int, str]:
+def _cli(config: KhronosConfig, *args: str, stdout_only: bool = False) -> tuple[int, str]:
+    """Exit code and what was printed (stdout only: logs on stderr left out)."""
     result = CliRunner().invoke(cli, ["-c", str(config.source), *args])
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout if stdout_only else result.output
 
 
-async def _run_cli(config: KhronosConfig, *args: str) -> tuple[int, str]:
+async def _run_cli(config: KhronosConfig, *args: str) -> tuple[int, str, str]:
+    """A real ``python -m khronos`` run: exit code, stdout, stderr."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -91,10 +92,10 @@ async def _run_cli(config: KhronosConfig, *args: str) -> tuple[int, str]:
         str(config.source),
         *args,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    return int(proc.returncode or 0), out.decode()
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return int(proc.returncode or 0), out.decode(), err.decode()
 
 
 @pytest.mark.integration
@@ -108,10 +109,10 @@ async def test_status_json_from_the_running_daemon(make_config: MakeConfig, tmp_
         insert_rows(tmp_path / "app.db", 5)
         await service.sync_now(timeout=30)
         await wait_for(lambda: service.status()[0].lag_seconds == 0.0, what="caught up")
-        code, out = await _run_cli(config, "status", "--json")
+        code, out, err = await _run_cli(config, "status", "--json")
     finally:
         await service.stop()
-    assert code == 0, out
+    assert code == 0, err
     document = json.loads(out)
     (db,) = document["databases"]
     assert (document["source"], db["replicating"], db["lag_seconds"]) == ("daemon", True, 0.0)
@@ -127,7 +128,7 @@ def test_status_json_without_daemon_reads_the_replica(
     insert_rows(tmp_path / "app.db", 5)
     assert _cli(config, "backup", "now")[0] == 0
     write_json_atomic(config.state_dir / "verify.json", {"app": {"ok": False, "error": "boom"}})
-    code, out = _cli(config, "status", "--json")
+    code, out = _cli(config, "status", "--json", stdout_only=True)
     assert code == 0, out
     (db,) = json.loads(out)["databases"]
     keys = {"path", "replica", "local_txid", "replica_txid", "lag_seconds", "last_sync_at"}
@@ -161,10 +162,10 @@ async def test_backup_now_through_the_daemon(make_config: MakeConfig, tmp_path: 
     await service.start()
     try:
         insert_rows(tmp_path / "app.db", 5)
-        code, out = await _run_cli(config, "backup", "now", "--timeout", "30s")
+        code, out, err = await _run_cli(config, "backup", "now", "--timeout", "30s")
     finally:
         await service.stop()
-    assert code == 0, out
+    assert code == 0, err
     assert "via khronos run" in out
 
 

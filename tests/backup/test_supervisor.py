@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import subprocess
@@ -16,7 +17,6 @@ import pytest
 import structlog
 
 from khronos.backup import (
-    AlertSink,
     Clock,
     ProcessHandle,
     ProcessRunner,
@@ -97,14 +97,26 @@ def _policy(max_restarts: int = 2, min_uptime: float = 10, delay: float = 4) -> 
     )
 
 
-def test_fakes_match_their_protocols() -> None:
-    """The fakes satisfy the protocols the supervisor takes (checked by mypy on src too)."""
-    clock: Clock = FakeClock()
-    runner: ProcessRunner = FakeRunner([], FakeClock())
-    sink: AlertSink = RecordingAlertSink()
-    assert clock
-    assert runner
-    assert isinstance(sink, AlertSink)
+def _members(protocol: type) -> list[str]:
+    return sorted(name for name in vars(protocol) if not name.startswith("_"))
+
+
+@pytest.mark.parametrize(
+    ("fake", "protocol"),
+    [(FakeClock, Clock), (FakeRunner, ProcessRunner), (FakeProcess, ProcessHandle)],
+)
+def test_fakes_have_the_protocol_signatures(fake: type, protocol: type) -> None:
+    """Each fake has every protocol method with the same signature and async-ness."""
+    for name in _members(protocol):
+        wanted = getattr(protocol, name)
+        if isinstance(wanted, property):
+            assert name in fake.__init__.__code__.co_names or isinstance(
+                getattr(fake, name, None), property
+            ), name
+            continue
+        got = getattr(fake, name)
+        assert inspect.signature(got) == inspect.signature(wanted), name
+        assert inspect.iscoroutinefunction(got) == inspect.iscoroutinefunction(wanted), name
 
 
 @pytest.mark.asyncio
@@ -146,6 +158,45 @@ async def test_exit_fires_error_and_health_resolves_it() -> None:
     sup.mark_healthy()
     assert "backup.replication" not in alerts.open
     await sup.stop()
+
+
+@pytest.mark.asyncio
+async def test_unresponsive_child_fires_error_and_health_resolves_it() -> None:
+    """A running child reported unresponsive raises the ERROR alert; an answer resolves it."""
+    clock = FakeClock()
+    alerts = RecordingAlertSink()
+    runner = FakeRunner([], clock)
+    sup = Supervisor(["ls"], {}, policy=_policy(), alerts=alerts, runner=runner, clock=clock)
+    await sup.start()
+    assert sup.mark_unresponsive("its control socket does not answer", 12.0)
+    assert alerts.open["backup.replication"].level == "ERROR"
+    assert "does not answer" in (alerts.open["backup.replication"].message or "")
+    sup.mark_healthy()
+    assert "backup.replication" not in alerts.open
+    await sup.stop()
+
+
+@pytest.mark.asyncio
+async def test_refresh_fires_the_open_alert_again() -> None:
+    """After giving up, each refresh fires the CRITICAL alert again (the engine repeats it)."""
+    clock = FakeClock()
+    alerts = RecordingAlertSink()
+    runner = FakeRunner([1], clock)
+    sup = Supervisor(["ls"], {}, policy=_policy(0), alerts=alerts, runner=runner, clock=clock)
+    await sup.start()
+    await wait_for(lambda: sup.gave_up, timeout=5, what="give up")
+    sup.refresh_alert()
+    sup.refresh_alert()
+    fired = [e.level for e in alerts.events if e.key == "backup.replication"]
+    assert fired == ["CRITICAL"] * 3
+    assert not sup.mark_unresponsive("no answer", 60.0)  # given up: nothing runs to hang
+    await sup.stop()
+
+
+def test_repr_leaves_the_environment_out() -> None:
+    """The supervisor's repr never shows the child's environment (it holds the secrets)."""
+    sup = Supervisor(["litestream"], {"KHRONOS_LS_0_SECRET_ACCESS_KEY": "s3cr3t"}, policy=_policy())
+    assert "s3cr3t" not in repr(sup)
 
 
 @pytest.mark.integration

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -77,8 +78,10 @@ def test_verify_writes_verify_json(make_config: MakeConfig, tmp_path: Path) -> N
     config, _db = _backed_up(make_config, tmp_path)
     verify_all(config)
     data = json.loads((Path(config.state_dir) / "verify.json").read_text())
-    assert set(data["app"]) == {"ok", "at", "txid", "backup_age_seconds", "replica_behind", "error"}
+    keys = {"ok", "at", "txid", "backup_age_seconds", "replica_behind", "error", "last_success_at"}
+    assert set(data["app"]) == keys
     assert data["app"]["ok"] is True
+    assert data["app"]["last_success_at"] == data["app"]["at"]
 
 
 def test_scheduler_runs_and_stops(make_config: MakeConfig, tmp_path: Path) -> None:
@@ -102,16 +105,23 @@ def test_scheduler_runs_and_stops(make_config: MakeConfig, tmp_path: Path) -> No
 
 
 def _cli(config_path: Path, *args: str) -> tuple[int, str]:
+    """Exit code and everything printed (stdout and stderr)."""
     result = CliRunner().invoke(cli, ["-c", str(config_path), *args])
     return result.exit_code, result.output
+
+
+def _cli_json(config_path: Path, *args: str) -> tuple[int, Any]:
+    """Exit code and stdout parsed as JSON (logs go to stderr and must not mix in)."""
+    result = CliRunner().invoke(cli, ["-c", str(config_path), *args])
+    return result.exit_code, json.loads(result.stdout)
 
 
 def test_cli_verify_exit_codes(make_config: MakeConfig, tmp_path: Path) -> None:
     """khronos verify exits 0 on a good backup and 1 on an empty replica."""
     make_config()
-    code, output = _cli(tmp_path / "khronos.yml", "verify", "--json")
+    code, document = _cli_json(tmp_path / "khronos.yml", "verify", "--json")
     assert code == 1
-    assert json.loads(output)["databases"][0]["ok"] is False
+    assert document["databases"][0]["ok"] is False
     _backed_up(make_config, tmp_path)
     code, output = _cli(tmp_path / "khronos.yml", "verify")
     assert code == 0, output
@@ -120,9 +130,9 @@ def test_cli_verify_exit_codes(make_config: MakeConfig, tmp_path: Path) -> None:
 def test_cli_restore_json(make_config: MakeConfig, tmp_path: Path) -> None:
     """khronos restore -y --json restores and prints the result."""
     _config, db = _backed_up(make_config, tmp_path)
-    code, output = _cli(tmp_path / "khronos.yml", "restore", "-y", "--json")
-    assert code == 0, output
-    assert json.loads(output)["safety_copy_method"] == "backup-api"
+    code, document = _cli_json(tmp_path / "khronos.yml", "restore", "-y", "--json")
+    assert code == 0, document
+    assert document["safety_copy_method"] == "backup-api"
     assert ids(db) == list(range(20))
 
 

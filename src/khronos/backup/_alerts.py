@@ -2,9 +2,11 @@
 
 Backup raises alerts by *key* (``backup.replication``, ``backup.lag.app``, ...): ``fire`` opens
 or updates the alert for that key, ``resolve`` closes it (and the engine sends the "resolved"
-notice).  Calls are idempotent: firing an open key again or resolving a closed one is harmless
-for the engine, but backup only calls on a change of state anyway.  The daemon adapts its alert
-engine to this protocol; tests use :class:`RecordingAlertSink`.
+notice).  Backup calls ``fire`` on every poll while a condition holds, so a sink must be
+idempotent and dedupe: the alert engine notifies when a condition starts, escalates, or is due
+a repeat (``repeat_interval``), and stays quiet otherwise.  Resolving a closed key is harmless.
+The daemon adapts its alert engine to this protocol; tests use :class:`RecordingAlertSink`
+(which records every call).
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@
   replica has everything).
 - ``backup now`` without a daemon runs ``litestream replicate -once`` (0.5.17 has it: one sync
   of every database and its replica, then exit) and then checks the replica.
+
+Litestream's stderr is quoted in the errors only after :func:`~._restore_run.scrub` (the
+configured secrets are registered with the redactor first), and ``AWS_CA_BUNDLE`` is dropped
+from its environment with a log line, as everywhere else.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 
 from khronos.backup._control import parse_time
 from khronos.backup._litestream import find_litestream, litestream_env, render_config
+from khronos.backup._restore_run import log_dropped_env, register_secrets, scrub
 from khronos.backup._status import DbStatus, file_sizes
 from khronos.config._backup import BackupConfig, DatabaseConfig
 from khronos.errors import KhronosError
@@ -104,11 +109,13 @@ class _TempConfig:
     """A rendered Litestream config in a private temp folder (0700 dir, 0600 file)."""
 
     def __init__(self, backup: BackupConfig, dbs: list[DatabaseConfig]) -> None:
+        register_secrets(backup)
         self._dir = tempfile.TemporaryDirectory(prefix="khronos-ls-")
         self.path = Path(self._dir.name) / "litestream.yml"
         rendered = render_config(backup, dbs=dbs)
         rendered.write(self.path)
         self.env, self.dropped = litestream_env()
+        log_dropped_env(self.dropped, dbs=[db.label for db in dbs])
         self.env.update(rendered.env)
         self.binary = str(find_litestream(backup.litestream))
 
@@ -127,8 +134,9 @@ async def replica_position(
         argv = [conf.binary, "ltx", "-json", "-level", "all", "-config", str(conf.path)]
         rc, out, err = await _run([*argv, str(db.path)], conf.env, timeout, op)
     if rc != 0:
+        last = err.strip().splitlines()[-1] if err.strip() else f"exit code {rc}"
         raise KhronosError(
-            f"cannot read the replica of {db.label}: {err.strip().splitlines()[-1:] or rc}",
+            f"cannot read the replica of {db.label}: {scrub(last)}",
             op=op,
             hint="check the replica's URL, credentials and network",
             recoverable=True,
@@ -136,7 +144,9 @@ async def replica_position(
     try:
         entries = json.loads(out or "[]")
     except ValueError as exc:
-        raise KhronosError(f"litestream ltx printed no JSON: {out[:200]!r}", op="status") from exc
+        raise KhronosError(
+            f"litestream ltx printed no JSON: {scrub(out[:200])!r}", op="status"
+        ) from exc
     best: int | None = None
     newest: datetime | None = None
     for entry in entries or []:
@@ -190,7 +200,7 @@ async def replicate_once(
     if rc != 0:
         last = err.strip().splitlines()[-1] if err.strip() else f"exit code {rc}"
         raise KhronosError(
-            f"litestream replicate -once failed: {last}",
+            f"litestream replicate -once failed: {scrub(last)}",
             op="backup now",
             hint="check the replica's URL, credentials and network",
             recoverable=True,

@@ -2,11 +2,16 @@
 
 With a daemon, its Litestream answers on the control socket in ``state_dir``: txids and the
 replication state come from there, the lag and error counts from the daemon's ``status.json``.
-Without one, the replica is read directly (:mod:`khronos.backup._offline`).
+When the daemon runs but its Litestream does not answer (crashed, given up on, hung), the
+daemon's own snapshot is shown: it keeps counting the lag from the database files (see
+:mod:`khronos.backup._status`), where the replica alone would say nothing changed.
+Without a daemon, the replica is read directly (:mod:`khronos.backup._offline`).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -14,7 +19,13 @@ from typing import Literal
 from khronos.backup._control import ControlClient, ControlError, control_socket_path
 from khronos.backup._offline import offline_status, replicate_once
 from khronos.backup._service import SyncError, select_dbs, sync_and_wait
-from khronos.backup._status import DbStatus, file_sizes, read_status_file, read_verify_file
+from khronos.backup._status import (
+    STATUS_FILE,
+    DbStatus,
+    file_sizes,
+    read_status_file,
+    read_verify_file,
+)
 from khronos.config import KhronosConfig
 from khronos.config._backup import BackupConfig
 from khronos.errors import KhronosError
@@ -75,6 +86,32 @@ async def _daemon_status(config: KhronosConfig, client: ControlClient) -> list[D
     return out
 
 
+def _daemon_snapshot(config: KhronosConfig) -> list[DbStatus] | None:
+    """The running daemon's last status.json, when it is fresh and its process alive."""
+    try:
+        raw = json.loads((config.state_dir / STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(raw, dict) or raw.get("running") is not True:
+        return None
+    written, pid, saved = read_status_file(config.state_dir)
+    if written is None or not saved or datetime.now(UTC) - written > _FRESH:
+        return None
+    if not isinstance(pid, int) or not _alive(pid):
+        return None
+    return saved
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 async def query_status(
     config: KhronosConfig, *, timeout: float = 60.0
 ) -> tuple[Source, list[DbStatus]]:
@@ -89,6 +126,8 @@ async def query_status(
                 statuses = await _daemon_status(config, client)
             except ControlError:
                 statuses = None
+    if statuses is None:
+        statuses = _daemon_snapshot(config)
     if statuses is None:
         source = "replica"
         statuses = await offline_status(backup, timeout=timeout)

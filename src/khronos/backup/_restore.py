@@ -12,16 +12,18 @@ The order of operations, and why a crash at any point leaves a usable database:
 3. **Safety copy** of the current database, WAL included, with SQLite's backup API (the database
    is opened read-only) to ``<db>.pre-restore-<UTC time>``; a database SQLite cannot read (or
    whose copy fails ``quick_check``) is copied file by file instead (db, -wal, -shm), and the
-   result says so.
+   result says so.  The name is claimed with an exclusive create (``-2``, ``-3``... when two
+   restores run in the same second), so a safety copy is never overwritten.
 4. **Restore** into the work folder (same file system as the target), killed if the output stops
    growing for ``stall_timeout``; then ``PRAGMA integrity_check`` on the copy.  Up to here the
    current database has not been touched.
-5. **Swap**: checkpoint the current database's WAL into its main file (``wal_checkpoint(TRUNCATE)``
-   so the file alone holds every transaction), move its ``-wal``/``-shm``/``-journal`` into the
-   work folder (and Litestream's local state folder ``.<db>-litestream``, which describes the old
-   database), ``os.replace`` the restored file onto the target, fsync the folder.  A crash
-   before the replace leaves the old database (complete, its WAL checkpointed); after it, the new
-   one; never the new file beside the old WAL, which SQLite would replay onto it.
+5. **Swap**: move the current database's ``-wal``/``-shm``/``-journal`` (and Litestream's local
+   state folder ``.<db>-litestream``, which describes the old database) into the work folder,
+   ``os.replace`` the restored file onto the target, fsync the folder.  The current database
+   file itself is never written: if the replace fails, the sidecars are moved back and the
+   database is byte for byte what it was.  A crash between the two steps leaves the old
+   database file with its WAL beside it in ``.<db>.khronos-restore-*/old-wal`` (and every row in
+   the safety copy); never the new file next to the old WAL, which SQLite would replay onto it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import socket
 import sqlite3
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,11 +54,12 @@ from khronos.backup._sqlite import (
     SIDECARS,
     IntegrityMode,
     backup_copy,
-    checkpoint_truncate,
     db_holders,
     fsync_dir,
     integrity_problems,
     raw_copy,
+    remove_sidecars,
+    reserve_path,
 )
 from khronos.config import BackupConfig, KhronosConfig
 from khronos.config._backup import DatabaseConfig
@@ -328,7 +331,8 @@ class _Job:
             method = None
             if safety is not None:
                 self.notify("safety copy")
-                method = _safety_copy(self.target, safety)
+                safety, method = _safety_copy(self.target, safety)
+                plan = replace(plan, safety_copy=safety)
             try:
                 size = self.restore(ls, work)
             except RestoreError as exc:
@@ -415,23 +419,35 @@ def _check_restored(path: Path, mode: IntegrityMode) -> None:
         )
 
 
-def _safety_copy(target: Path, safety: Path) -> str:
-    """Copy the current database (WAL included) to ``safety``; the method used."""
+def _safety_copy(target: Path, wanted: Path) -> tuple[Path, str]:
+    """Copy the current database (WAL included) to a fresh file named like ``wanted``.
+
+    Returns the path really used (``wanted``, or ``wanted-2``... when that name is taken) and
+    the method.  The name is claimed exclusively first, so an existing copy is never replaced.
+    """
+    try:
+        safety = reserve_path(wanted)
+    except OSError as exc:
+        raise RestoreError(
+            f"cannot create the safety copy {wanted}: {exc}",
+            hint="free disk space or fix the folder's permissions, then retry",
+        ) from exc
     try:
         backup_copy(target, safety)
         if integrity_problems(safety, "quick"):
             raise sqlite3.DatabaseError("the copy fails quick_check")
     except sqlite3.Error:
-        with contextlib.suppress(OSError):
-            safety.unlink()
+        remove_sidecars(safety)  # a half-written copy's journal must not meet the raw copy
         try:
             raw_copy(target, safety)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                safety.unlink()
             raise RestoreError(
                 f"cannot take a safety copy of {target}: {exc}", hint="free disk space and retry"
             ) from exc
-        return "raw-copy"
-    return "backup-api"
+        return safety, "raw-copy"
+    return safety, "backup-api"
 
 
 def _keep_mode(old: Path, new: Path) -> None:
@@ -442,9 +458,11 @@ def _keep_mode(old: Path, new: Path) -> None:
 
 
 def _swap(restored: Path, target: Path, work: Path) -> None:
-    """Put ``restored`` in place of ``target`` (see the module docstring for the order)."""
-    if target.exists():
-        checkpoint_truncate(target)
+    """Put ``restored`` in place of ``target`` (see the module docstring for the order).
+
+    The current database file is not opened or written: its sidecars are moved aside (and back
+    if the replace fails), so a failed swap leaves it byte for byte as it was.
+    """
     moved: list[tuple[Path, Path]] = []
     try:
         # Litestream's local state describes the old database: without it, Litestream sees a
@@ -460,5 +478,8 @@ def _swap(restored: Path, target: Path, work: Path) -> None:
         for aside, sidecar in reversed(moved):
             with contextlib.suppress(OSError):
                 aside.replace(sidecar)
-        raise RestoreError(f"cannot move the restored database into place: {exc}") from exc
+        raise RestoreError(
+            f"cannot move the restored database into place: {exc}",
+            hint=f"{target} is unchanged; fix the cause and retry",
+        ) from exc
     fsync_dir(target.parent)

@@ -1,11 +1,19 @@
 """Running ``litestream restore``/``ltx``/``status`` for one database, bounded in time.
 
 Each run gets its own rendered config (mode 0600) in a private work folder, the environment of
-:func:`~khronos.backup._litestream.litestream_env` (no ``AWS_CA_BUNDLE``) plus the secrets the
-config references.  Quick commands are bounded by ``probe_timeout``: Litestream 0.5.17 retries
-an S3 endpoint that refuses connections for about four minutes before it gives up.  A download
-is stopped when its output stops growing for ``stall_timeout``.  Litestream's error messages are
-mapped to :class:`~khronos.errors.RestoreError` subclasses with hints.
+:func:`~khronos.backup._litestream.litestream_env` (no ``AWS_CA_BUNDLE``, and a log line says
+so, as ``khronos run`` does) plus the secrets the config references.  Quick commands are
+bounded by ``probe_timeout``: Litestream 0.5.17 retries an S3 endpoint that refuses
+connections for about four minutes before it gives up.  A download is stopped when its output
+stops growing for ``stall_timeout``.  Litestream's error messages are mapped to
+:class:`~khronos.errors.RestoreError` subclasses with hints.
+
+**Secrets.**  Litestream's stderr ends up in error messages that the CLI prints, that
+``verify.json`` keeps and that become the restore-drill alert's reason; an S3 error may quote a
+request, a URL or a credential.  :func:`register_secrets` adds every secret of the backup
+configuration to the process-wide redactor before a command runs, and :func:`scrub` passes any
+text taken from Litestream through it.  :class:`LitestreamRun` keeps ``env`` (which holds the
+secrets) out of its ``repr``.
 """
 
 from __future__ import annotations
@@ -15,22 +23,64 @@ import json
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+import structlog
 
 from khronos.backup._control import parse_time
 from khronos.backup._litestream import find_litestream, litestream_env, render_config
 from khronos.config import BackupConfig
 from khronos.config._backup import DatabaseConfig
 from khronos.errors import NoBackupError, ReplicaAccessError, RestoreError
+from khronos.logs._redact import collect_secrets, get_redactor
 
-__all__ = ["PROBE_TIMEOUT", "STALL_TIMEOUT", "LitestreamRun", "Progress", "no_progress"]
+__all__ = [
+    "AWS_CA_REASON",
+    "PROBE_TIMEOUT",
+    "STALL_TIMEOUT",
+    "LitestreamRun",
+    "Progress",
+    "log_dropped_env",
+    "no_progress",
+    "register_secrets",
+    "scrub",
+]
 
 PROBE_TIMEOUT = 30.0
 STALL_TIMEOUT = 60.0
 _NO_BACKUP = "no matching backup files available"
+AWS_CA_REASON = (
+    "Litestream 0.5's S3 client fails with 'unable to add custom RootCAs HTTPClient' when it "
+    "is set; the system trust store still applies"
+)
+_log = structlog.get_logger("khronos.backup")
+
+
+def register_secrets(backup: BackupConfig) -> None:
+    """Make the process-wide redactor mask every secret of ``backup`` (keys, passwords)."""
+    redactor = get_redactor()
+    for secret in collect_secrets(backup):
+        redactor.add_secret(secret)
+
+
+def scrub(text: str) -> str:
+    """``text`` (Litestream output) with every known secret masked."""
+    return get_redactor().redact(text)
+
+
+def log_dropped_env(dropped: Iterable[str], **context: Any) -> None:
+    """Say which variables were kept from Litestream's environment, and why."""
+    for name in dropped:
+        _log.info(
+            f"dropped {name} from Litestream's environment",
+            variable=name,
+            reason=AWS_CA_REASON,
+            **context,
+        )
 
 
 class Progress(Protocol):
@@ -49,7 +99,8 @@ class LitestreamRun:
 
     binary: Path
     config: Path
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)
+    """The child's environment: it holds the replica's secrets, so it stays out of ``repr``."""
     db: DatabaseConfig
     probe_timeout: float
 
@@ -57,10 +108,12 @@ class LitestreamRun:
     def prepare(
         cls, backup: BackupConfig, db: DatabaseConfig, work: Path, probe_timeout: float
     ) -> LitestreamRun:
+        register_secrets(backup)
         rendered = render_config(backup, dbs=[db])
         config = work / "litestream.yml"
         rendered.write(config)
-        env, _dropped = litestream_env()
+        env, dropped = litestream_env()
+        log_dropped_env(dropped, db=db.label)
         env.update(rendered.env)
         return cls(find_litestream(backup.litestream), config, env, db, probe_timeout)
 
@@ -165,7 +218,8 @@ def _unreachable(db: DatabaseConfig, timeout: float) -> ReplicaAccessError:
 
 
 def _classify(output: str, db: DatabaseConfig) -> RestoreError:
-    """A Litestream error message as a RestoreError with a hint."""
+    """A Litestream error message as a RestoreError with a hint (secrets masked)."""
+    output = scrub(output)
     lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
     errors = [line.removeprefix("Error: ") for line in lines if line.startswith("Error:")]
     text = errors[-1] if errors else (lines[-1] if lines else "litestream restore failed")

@@ -6,10 +6,18 @@ socket in ``state_dir``, supervises ``litestream replicate`` (:class:`Supervisor
 control socket to track each database (:class:`DbTracker`), raises alerts, exports metrics
 (:class:`BackupCollector`) and keeps ``state_dir/status.json`` fresh for ``khronos status``.
 
-Alerts (keys for the :class:`AlertSink`): ``backup.replication`` (ERROR when Litestream exits,
-CRITICAL when the restart policy gives up), ``backup.lag.<db>`` (WARN above
-``lag_alert_after``), ``backup.db_down.<db>`` (CRITICAL "Database down" when the file is
-missing).  Each is resolved when its condition clears.
+Alerts (keys for the :class:`AlertSink`):
+
+- ``backup.replication``: ERROR when Litestream exits, or when it runs but its control socket
+  does not answer (a hung process) or a database is not ``replicating`` for ``stall_after``
+  seconds (10 s); CRITICAL when the restart policy gives up.
+- ``backup.lag.<db>``: WARN while the lag is above ``lag_alert_after`` (the lag keeps growing
+  while Litestream is down, see :mod:`khronos.backup._status`).
+- ``backup.db_down.<db>``: CRITICAL "Database down" while the file is missing.
+
+Each is resolved when its condition clears.  While a condition holds it is fired again on
+every poll: the alert engine dedupes, and repeats it after its ``repeat_interval`` only if it
+keeps being told the condition still holds.
 """
 
 from __future__ import annotations
@@ -28,10 +36,12 @@ from khronos.backup._alerts import AlertSink, NullAlertSink
 from khronos.backup._control import ControlClient, ControlError, SyncResult, control_socket_path
 from khronos.backup._litestream import find_litestream, litestream_env, render_config
 from khronos.backup._metrics import BackupCollector, BackupSample
+from khronos.backup._restore_run import log_dropped_env, register_secrets
 from khronos.backup._status import (
     STATUS_FILE,
     DbStatus,
     DbTracker,
+    change_time,
     read_verify_file,
     status_document,
     write_json_atomic,
@@ -44,10 +54,6 @@ from khronos.errors import KhronosError
 __all__ = ["CONFIG_FILE", "BackupService", "SyncError", "free_loopback_port", "select_dbs"]
 
 CONFIG_FILE = "litestream.yml"
-_AWS_CA_REASON = (
-    "Litestream 0.5's S3 client fails with 'unable to add custom RootCAs HTTPClient' when it "
-    "is set; the system trust store still applies"
-)
 
 
 class SyncError(KhronosError):
@@ -85,6 +91,8 @@ class BackupService:
         runner: ProcessRunner | None = None,
         clock: Clock | None = None,
         environ: dict[str, str] | None = None,
+        stall_after: float = 10.0,
+        control_timeout: float = 5.0,
     ) -> None:
         if config.backup is None:
             raise KhronosError(
@@ -97,19 +105,21 @@ class BackupService:
         self.state_dir = Path(config.state_dir)
         self.alerts: AlertSink = alerts or NullAlertSink()
         self.poll_interval = poll_interval
+        self.stall_after = stall_after
+        """Seconds Litestream may run without answering (or replicating) before it is "down"."""
+        self.control_timeout = control_timeout
         self.clock: Clock = clock or SystemClock()
         self.socket_path = control_socket_path(self.state_dir)
         self.config_path = self.state_dir / CONFIG_FILE
         self.metrics_addr: str | None = None
         self.trackers = {db.label: DbTracker(db) for db in self.backup.dbs}
-        self._by_basename = {db.path.name: db.label for db in self.backup.dbs}
         self._runner = runner
         self._environ = environ
         self._supervisor: Supervisor | None = None
         self._client: ControlClient | None = None
         self._poller: asyncio.Task[None] | None = None
         self._open_alerts: set[str] = set()
-        self._verify_success: dict[str, float] = {}
+        self._stalled_since: float | None = None
         self._log = structlog.get_logger("khronos.backup")
         if registry is not None:
             registry.register(BackupCollector(self._sample, namespace=config.metrics.namespace))
@@ -122,6 +132,7 @@ class BackupService:
     async def start(self) -> None:
         """Render the config, start Litestream under supervision, start polling."""
         binary = find_litestream(self.backup.litestream)
+        register_secrets(self.backup)
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         await self._claim_socket()
         self.metrics_addr = f"127.0.0.1:{free_loopback_port()}"
@@ -129,12 +140,7 @@ class BackupService:
         rendered.write(self.config_path)
         env, dropped = litestream_env(self._environ)
         env.update(rendered.env)
-        for name in dropped:
-            self._log.info(
-                f"dropped {name} from Litestream's environment",
-                variable=name,
-                reason=_AWS_CA_REASON,
-            )
+        log_dropped_env(dropped)
         self._supervisor = Supervisor(
             [str(binary), "replicate", "-config", str(self.config_path)],
             env,
@@ -145,7 +151,7 @@ class BackupService:
             clock=self.clock,
             on_record=self._on_record,
         )
-        self._client = ControlClient(self.socket_path)
+        self._client = ControlClient(self.socket_path, timeout=self.control_timeout)
         await self._supervisor.start()
         await self._wait_ready(timeout=15.0)
         self._poller = asyncio.create_task(self._poll_loop(), name="backup-status")
@@ -167,7 +173,7 @@ class BackupService:
             await self._supervisor.stop()
         for tracker in self.trackers.values():
             tracker.replicating = False
-        self._write_snapshot()
+        self._write_snapshot(running=False)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -177,13 +183,10 @@ class BackupService:
         """The current status of every database."""
         now = self.clock.time()
         verify = read_verify_file(self.state_dir)
-        out = []
-        for label, tracker in self.trackers.items():
-            result = verify.get(label)
-            if result is not None and result.ok and result.at is not None:
-                self._verify_success[label] = result.at.timestamp()
-            out.append(tracker.snapshot(now).with_verify(result))
-        return out
+        return [
+            tracker.snapshot(now).with_verify(verify.get(label))
+            for label, tracker in self.trackers.items()
+        ]
 
     async def sync_now(self, db: str | None = None, *, timeout: float = 60.0) -> list[SyncResult]:
         """Force a sync of ``db`` (default: all) and wait until the replica has the local txid."""
@@ -195,6 +198,24 @@ class BackupService:
         for selected, result in zip(dbs, results, strict=False):
             self.trackers[selected.label].observe(result.txid, result.replicated_txid, now)
         return results
+
+    def label_for(self, record: dict[str, Any]) -> str | None:
+        """The database a Litestream log record is about: by full path, else by file name.
+
+        Litestream names the database by its base name (``db``) and, in some records, gives a
+        ``path``: the database itself or a file in its ``.<name>-litestream`` folder.  A base
+        name shared by two configured databases is ambiguous and gives None.
+        """
+        path = str(record.get("path") or "")
+        if path:
+            for tracker in self.trackers.values():
+                db = tracker.db.path
+                meta = f"{db.parent / f'.{db.name}-litestream'}{os.sep}"
+                if path == str(db) or path.startswith(meta):
+                    return tracker.db.label
+        name = str(record.get("db") or "")
+        matches = [t.db.label for t in self.trackers.values() if t.db.path.name == name]
+        return matches[0] if len(matches) == 1 else None
 
     # ------------------------------------------------------------------------ internals
 
@@ -228,12 +249,10 @@ class BackupService:
         )
 
     def _on_record(self, record: dict[str, Any]) -> None:
-        """Count replication errors from Litestream's log lines."""
-        if str(record.get("level", "")).upper() != "ERROR":
-            return
-        label = self._by_basename.get(str(record.get("db", "")))
+        """Count sync errors from Litestream's log records (see DbTracker.record_log)."""
+        label = self.label_for(record)
         if label is not None:
-            self.trackers[label].sync_errors += 1
+            self.trackers[label].record_log(record)
 
     async def _poll_loop(self) -> None:
         while True:
@@ -245,29 +264,39 @@ class BackupService:
 
     async def _poll(self) -> None:
         assert self._client is not None  # noqa: S101 - set in start()
+        began = self.clock.monotonic()
         supervisor = self._supervisor
         running = supervisor is not None and supervisor.running
-        answered = False
-        if running:
-            answered = await self._poll_socket(self._client)
-        if not answered:
-            for tracker in self.trackers.values():
+        mtimes = {label: change_time(t.db.path) for label, t in self.trackers.items()}
+        observed: set[str] = set()
+        answered = running and await self._poll_socket(self._client, mtimes, observed)
+        for label, tracker in self.trackers.items():
+            if not answered:
                 tracker.replicating = False
-        elif supervisor is not None:
-            supervisor.mark_healthy()
-        now = self.clock.time()
+            if label not in observed:
+                tracker.observe_files(mtimes[label])
+        if supervisor is not None:
+            fired = self._check_health(supervisor, answered, began)
+            if not fired:
+                supervisor.refresh_alert()
         statuses = self.status()
         for status in statuses:
             self._check_alerts(status)
-        self._write_snapshot(statuses, now)
+        self._write_snapshot(statuses)
 
-    async def _poll_socket(self, client: ControlClient) -> bool:
+    async def _poll_socket(
+        self,
+        client: ControlClient,
+        mtimes: dict[str, float | None] | None = None,
+        observed: set[str] | None = None,
+    ) -> bool:
+        """One ``/list`` and a ``/sync`` per database; False when the socket does not answer."""
         try:
             listing = {entry.path: entry for entry in await client.list()}
         except ControlError:
             return False
         now = self.clock.time()
-        for tracker in self.trackers.values():
+        for label, tracker in self.trackers.items():
             entry = listing.get(str(tracker.db.path))
             tracker.replicating = entry is not None and entry.status == "replicating"
             if entry is not None and entry.last_sync_at is not None:
@@ -277,10 +306,42 @@ class BackupService:
             try:
                 result = await client.sync(tracker.db.path)
             except ControlError as exc:
-                self._log.debug("txid poll failed", db=tracker.db.label, error=str(exc))
+                self._log.debug("txid poll failed", db=label, error=str(exc))
                 continue
-            tracker.observe(result.txid, result.replicated_txid, now)
+            mtime = (mtimes or {}).get(label)
+            tracker.observe(result.txid, result.replicated_txid, now, mtime)
+            if observed is not None:
+                observed.add(label)
         return True
+
+    def _check_health(self, supervisor: Supervisor, answered: bool, began: float) -> bool:
+        """Replication down while Litestream runs: no answer, or a database not replicating.
+
+        Only a condition that lasts ``stall_after`` seconds counts (a restart, a slow poll
+        pass).  True when the supervisor fired the alert now.
+        """
+        problem: str | None = None
+        if supervisor.running and not answered:
+            problem = f"its control socket {self.socket_path} does not answer"
+        elif supervisor.running:
+            idle = [
+                t.db.label
+                for t in self.trackers.values()
+                if t.db.path.exists() and not t.replicating
+            ]
+            if idle:
+                problem = f"it does not replicate {', '.join(idle)}"
+        if problem is None:
+            self._stalled_since = None
+            if answered:
+                supervisor.mark_healthy()
+            return False
+        if self._stalled_since is None:
+            self._stalled_since = began
+        stalled = self.clock.monotonic() - self._stalled_since
+        if stalled < self.stall_after:
+            return False
+        return supervisor.mark_unresponsive(problem, stalled)
 
     def _check_alerts(self, status: DbStatus) -> None:
         label = status.name
@@ -304,18 +365,22 @@ class BackupService:
                 "local_txid": status.local_txid,
                 "replica_txid": status.replica_txid,
                 "replica": status.replica,
-                "hint": "check the replica's reachability and credentials",
+                "replicating": status.replicating,
+                "hint": "check the replica's reachability and credentials, and that "
+                "Litestream runs (khronos status)",
             },
         )
 
     def _toggle(
         self, key: str, active: bool, level: str, message: str, details: dict[str, Any]
     ) -> None:
-        if active and key not in self._open_alerts:
-            self._open_alerts.add(key)
-            self._log.warning("backup alert", alert=key, message=message, db=details.get("db"))
+        """Fire ``key`` on every poll while ``active`` (the engine dedupes and repeats it)."""
+        if active:
+            if key not in self._open_alerts:
+                self._open_alerts.add(key)
+                self._log.warning("backup alert", alert=key, message=message, db=details.get("db"))
             self.alerts.fire(key, level, message, details)
-        elif not active and key in self._open_alerts:
+        elif key in self._open_alerts:
             self._open_alerts.discard(key)
             self._log.info("backup alert resolved", alert=key, db=details.get("db"))
             self.alerts.resolve(key)
@@ -323,14 +388,23 @@ class BackupService:
     def _sample(self) -> BackupSample:
         statuses = self.status()
         restarts = self._supervisor.restarts if self._supervisor else 0
-        return BackupSample(statuses, restarts, dict(self._verify_success))
+        last_success = {
+            s.name: s.last_verify.last_success_at.timestamp()
+            for s in statuses
+            if s.last_verify is not None and s.last_verify.last_success_at is not None
+        }
+        return BackupSample(statuses, restarts, last_success)
 
-    def _write_snapshot(self, statuses: list[DbStatus] | None = None, now: float = 0.0) -> None:
-        del now
+    def _write_snapshot(
+        self, statuses: list[DbStatus] | None = None, *, running: bool = True
+    ) -> None:
+        """status.json; ``running`` false in the last one (``khronos status`` then reads the
+        replica instead of trusting this snapshot)."""
         supervisor = self._supervisor
         document = status_document(
             statuses if statuses is not None else self.status(),
             pid=os.getpid(),
+            running=running,
             litestream_pid=supervisor.pid if supervisor else None,
             restarts=supervisor.restarts if supervisor else 0,
             gave_up=supervisor.gave_up if supervisor else False,

@@ -29,11 +29,12 @@ __all__ = [
     "SIDECARS",
     "DbHolder",
     "backup_copy",
-    "checkpoint_truncate",
     "db_holders",
     "fsync_dir",
     "integrity_problems",
     "raw_copy",
+    "remove_sidecars",
+    "reserve_path",
 ]
 
 SIDECARS = ("-wal", "-shm", "-journal")
@@ -188,19 +189,29 @@ def raw_copy(source: Path, target: Path) -> list[Path]:
     return copied
 
 
-def checkpoint_truncate(path: Path, busy_timeout: float = 1.0) -> bool:
-    """Move the WAL's content into the database file and empty the WAL; True when it did.
+def reserve_path(base: Path, *, attempts: int = 1000) -> Path:
+    """Create ``base`` (or ``base-2``, ``base-3``...) exclusively, empty, mode 0600; its path.
 
-    Afterwards the database file alone holds every committed transaction, so its ``-wal`` and
-    ``-shm`` can be removed without losing anything.
+    Two restores in the same second must not share a safety copy's name: the second would
+    overwrite the first.  ``O_CREAT | O_EXCL`` makes the claim atomic; the caller then writes
+    into the empty file it owns.
     """
-    try:
-        with contextlib.closing(sqlite3.connect(path, timeout=busy_timeout)) as conn:
-            busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    except sqlite3.Error:
-        return False
-    wal = Path(f"{path}-wal")
-    return busy == 0 and (not wal.exists() or wal.stat().st_size == 0)
+    for n in range(1, attempts + 1):
+        candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return candidate
+    raise FileExistsError(f"{base} and {attempts - 1} numbered variants already exist")
+
+
+def remove_sidecars(path: Path) -> None:
+    """Delete ``path``'s -wal, -shm and -journal (a half-written copy's leftovers)."""
+    for suffix in SIDECARS:
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").unlink()
 
 
 def fsync_dir(path: Path) -> None:

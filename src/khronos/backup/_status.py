@@ -3,17 +3,31 @@
 **Lag** is the age of the oldest local change that is not in the replica yet, 0 when caught up.
 Litestream numbers every local transaction (txid); :class:`DbTracker` remembers when it first saw
 each new local txid and forgets it once the replica's txid reaches it, so the lag is
-``now - first_seen(oldest pending txid)``.  It is exact to the poll interval, keeps growing while
-the replica is unreachable or Litestream is down, and drops to 0 as soon as the replica catches
-up.  A replica position of 0 means "not known" (Litestream resets it after a failed upload), so
-the last known one is kept.
+``now - first_seen(oldest pending txid)``.  It is exact to the poll interval and drops to 0 as
+soon as the replica catches up.  A replica position of 0 means "not known" (Litestream resets it
+after a failed upload), so the last known one is kept.
+
+While Litestream does not answer (it crashed, was given up on, or hangs) no txid can be read,
+so the tracker watches the files instead: each answered poll records the newest modification
+time of the database and its WAL; a later unanswered poll that finds a newer one knows a change
+was committed that Litestream has not seen, and counts the lag from that modification time.
+The lag therefore keeps growing (and the lag alert fires) while replication is down, and the
+change is handed over to the txid tracking when Litestream answers again.
+
+**Sync errors** are counted from Litestream's log records (:meth:`DbTracker.record_log`): only
+the failures of a sync (``monitor error`` for the replica upload, ``sync error`` and "disk full
+while staging ltx file" for the local WAL copy), not every ERROR line.  Litestream logs a
+failing streak at most every 30 s but each line carries ``consecutive_errors``, and the
+"sync recovered" line carries ``previous_errors``: the count is exact, not one per line.
 
 Files in ``state_dir`` (documented in docs/backup.md):
 
 - ``status.json``: the daemon's snapshot, rewritten on every poll, read by ``khronos status``.
-- ``verify.json``: the last restore drill per database label, written by ``khronos verify``:
-  ``{"app": {"ok": true, "at": "2025-01-01T00:00:00+00:00", "txid": "00000000000000a1",
-  "error": null}}``.
+- ``verify.json``: the last restore drill per database label, written by ``khronos verify``
+  and the daemon's schedule: ``{"app": {"ok": true, "at": "2025-01-01T00:00:00+00:00",
+  "txid": "00000000000000a1", "error": null, "last_success_at": "2025-01-01T00:00:00+00:00",
+  ...}}``; ``last_success_at`` survives failed drills (the metric
+  ``backup_verify_last_success_timestamp_seconds`` reads it).
 """
 
 from __future__ import annotations
@@ -34,6 +48,7 @@ __all__ = [
     "DbStatus",
     "DbTracker",
     "VerifyResult",
+    "change_time",
     "file_sizes",
     "format_txid",
     "parse_txid",
@@ -67,6 +82,8 @@ class VerifyResult:
     at: datetime | None
     txid: str | None = None
     error: str | None = None
+    last_success_at: datetime | None = None
+    """When a drill of this database last passed (this one, or an earlier one)."""
 
     def to_json(self) -> dict[str, Any]:
         """The verify.json form."""
@@ -75,18 +92,22 @@ class VerifyResult:
             "at": self.at.isoformat() if self.at else None,
             "txid": self.txid,
             "error": self.error,
+            "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VerifyResult:
-        """Read one verify.json entry (tolerant of missing keys)."""
-        at = data.get("at")
+        """Read one verify.json entry (tolerant of missing keys and of older files)."""
+        at = _when(data.get("at"))
+        ok = bool(data.get("ok"))
+        last = _when(data.get("last_success_at")) or (at if ok else None)
         return cls(
-            ok=bool(data.get("ok")),
-            at=datetime.fromisoformat(at) if isinstance(at, str) and at else None,
-            txid=data.get("txid"),
-            error=data.get("error"),
+            ok=ok, at=at, txid=data.get("txid"), error=data.get("error"), last_success_at=last
         )
+
+
+def _when(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +185,33 @@ def file_sizes(path: Path) -> tuple[bool, int | None, int | None]:
     return True, size, wal
 
 
+def change_time(path: Path) -> float | None:
+    """The newest modification time of the database and its WAL; None when neither exists."""
+    times = []
+    for candidate in (path, Path(f"{path}-wal")):
+        try:
+            times.append(candidate.stat().st_mtime)
+        except OSError:
+            continue
+    return max(times, default=None)
+
+
+_SYNC_ERRORS = {
+    "monitor error": "replica",
+    "sync error": "db",
+    "disk full while staging ltx file, replication paused until space is freed": "db",
+}
+"""Litestream 0.5.17's log messages for a failed sync, and which loop logs them."""
+_RECOVERED = {"replica sync recovered": "replica", "sync recovered": "db"}
+
+
+def _count(value: object) -> int:
+    try:
+        return max(1, int(str(value)))
+    except ValueError:
+        return 1
+
+
 @dataclass(slots=True)
 class DbTracker:
     """The live status of one database, updated by each control-socket poll."""
@@ -176,9 +224,21 @@ class DbTracker:
     replicating: bool = False
     pending: dict[int, float] = field(default_factory=dict)
     """Local txids not yet in the replica -> wall time they were first seen."""
+    seen_mtime: float | None = None
+    """Newest db/WAL modification time when Litestream last reported the txids."""
+    unseen_since: float | None = None
+    """Modification time of the first change found while Litestream did not answer."""
+    streaks: dict[str, int] = field(default_factory=dict)
+    """Failing sync streak per loop (replica, db): the ``consecutive_errors`` counted so far."""
 
-    def observe(self, local_txid: int, replica_txid: int, now: float) -> None:
-        """Record one poll: the local txid and the replica's (0: unknown, keep the last)."""
+    def observe(
+        self, local_txid: int, replica_txid: int, now: float, mtime: float | None = None
+    ) -> None:
+        """Record one answered poll: the txids (replica 0: unknown, keep the last known one).
+
+        ``mtime`` is :func:`change_time` taken *before* asking Litestream, the baseline for
+        :meth:`observe_files`.
+        """
         if self.local_txid is not None and local_txid < self.local_txid:
             # The database was replaced (a restore): start over.
             self.pending.clear()
@@ -187,16 +247,49 @@ class DbTracker:
             self.replica_txid = replica_txid
         self.local_txid = local_txid
         if local_txid > 0 and local_txid > (self.replica_txid or 0):
-            self.pending.setdefault(local_txid, now)
+            first = now if self.unseen_since is None else min(now, self.unseen_since)
+            self.pending[local_txid] = min(self.pending.get(local_txid, first), first)
+        self.unseen_since = None
+        if mtime is not None:
+            self.seen_mtime = mtime
         done = self.replica_txid or 0
         for txid in [t for t in self.pending if t <= done]:
             del self.pending[txid]
 
+    def observe_files(self, mtime: float | None) -> None:
+        """Record a poll Litestream did not answer: a newer db/WAL file means a change it missed."""
+        if mtime is None:
+            return
+        if self.seen_mtime is None:
+            self.seen_mtime = mtime  # never answered yet: changes from now on are counted
+        elif mtime > self.seen_mtime and self.unseen_since is None:
+            self.unseen_since = mtime
+
+    def record_log(self, record: dict[str, Any]) -> bool:
+        """Count the sync errors in one Litestream log record; True when it was about syncing."""
+        message = str(record.get("msg", ""))
+        loop = _SYNC_ERRORS.get(message)
+        if loop is not None:
+            streak = _count(record.get("consecutive_errors"))
+            seen = self.streaks.get(loop, 0)
+            self.sync_errors += streak - seen if streak > seen else streak
+            self.streaks[loop] = streak
+            return True
+        loop = _RECOVERED.get(message)
+        if loop is not None:
+            total = _count(record.get("previous_errors"))
+            self.sync_errors += max(0, total - self.streaks.pop(loop, 0))
+            return True
+        return False
+
     def lag(self, now: float) -> float:
-        """Seconds since the oldest change not yet in the replica was first seen; 0 if none."""
-        if not self.pending:
+        """Seconds since the oldest change not yet in the replica was made or seen; 0 if none."""
+        starts = list(self.pending.values())
+        if self.unseen_since is not None:
+            starts.append(self.unseen_since)
+        if not starts:
             return 0.0
-        return max(0.0, now - min(self.pending.values()))
+        return max(0.0, now - min(starts))
 
     def snapshot(self, now: float | None = None) -> DbStatus:
         """The current status as an immutable :class:`DbStatus`."""

@@ -4,7 +4,10 @@
   after ``delay``; a run shorter than ``min_uptime`` is a *quick crash*, and after
   ``max_restarts`` quick crashes in a row Khronos gives up on it with a CRITICAL alert and goes
   on serving everything else.  Each exit raises the ERROR alert ``backup.replication``; it is
-  resolved when the service sees the new child answer on its control socket.
+  resolved when the service sees the new child answer on its control socket.  The service also
+  reports a child that runs but does not answer (or does not replicate) for a while
+  (:meth:`Supervisor.mark_unresponsive`: the same ERROR alert), and re-fires whatever alert is
+  open on each poll (:meth:`Supervisor.refresh_alert`) so the engine can repeat it.
 - **Logs**: the child logs JSON on stderr; each line is forwarded into structlog with its parsed
   level, ``component="litestream"`` and its fields (a non-JSON line is forwarded as it is).
 - **Stop**: SIGTERM (Litestream then makes a final sync, bounded by its shutdown-sync-timeout),
@@ -31,6 +34,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
@@ -57,6 +61,13 @@ _RESERVED = {"event", "level", "logger", "timestamp", "component", "log_level"}
 _SKIP = {"time", "level", "msg"}
 
 LineCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _OpenAlert:
+    level: str
+    message: str
+    details: dict[str, Any]
 
 
 class Clock(Protocol):
@@ -239,7 +250,7 @@ class Supervisor:
         self.last_exit: int | None = None
         self._proc: ProcessHandle | None = None
         self._running = False
-        self._alert_open = False
+        self._alert: _OpenAlert | None = None
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._log = structlog.get_logger("khronos.backup")
@@ -263,12 +274,62 @@ class Supervisor:
         self._task = asyncio.create_task(self._loop(started), name="litestream-supervisor")
         await started.wait()
 
+    def __repr__(self) -> str:
+        # never the environment: it holds the replica's secrets
+        return f"Supervisor(argv={self.argv!r}, pid={self.pid}, restarts={self.restarts})"
+
+    @property
+    def alert_level(self) -> str | None:
+        """The level of the open ``backup.replication`` alert, None when none is open."""
+        return self._alert.level if self._alert else None
+
     def mark_healthy(self) -> None:
         """Called when the child answers: resolve the replication alert if it is open."""
-        if self._alert_open and self._running:
-            self._alert_open = False
+        if self._alert is not None and self._running:
+            self._alert = None
             self.alerts.resolve(REPLICATION_ALERT)
             self._log.info("litestream is replicating again", restarts=self.restarts)
+
+    def mark_unresponsive(self, problem: str, seconds: float) -> bool:
+        """The child runs but ``problem`` (no answer, not replicating) for ``seconds``: ERROR.
+
+        Ignored when no child runs or after giving up (those have their own alert).  True when
+        the alert was fired.
+        """
+        if not self._running or self.gave_up or self._proc is None:
+            return False
+        pid = self._proc.pid
+        if self._alert is None or "stalled_s" not in self._alert.details:
+            self._log.error(
+                "litestream runs but is not replicating",
+                pid=pid,
+                problem=problem,
+                stalled_s=seconds,
+            )
+        self._fire(
+            "ERROR",
+            f"Backup replication is down: Litestream (pid {pid}) runs but {problem} "
+            f"(for {seconds:.0f}s)",
+            {
+                "pid": pid,
+                "problem": problem,
+                "stalled_s": round(seconds, 1),
+                "hint": "a hung Litestream: check its log lines and the replica; restarting "
+                "khronos restarts it",
+            },
+        )
+        return True
+
+    def refresh_alert(self) -> None:
+        """Fire the open replication alert again (the engine repeats it when it is due)."""
+        if self._alert is not None:
+            self.alerts.fire(
+                REPLICATION_ALERT, self._alert.level, self._alert.message, self._alert.details
+            )
+
+    def _fire(self, level: str, message: str, details: dict[str, Any]) -> None:
+        self._alert = _OpenAlert(level, message, details)
+        self.alerts.fire(REPLICATION_ALERT, level, message, details)
 
     async def stop(self) -> None:
         """SIGTERM the child, wait up to ``shutdown_timeout``, then SIGKILL; end the loop."""
@@ -352,9 +413,7 @@ class Supervisor:
         if quick and self.quick_crashes > self.policy.max_restarts:
             self.gave_up = True
             self._log.critical("litestream keeps crashing; giving up", **details)
-            self._alert_open = True
-            self.alerts.fire(
-                REPLICATION_ALERT,
+            self._fire(
                 "CRITICAL",
                 f"Backup stopped: Litestream crashed {self.quick_crashes} times in a row "
                 f"(each run under {self.policy.min_uptime.total_seconds():g}s); "
@@ -364,9 +423,7 @@ class Supervisor:
             return False
         delay = self.policy.delay.total_seconds()
         self._log.error("litestream exited; restarting", restart_in_s=delay, **details)
-        self._alert_open = True
-        self.alerts.fire(
-            REPLICATION_ALERT,
+        self._fire(
             "ERROR",
             f"Backup replication is down: Litestream exited with code {rc}; "
             f"restarting in {delay:g}s",

@@ -36,7 +36,7 @@ from khronos.backup._control import parse_time
 from khronos.backup._restore import select_database
 from khronos.backup._restore_run import LitestreamRun, no_progress
 from khronos.backup._sqlite import IntegrityMode, integrity_problems
-from khronos.backup._status import VERIFY_FILE, write_json_atomic
+from khronos.backup._status import VERIFY_FILE, VerifyResult, write_json_atomic
 from khronos.config import KhronosConfig
 from khronos.config._backup import DatabaseConfig
 from khronos.errors import ConfigError, KhronosError
@@ -176,7 +176,11 @@ def _checked(
 
 
 def record_results(state_dir: Path, reports: Iterable[VerifyReport]) -> Path:
-    """Merge ``reports`` into ``state_dir/verify.json`` (other databases' entries are kept)."""
+    """Merge ``reports`` into ``state_dir/verify.json`` (other databases' entries are kept).
+
+    Each entry also keeps ``last_success_at``, the time of the last drill that passed, so a
+    failed drill does not erase it (the metric ``..._verify_last_success_timestamp_seconds``).
+    """
     path = Path(state_dir) / VERIFY_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -185,7 +189,12 @@ def record_results(state_dir: Path, reports: Iterable[VerifyReport]) -> Path:
     if not isinstance(data, dict):
         data = {}
     for report in reports:
-        data[report.db] = report.entry()
+        previous = data.get(report.db)
+        earlier = VerifyResult.from_json(previous) if isinstance(previous, dict) else None
+        entry = report.entry()
+        last = report.at if report.ok else (earlier.last_success_at if earlier else None)
+        entry["last_success_at"] = last.isoformat() if last else None
+        data[report.db] = entry
     write_json_atomic(path, data)
     return path
 

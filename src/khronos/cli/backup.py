@@ -9,6 +9,7 @@ import click
 from khronos.backup._query import backup_now
 from khronos.backup._status import format_txid
 from khronos.cli._app import AppState, cli, config_option, pass_state
+from khronos.cli.status import command_logging
 from khronos.config import parse_duration
 from khronos.config._types import ConfigValueError
 from khronos.errors import ConfigError
@@ -39,7 +40,9 @@ def now(state: AppState, db: str | None, timeout: str) -> None:
     except ConfigValueError as exc:
         raise ConfigError.single("--timeout", exc.problem, exc.hint) from None
     config = state.load()
-    for outcome in asyncio.run(backup_now(config, db, timeout=seconds)):
+    with command_logging(config):
+        outcomes = asyncio.run(backup_now(config, db, timeout=seconds))
+    for outcome in outcomes:
         click.echo(
             f"{outcome.name}: replica has txid {format_txid(outcome.replica_txid)} "
             f"(database {format_txid(outcome.local_txid)}), via "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -13,7 +14,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from khronos.backup._restore import RestoreResult, restore_database, select_database
 from khronos.cli._app import AppState, cli, config_option, pass_state
-from khronos.config import format_size
+from khronos.cli.status import command_logging
+from khronos.config import KhronosConfig, format_size
+from khronos.config._backup import DatabaseConfig
 from khronos.errors import ConfigError
 
 __all__ = ["restore"]
@@ -73,48 +76,43 @@ def restore(  # noqa: PLR0917 - click passes each option as an argument
     if not (dry_run or yes or as_json) and sys.stdin.isatty():
         target = Path(output) if output else db.path
         click.confirm(f"Replace {target} with the backup from {db.replica.display}?", abort=True)
+    options: dict[str, Any] = {
+        "output": output,
+        "timestamp": timestamp,
+        "txid": txid,
+        "force": force,
+        "dry_run": dry_run,
+    }
+    with command_logging(config):
+        if as_json:
+            result = restore_database(config, db, **options)
+        elif err.is_terminal:
+            result = _with_progress_bar(err, config, db, options)
+        else:
+            result = restore_database(config, db, progress=_PlainProgress(), **options)
     if as_json:
-        result = restore_database(
-            config, db, output=output, timestamp=timestamp, txid=txid, force=force, dry_run=dry_run
-        )
         click.echo(json.dumps(result.to_json(), indent=2))
         return
-    if err.is_terminal:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("restore")
-
-            def show(stage: str, done: int | None = None, /) -> None:
-                extra = f" {format_size(done)}" if done else ""
-                bar.update(task, description=f"{stage}{extra}")
-
-            result = restore_database(
-                config,
-                db,
-                output=output,
-                timestamp=timestamp,
-                txid=txid,
-                force=force,
-                dry_run=dry_run,
-                progress=show,
-            )
-    else:
-        result = restore_database(
-            config,
-            db,
-            output=output,
-            timestamp=timestamp,
-            txid=txid,
-            force=force,
-            dry_run=dry_run,
-            progress=_PlainProgress(),
-        )
     _print(Console(soft_wrap=True), result)
+
+
+def _with_progress_bar(
+    err: Console, config: KhronosConfig, db: DatabaseConfig, options: dict[str, Any]
+) -> RestoreResult:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("restore")
+
+        def show(stage: str, done: int | None = None, /) -> None:
+            extra = f" {format_size(done)}" if done else ""
+            bar.update(task, description=f"{stage}{extra}")
+
+        return restore_database(config, db, progress=show, **options)
 
 
 def _print(out: Console, result: RestoreResult) -> None:

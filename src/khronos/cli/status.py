@@ -1,9 +1,11 @@
-"""``khronos status``: backup status per database."""
+"""``khronos status``: backup status per database (and the logging the backup commands share)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import click
@@ -14,8 +16,25 @@ from rich.table import Table
 from khronos.backup._query import query_status
 from khronos.backup._status import DbStatus, format_txid
 from khronos.cli._app import AppState, cli, config_option, pass_state
+from khronos.config import KhronosConfig
 
-__all__ = ["status"]
+__all__ = ["command_logging", "status"]
+
+
+@contextlib.contextmanager
+def command_logging(config: KhronosConfig) -> Iterator[None]:
+    """Logs of a one-shot backup command on stderr (never stdout: ``--json`` stays parseable).
+
+    The level and console format come from ``logging:``; no log files (a running daemon owns
+    the log folder); the configuration's secrets are masked.  Undone when the command ends.
+    """
+    from khronos import logs  # noqa: PLC0415 - keep `khronos --help` fast
+
+    logs.configure_from_config(config, log_dir=None, handle_sigterm=False, exception_hooks=False)
+    try:
+        yield
+    finally:
+        logs.reset()
 
 
 @cli.command("status")
@@ -34,7 +53,8 @@ def status(state: AppState, as_json: bool) -> None:
     "sync_errors", "db_size_bytes", "wal_size_bytes", "last_verify"}]}
     """
     config = state.load()
-    source, statuses = asyncio.run(query_status(config))
+    with command_logging(config):
+        source, statuses = asyncio.run(query_status(config))
     if as_json:
         document = {"source": source, "databases": [s.to_json() for s in statuses]}
         click.echo(json.dumps(document, indent=2))

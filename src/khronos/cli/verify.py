@@ -12,6 +12,7 @@ from rich.table import Table
 
 from khronos.backup._verify import VerifyReport, verify_all
 from khronos.cli._app import AppState, cli, config_option, pass_state
+from khronos.cli.status import command_logging
 from khronos.config import format_duration, format_size
 from khronos.errors import ConfigError
 
@@ -36,7 +37,8 @@ def verify(ctx: click.Context, state: AppState, names: tuple[str, ...], as_json:
     config = state.load()
     if config.backup is None:
         raise ConfigError.single("backup", "no backup: section", "add one to verify")
-    reports = verify_all(config, names or None)
+    with command_logging(config):
+        reports = verify_all(config, names or None)
     if as_json:
         click.echo(json.dumps({"databases": [r.to_json() for r in reports]}, indent=2))
     else:
