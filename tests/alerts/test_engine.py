@@ -106,7 +106,7 @@ async def test_semantic_alerts_have_their_levels(
         "High memory usage": Level.WARN,
         "Queue backlog": Level.WARN,
         "Service gateway is unhealthy": Level.ERROR,
-        "Backup of main is lagging": Level.ERROR,
+        "Backup of main is lagging": Level.WARN,
         "Backup process (Litestream) is down": Level.CRITICAL,
         "Restore drill of main failed": Level.CRITICAL,
     }

@@ -437,10 +437,10 @@ class AlertEngine:
         )
 
     def alert_backup_lag(self, database: str, lag_seconds: float) -> str | None:
-        """Replication is behind (ERROR)."""
+        """Replication is behind (WARN, as the daemon's own ``backup.lag.<db>`` condition)."""
         return self.send_alert(
             f"Backup of {database} is lagging",
-            "ERROR",
+            "WARN",
             {"database": database, "lag": human_duration(lag_seconds)},
         )
 
