@@ -15,11 +15,17 @@ from typing import Any
 import click
 
 from khronos._version import __version__
-from khronos.config import ENV_CONFIG, KhronosConfig, load_config, resolve_config_path
+from khronos.config import (
+    ENV_CONFIG,
+    KhronosConfig,
+    load_config,
+    parse_duration,
+    resolve_config_path,
+)
 from khronos.errors import KhronosError
 from khronos.logs._redact import redact
 
-__all__ = ["AppState", "KhronosGroup", "cli", "config_option", "pass_state"]
+__all__ = ["AppState", "KhronosGroup", "cli", "config_option", "pass_state", "seconds"]
 
 
 class AppState:
@@ -56,6 +62,14 @@ config_option = click.option(
     help="Configuration file (same as khronos -c PATH).",
 )
 """``-c/--config`` accepted after a subcommand too: ``khronos config show -c PATH``."""
+
+
+def seconds(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
+    """Click callback: a duration option (``30s``, ``1m30s``) as seconds, or a usage error."""
+    try:
+        return parse_duration(value).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 class KhronosGroup(click.Group):

@@ -7,8 +7,8 @@ import asyncio
 import click
 
 from khronos.alerts import AlertEngine, DeliveryStatus, Level
-from khronos.cli._app import AppState, cli, config_option, pass_state
-from khronos.config import KhronosConfig, parse_duration
+from khronos.cli._app import AppState, cli, config_option, pass_state, seconds
+from khronos.config import KhronosConfig
 from khronos.errors import KhronosError
 
 __all__ = ["alert_group"]
@@ -17,13 +17,6 @@ __all__ = ["alert_group"]
 @cli.group("alert")
 def alert_group() -> None:
     """Send alerts through the configured channels (Telegram, the log)."""
-
-
-def _timeout(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
-    try:
-        return parse_duration(value).total_seconds()
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @alert_group.command("test")
@@ -40,7 +33,7 @@ def _timeout(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
     "--timeout",
     default="30s",
     show_default=True,
-    callback=_timeout,
+    callback=seconds,
     help="How long to wait for delivery.",
 )
 @pass_state

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from khronos import logs
-from khronos.cli._app import cli
-from khronos.config import KhronosConfig, load_config, parse_duration
+from khronos.cli._app import cli, seconds
+from khronos.config import KhronosConfig, load_config
 
 if TYPE_CHECKING:
     from khronos.daemon import Daemon
@@ -59,13 +59,6 @@ _SHOWN_METRICS = (
 )
 
 
-def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
-    try:
-        return parse_duration(value).total_seconds()
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @cli.command("demo")
 @click.option(
     "--dir",
@@ -79,7 +72,7 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> float
     "--traffic",
     default="3s",
     show_default=True,
-    callback=_duration,
+    callback=seconds,
     help="How long the simulated service writes messages.",
 )
 def demo(directory: Path, traffic: float) -> None:
