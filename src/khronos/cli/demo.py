@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import sqlite3
+import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -98,13 +101,27 @@ def demo(directory: Path, traffic: float) -> None:
         asyncio.run(_run(config, db, traffic, console))
     finally:
         logs.shutdown()
+    me = _command_name()
     console.print(
         "\n[bold]Next[/bold] (the demo's files stay in "
         f"{escape(str(directory))}):\n"
-        f"  khronos -c {escape(str(config_file))} run       the daemon, until Ctrl-C\n"
-        f"  khronos -c {escape(str(config_file))} status    backup status, with or without it\n"
-        f"  khronos logs --dir {escape(str(directory / 'logs'))}   what it logged"
+        f"  {me} -c {escape(str(config_file))} run       the daemon, until Ctrl-C\n"
+        f"  {me} -c {escape(str(config_file))} status    backup status, with or without it\n"
+        f"  {me} logs --dir {escape(str(directory / 'logs'))}   what it logged"
     )
+
+
+def _command_name() -> str:
+    """How the user can call this program again: ``khronos`` when that is on PATH, else the
+    path it was started from (``.venv/bin/khronos`` after `make demo`)."""
+    started = Path(sys.argv[0])
+    if started.name != "khronos" or not started.exists():
+        return "khronos"  # python -m khronos, or an unusual launcher
+    found = shutil.which("khronos")
+    if found is not None and Path(found).resolve() == started.resolve():
+        return "khronos"
+    relative = os.path.relpath(started)
+    return escape(str(started.absolute()) if relative.startswith("..") else relative)
 
 
 async def _run(config: KhronosConfig, db: Path, traffic: float, console: Console) -> None:
