@@ -58,15 +58,18 @@ async def fixture_make_engine(
 ) -> AsyncIterator[MakeEngine]:
     """Build engines on the fake server; they are stopped after the test."""
     engines: list[AlertEngine] = []
+    shared: list[AlertMetrics] = []  # one set of metrics per registry, however many engines
 
     def make(**kwargs: object) -> AlertEngine:
+        if not shared:
+            shared.append(AlertMetrics(registry))
         notifier_kwargs = kwargs.pop("notifier", {})
         outbox = Outbox(tmp_path / "outbox.db", max_pending=kwargs.pop("max_pending", 10_000))  # type: ignore[arg-type]
         engine = AlertEngine(
             outbox,
             [notifier_for(telegram, **notifier_kwargs)],  # type: ignore[arg-type]
             clock=kwargs.pop("clock", clock),  # type: ignore[arg-type]
-            metrics=AlertMetrics(registry),
+            metrics=shared[0],
             poll_interval=0.05,
             **kwargs,  # type: ignore[arg-type]
         )

@@ -8,7 +8,7 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import ManualClock, SystemClock
+from khronos.alerts import AlertEngine, LogNotifier, ManualClock, SystemClock
 from tests.alerts.conftest import FAULT_REPEAT, MakeEngine, wait_attempted, wait_until
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram
 
@@ -237,3 +237,45 @@ async def test_a_refused_chat_is_retried_with_bounded_backoff_and_counted(
     labels = {"channel": "telegram", "reason": "chat_not_found"}
     failed = registry.get_sample_value("khronos_alerts_failed_total", labels) or 0
     assert failed >= len(times) - 1  # the last request may have been cut by stop()
+
+
+@pytest.mark.asyncio
+async def test_alerts_queued_for_a_chat_no_longer_configured_go_to_the_new_one(
+    make_engine: MakeEngine, telegram: FakeTelegram
+) -> None:
+    """chat_id corrected between two runs: what the first run queued for the old chat is
+    re-addressed at start and delivered to the new chat, in order, instead of being retried
+    against the old chat forever."""
+    old = make_engine(notifier={"chat": "-1001"})
+    assert old.send_alert("first, queued for the old chat", "ERROR")
+    assert old.send_alert("second, queued for the old chat", "WARN")
+    assert old.outbox.count() == 2  # never delivered: that run never started its worker
+
+    new = make_engine(notifier={"chat": "111"})
+    await new.start()
+    assert await new.drain(30)
+    assert [(s.chat_id, s.visible.splitlines()[1]) for s in telegram.sent] == [
+        (111, "first, queued for the old chat"),
+        (111, "second, queued for the old chat"),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_alerts_queued_for_a_removed_channel_are_dropped_and_counted(
+    make_engine: MakeEngine, registry: CollectorRegistry
+) -> None:
+    """Telegram removed from the config: its queued rows cannot be delivered any more; they
+    are dropped (the log channel had its own copy) and counted, so the outbox drains."""
+    old = make_engine()
+    assert old.send_alert("queued for telegram", "ERROR")
+    assert old.outbox.count("telegram") == 1
+
+    logged_only = AlertEngine(old.outbox, [LogNotifier()], metrics=old.metrics)
+    await logged_only.start()
+    try:
+        assert await logged_only.drain(30)
+    finally:
+        await logged_only.stop()
+    assert old.outbox.count("telegram") == 0
+    labels = {"channel": "telegram", "reason": "channel_removed"}
+    assert registry.get_sample_value("khronos_alerts_failed_total", labels) == 1.0

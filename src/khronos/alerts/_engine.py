@@ -181,11 +181,36 @@ class AlertEngine:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Start delivering, if this process may (another may hold the outbox's delivery lock)."""
-        if self.outbox.acquire_delivery():
-            self.worker.start()
-        else:
+        """Start delivering, if this process may (another may hold the outbox's delivery lock).
+
+        Rows a previous run queued for a chat that is no longer configured go to today's chat
+        for their level; rows for a channel that is no longer configured (Telegram removed) are
+        dropped with a warning: the log channel got its own copy of each when it was raised.
+        """
+        if not self.outbox.acquire_delivery():
             _log.info("another Khronos process delivers the alert outbox")
+            return
+        configured = {n.name: n for n in self.notifiers}
+        for channel in self.outbox.channels():
+            notifier = configured.get(channel)
+            if notifier is None:
+                dropped = self.outbox.drop_channel(channel)
+                self.metrics.failed.labels(channel=channel, reason="channel_removed").inc(dropped)
+                _log.warning(
+                    "dropped alerts queued for a channel that is no longer configured",
+                    channel=channel,
+                    alerts=dropped,
+                    hint="they were written to the log when raised",
+                )
+                continue
+            moved = self.outbox.readdress(channel, notifier.chats_for)
+            if moved:
+                _log.warning(
+                    "re-addressed alerts queued for a chat that is no longer configured",
+                    channel=channel,
+                    alerts=moved,
+                )
+        self.worker.start()
 
     async def stop(self, timeout: float = 0.0) -> None:
         """Wait up to ``timeout`` seconds for pending alerts, then stop (the rest stay queued)."""

@@ -19,7 +19,7 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,6 +198,43 @@ class Outbox:
         """Channels with pending messages."""
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT DISTINCT channel FROM outbox")]
+
+    def readdress(self, channel: str, chats_for: Callable[[Level], Sequence[str]]) -> int:
+        """Point rows queued for a chat the channel no longer sends to at today's chat for
+        their level (``chats_for``); their order and attempts history are kept.  The number
+        of rows moved.
+
+        A corrected ``chat_id`` (or a removed ``critical_chat_id``) must not strand the alerts
+        queued for the old one: they would be retried, and refused, forever.
+        """
+        current = {chat for level in Level for chat in chats_for(level)}
+        moved = 0
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, level, chat FROM outbox WHERE channel = ? ORDER BY id", (channel,)
+            ).fetchall()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for row_id, level, chat in rows:
+                    targets = list(chats_for(Level(level)))
+                    if chat in current or not targets:
+                        continue
+                    self._db.execute(
+                        "UPDATE outbox SET chat = ?, last_error = NULL WHERE id = ?",
+                        (targets[0], row_id),
+                    )
+                    moved += 1
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return moved
+
+    def drop_channel(self, channel: str) -> int:
+        """Delete every row of a channel that is no longer configured; how many."""
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM outbox WHERE channel = ?", (channel,))
+        return int(cursor.rowcount)
 
     def acquire_delivery(self) -> bool:
         """Take the exclusive right to deliver (non-blocking); False when another process has it."""
