@@ -232,7 +232,8 @@ class Daemon:
         )
 
     async def stop(self) -> None:
-        """Stop in reverse order; pending alerts get ``service.shutdown_timeout`` to go out."""
+        """Stop in reverse order within ``service.shutdown_timeout``: Litestream's final sync
+        first, then pending alerts get the rest of it (they stay queued for the next start)."""
         if not self._started:
             return
         self._started = False
@@ -245,7 +246,10 @@ class Daemon:
             await self._quietly("backup", self.backup.stop())
         if self.server is not None:
             await self._quietly("http server", self.server.stop())
-        await self._quietly("alerts", self.engine.stop(timeout=timeout))
+        # one budget for the whole stop (systemd's TimeoutStopSec is sized on it): the alerts
+        # get what the final sync left, and at least a second to flush what is ready
+        remaining = max(1.0, timeout - (time.monotonic() - began))
+        await self._quietly("alerts", self.engine.stop(timeout=remaining))
         pending = self.engine.outbox.count()
         self.engine.outbox.close()
         with contextlib.suppress(OSError):
