@@ -174,6 +174,7 @@ class Daemon:
         self.server: RunningServer | None = None
         self._lock = _StateLock(self.state_dir)
         self._started = False
+        self._claimed_outside = False
 
     def __repr__(self) -> str:
         return f"Daemon(service={self.config.service.name!r}, state_dir={str(self.state_dir)!r})"
@@ -186,13 +187,16 @@ class Daemon:
     def claim(self) -> None:
         """Take the ``state_dir`` lock now (``start`` does it too): :class:`DaemonError` when
         another daemon runs on the same ``state_dir``.  ``khronos run`` claims before it sets up
-        logging, so a second daemon fails with this message rather than a log-file conflict."""
+        logging, so a second daemon fails with this message rather than a log-file conflict;
+        it then releases the lock itself (:meth:`release`), after its last log line."""
         if not self._lock.held:
             self._lock.acquire()
+        self._claimed_outside = True
 
     async def start(self) -> None:
         """Start every configured part; on a failure, stop what started and raise."""
-        self.claim()
+        if not self._lock.held:
+            self._lock.acquire()
         self._started = True
         try:
             await self._start_parts()
@@ -232,32 +236,41 @@ class Daemon:
         )
 
     async def stop(self) -> None:
-        """Stop in reverse order within ``service.shutdown_timeout``: Litestream's final sync
-        first, then pending alerts get the rest of it (they stay queued for the next start)."""
+        """Stop in reverse order: Litestream gets up to ``service.shutdown_timeout`` for its
+        final sync, then pending alerts get what remains of it (at least a second; the rest
+        stay queued for the next start).  Cancelled midway, it still closes the outbox and
+        releases the ``state_dir`` lock (unless :meth:`claim` was called from outside, whose
+        caller then calls :meth:`release`)."""
         if not self._started:
             return
         self._started = False
         began = time.monotonic()
         timeout = self.config.service.shutdown_timeout.total_seconds()
-        await self._quietly("checks", self.checks.stop())
-        if self.verify is not None:
-            await self._quietly("restore drills", self.verify.stop())
-        if self.backup is not None and self.backup.supervisor is not None:
-            await self._quietly("backup", self.backup.stop())
-        if self.server is not None:
-            await self._quietly("http server", self.server.stop())
-        # one budget for the whole stop (systemd's TimeoutStopSec is sized on it): the alerts
-        # get what the final sync left, and at least a second to flush what is ready
-        remaining = max(1.0, timeout - (time.monotonic() - began))
-        await self._quietly("alerts", self.engine.stop(timeout=remaining))
-        pending = self.engine.outbox.count()
-        self.engine.outbox.close()
-        with contextlib.suppress(OSError):
-            (self.state_dir / DAEMON_FILE).unlink()
-        self._lock.release()
+        pending: int | None = None
+        try:
+            await self._quietly("checks", self.checks.stop())
+            if self.verify is not None:
+                await self._quietly("restore drills", self.verify.stop())
+            if self.backup is not None and self.backup.supervisor is not None:
+                await self._quietly("backup", self.backup.stop())
+            if self.server is not None:
+                await self._quietly("http server", self.server.stop())
+            remaining = max(1.0, timeout - (time.monotonic() - began))
+            await self._quietly("alerts", self.engine.stop(timeout=remaining))
+            pending = self.engine.outbox.count()
+        finally:
+            self.engine.outbox.close()
+            with contextlib.suppress(OSError):
+                (self.state_dir / DAEMON_FILE).unlink()
+            if not self._claimed_outside:
+                self.release()
         _log.info(
             "khronos stopped", seconds=round(time.monotonic() - began, 3), alerts_pending=pending
         )
+
+    def release(self) -> None:
+        """Release the ``state_dir`` lock (after :meth:`stop`)."""
+        self._lock.release()
 
     async def _quietly(self, part: str, step: Any) -> None:
         """Await one stop step; a failure is logged and the shutdown goes on."""

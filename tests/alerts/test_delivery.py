@@ -279,3 +279,21 @@ async def test_alerts_queued_for_a_removed_channel_are_dropped_and_counted(
     assert old.outbox.count("telegram") == 0
     labels = {"channel": "telegram", "reason": "channel_removed"}
     assert registry.get_sample_value("khronos_alerts_failed_total", labels) == 1.0
+
+
+@pytest.mark.asyncio
+async def test_an_engine_that_starts_while_another_delivers_takes_over_when_it_stops(
+    make_engine: MakeEngine, telegram: FakeTelegram
+) -> None:
+    """Two engines on one outbox (a daemon starting while `khronos alert test` holds the
+    delivery lock): the second keeps trying, and delivers once the first has stopped."""
+    first = make_engine()
+    await first.start()
+    second = make_engine()
+    await second.start()
+    assert not second.worker.running  # the first one delivers for now
+    await first.stop()
+    assert second.send_alert("raised after the first engine stopped", "ERROR")
+    assert await second.drain(30)
+    assert any("raised after the first engine stopped" in t for t in telegram.texts())
+    assert second.worker.running

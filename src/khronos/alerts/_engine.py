@@ -13,6 +13,7 @@ read on a phone, forwarded, and kept in a chat's history forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import threading
 import uuid
@@ -38,6 +39,7 @@ __all__ = ["AlertEngine", "Condition", "DeliveryStatus", "breaker_alert_listener
 
 _log = structlog.get_logger("khronos.alerts")
 _MAX_FINGERPRINTS = 10_000
+_TAKEOVER_POLL_S = 1.0
 _MAX_DEPTH = 16
 
 
@@ -115,6 +117,7 @@ class AlertEngine:
         self._lock = threading.Lock()
         self._seen: dict[str, _Seen] = {}
         self._conditions: dict[str, Condition] = {}
+        self._takeover: asyncio.Task[None] | None = None
         self.worker = DeliveryWorker(
             outbox,
             self.notifiers,
@@ -181,15 +184,26 @@ class AlertEngine:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Start delivering, if this process may (another may hold the outbox's delivery lock).
+        """Start delivering; when another process holds the outbox's delivery lock (a daemon,
+        or `khronos alert test` for a moment), keep trying and take over once it is free.
 
         Rows a previous run queued for a chat that is no longer configured go to today's chat
         for their level; rows for a channel that is no longer configured (Telegram removed) are
         dropped with a warning: the log channel got its own copy of each when it was raised.
         """
-        if not self.outbox.acquire_delivery():
-            _log.info("another Khronos process delivers the alert outbox")
+        if self.outbox.acquire_delivery():
+            self._begin_delivery()
             return
+        _log.info("another Khronos process delivers the alert outbox; taking over when it stops")
+        self._takeover = asyncio.create_task(self._take_over(), name="khronos-alerts-takeover")
+
+    async def _take_over(self) -> None:
+        while not self.outbox.acquire_delivery():
+            await asyncio.sleep(_TAKEOVER_POLL_S)  # real time: another process owns the lock
+        _log.info("took over delivering the alert outbox")
+        self._begin_delivery()
+
+    def _begin_delivery(self) -> None:
         configured = {n.name: n for n in self.notifiers}
         for channel in self.outbox.channels():
             notifier = configured.get(channel)
@@ -214,6 +228,11 @@ class AlertEngine:
 
     async def stop(self, timeout: float = 0.0) -> None:
         """Wait up to ``timeout`` seconds for pending alerts, then stop (the rest stay queued)."""
+        if self._takeover is not None:
+            self._takeover.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._takeover
+            self._takeover = None
         if timeout > 0 and self.worker.running:
             await self.drain(timeout)
         await self.worker.stop()

@@ -83,7 +83,7 @@ class KhronosGroup(click.Group):
             raise
         except KhronosError as exc:
             if debug:
-                click.echo(traceback.format_exc(), err=True)
+                click.echo(redact(traceback.format_exc()), err=True)
             # an error may quote a tool's output (Litestream's stderr): mask any secret in it
             for line in exc.lines():
                 click.echo(f"{click.style('error:', fg='red', bold=True)} {redact(line)}", err=True)
@@ -93,7 +93,7 @@ class KhronosGroup(click.Group):
             ctx.exit(130)
         except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
             if debug:
-                click.echo(traceback.format_exc(), err=True)
+                click.echo(redact(traceback.format_exc()), err=True)
             first = redact(str(exc).splitlines()[0]) if str(exc) else ""
             hint = "" if debug else " (run with --debug for the traceback)"
             click.echo(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 
 from khronos import logs
 from khronos.cli._app import AppState, cli, config_option, pass_state
@@ -50,4 +51,8 @@ def run(state: AppState) -> None:
         log.critical("khronos run crashed", exc_info=True)
         raise
     finally:
+        # from here on a late SIGTERM/Ctrl-C must not cut the last log lines short
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)
         logs.shutdown()
+        daemon.release()  # last: a new `khronos run` may take state_dir and the log folder
