@@ -13,6 +13,7 @@ from khronos.backup._sqlite import integrity_problems
 from khronos.errors import NoBackupError, RestoreError, RestoreRefusedError
 from tests.backup.conftest import MakeConfig, insert_rows
 from tests.backup.test_restore_support import (
+    backed_up,
     digests,
     ids,
     insert_wal_only,
@@ -23,19 +24,9 @@ from tests.backup.test_restore_support import (
 pytestmark = pytest.mark.integration
 
 
-def _backed_up(make_config: MakeConfig, tmp_path: Path, rows: int = 50):  # type: ignore[no-untyped-def]
-    """A config whose file replica holds rows 0..rows-1."""
-    config = make_config()
-    db = config.backup.dbs[0].path
-    insert_rows(db, rows)
-    with replicating(config, tmp_path) as rep:
-        rep.sync()
-    return config, db
-
-
 def test_restore_brings_back_every_row(make_config: MakeConfig, tmp_path: Path) -> None:
     """Rows written after the backup are replaced by exactly the replicated rows."""
-    config, db = _backed_up(make_config, tmp_path)
+    config, db = backed_up(make_config, tmp_path)
     insert_wal_only(db, 100, 105)
     result = restore_database(config)
     assert not Path(f"{db}-wal").exists()  # the old WAL must never meet the new file
@@ -46,7 +37,7 @@ def test_restore_brings_back_every_row(make_config: MakeConfig, tmp_path: Path) 
 
 def test_safety_copy_has_the_wal_rows(make_config: MakeConfig, tmp_path: Path) -> None:
     """The safety copy holds the pre-restore rows, those only in the WAL too, and passes checks."""
-    config, db = _backed_up(make_config, tmp_path)
+    config, db = backed_up(make_config, tmp_path)
     insert_wal_only(db, 100, 105)
     result = restore_database(config)
     assert result.safety_copy is not None
@@ -97,7 +88,7 @@ def test_point_in_time_by_txid(make_config: MakeConfig, tmp_path: Path) -> None:
 
 def test_timestamp_before_the_oldest_backup(make_config: MakeConfig, tmp_path: Path) -> None:
     """A point before every backup is a clear error naming the oldest backup."""
-    config, db = _backed_up(make_config, tmp_path, rows=3)
+    config, db = backed_up(make_config, tmp_path, rows=3)
     before = digests(db)
     with pytest.raises(NoBackupError, match="no backup at or before") as info:
         restore_database(config, timestamp="2001-01-01T00:00:00Z")
@@ -115,7 +106,7 @@ def test_invalid_timestamp(make_config: MakeConfig, value: str) -> None:
 
 def test_restore_over_a_corrupted_db(make_config: MakeConfig, tmp_path: Path) -> None:
     """A corrupt current db is kept raw as the safety copy and replaced by the backup."""
-    config, db = _backed_up(make_config, tmp_path)
+    config, db = backed_up(make_config, tmp_path)
     for suffix in ("-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     db.write_bytes(b"garbage" * 2000)
@@ -128,7 +119,7 @@ def test_restore_over_a_corrupted_db(make_config: MakeConfig, tmp_path: Path) ->
 
 def test_restore_over_a_missing_db(make_config: MakeConfig, tmp_path: Path) -> None:
     """A missing db is restored, with no safety copy."""
-    config, db = _backed_up(make_config, tmp_path)
+    config, db = backed_up(make_config, tmp_path)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     result = restore_database(config)
@@ -152,7 +143,7 @@ def test_no_backup_at_all(make_config: MakeConfig) -> None:
 
 def test_damaged_replica_leaves_db_untouched(make_config: MakeConfig, tmp_path: Path) -> None:
     """A replica that restores garbage fails; the db is as it was and the safety copy is valid."""
-    config, db = _backed_up(make_config, tmp_path)
+    config, db = backed_up(make_config, tmp_path)
     insert_wal_only(db, 100, 103)
     for ltx in (tmp_path / "replica").rglob("*.ltx"):
         data = bytearray(ltx.read_bytes())
@@ -168,7 +159,7 @@ def test_damaged_replica_leaves_db_untouched(make_config: MakeConfig, tmp_path: 
 
 def test_failed_swap_leaves_the_db_byte_identical(make_config: MakeConfig, tmp_path: Path) -> None:
     """The final rename fails: the db and its WAL are byte for byte what they were."""
-    config, db = _backed_up(make_config, tmp_path)
+    config, db = backed_up(make_config, tmp_path)
     insert_wal_only(db, 100, 105)
     before = digests(db)
 
@@ -186,7 +177,7 @@ def test_failed_swap_leaves_the_db_byte_identical(make_config: MakeConfig, tmp_p
 
 def test_safety_copies_are_never_overwritten(make_config: MakeConfig, tmp_path: Path) -> None:
     """Names taken (a restore in the same second): the safety copy gets a new one."""
-    config, db = _backed_up(make_config, tmp_path)
+    config, db = backed_up(make_config, tmp_path)
     start = datetime.now(UTC)
     taken = [
         Path(f"{db}.pre-restore-{(start + timedelta(seconds=n)):%Y%m%dT%H%M%SZ}")
@@ -203,7 +194,7 @@ def test_safety_copies_are_never_overwritten(make_config: MakeConfig, tmp_path: 
 
 def test_refuses_while_a_writer_holds_the_db(make_config: MakeConfig, tmp_path: Path) -> None:
     """An open write transaction in another process: refused (exit code 3), nothing changed."""
-    config, db = _backed_up(make_config, tmp_path)
+    config, db = backed_up(make_config, tmp_path)
     with writer_holding(db) as writer:
         before = digests(db)
         with pytest.raises(RestoreRefusedError, match=f"pid {writer.pid}") as info:
@@ -215,7 +206,7 @@ def test_refuses_while_a_writer_holds_the_db(make_config: MakeConfig, tmp_path: 
 
 def test_force_overrides_a_writer(make_config: MakeConfig, tmp_path: Path) -> None:
     """--force restores while a writer holds the db, and says what it overrode."""
-    config, db = _backed_up(make_config, tmp_path)
+    config, db = backed_up(make_config, tmp_path)
     with writer_holding(db) as writer:
         result = restore_database(config, force=True)
     assert any(f"pid {writer.pid}" in r for r in result.in_use)
@@ -238,7 +229,7 @@ def test_refuses_while_litestream_replicates(make_config: MakeConfig, tmp_path: 
 
 def test_dry_run_changes_nothing(make_config: MakeConfig, tmp_path: Path) -> None:
     """--dry-run reports the plan and writes nothing next to the db."""
-    config, db = _backed_up(make_config, tmp_path)
+    config, db = backed_up(make_config, tmp_path)
     before = (sorted(p.name for p in db.parent.iterdir()), digests(db))
     result = restore_database(config, dry_run=True)
     assert result.dry_run
@@ -249,7 +240,7 @@ def test_dry_run_changes_nothing(make_config: MakeConfig, tmp_path: Path) -> Non
 
 def test_output_exists_needs_force(make_config: MakeConfig, tmp_path: Path) -> None:
     """-o to an existing file is refused without force; with force the old file is kept aside."""
-    config, _db = _backed_up(make_config, tmp_path, rows=4)
+    config, _db = backed_up(make_config, tmp_path, rows=4)
     out = tmp_path / "other.db"
     out.write_bytes(b"keep me")
     with pytest.raises(RestoreRefusedError, match="already exists"):

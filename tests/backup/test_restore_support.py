@@ -11,12 +11,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from khronos.backup import find_litestream, litestream_env, render_config
 from khronos.config import KhronosConfig
+from tests.backup.conftest import insert_rows
 
 
 class Replicator:
@@ -143,3 +144,16 @@ def ids(db: Path) -> list[int]:
     """Row ids of ``db`` (read-only)."""
     with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as c:
         return [r[0] for r in c.execute("SELECT id FROM rows ORDER BY id")]
+
+
+def backed_up(
+    make_config: Callable[..., KhronosConfig], tmp_path: Path, rows: int = 50
+) -> tuple[KhronosConfig, Path]:
+    """A config whose file replica holds rows 0..rows-1, and its database."""
+    config = make_config()
+    assert config.backup is not None
+    db = config.backup.dbs[0].path
+    insert_rows(db, rows)
+    with replicating(config, tmp_path) as rep:
+        rep.sync()
+    return config, db

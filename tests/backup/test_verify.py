@@ -15,23 +15,14 @@ from click.testing import CliRunner
 from khronos.backup._verify import VerifyReport, VerifyScheduler, verify_all
 from khronos.cli import cli
 from tests.backup.conftest import MakeConfig, insert_rows
-from tests.backup.test_restore_support import digests, ids, replicating
+from tests.backup.test_restore_support import backed_up, digests, ids, replicating
 
 pytestmark = pytest.mark.integration
 
 
-def _backed_up(make_config: MakeConfig, tmp_path: Path, rows: int = 20):  # type: ignore[no-untyped-def]
-    config = make_config()
-    db = config.backup.dbs[0].path
-    insert_rows(db, rows)
-    with replicating(config, tmp_path) as rep:
-        rep.sync()
-    return config, db
-
-
 def test_verify_passes_on_a_good_backup(make_config: MakeConfig, tmp_path: Path) -> None:
     """A good backup: ok, newest txid and age reported, replica not behind."""
-    config, _db = _backed_up(make_config, tmp_path)
+    config, _db = backed_up(make_config, tmp_path, 20)
     [report] = verify_all(config)
     assert report.ok
     assert report.error is None
@@ -42,7 +33,7 @@ def test_verify_passes_on_a_good_backup(make_config: MakeConfig, tmp_path: Path)
 
 def test_verify_reports_a_replica_behind(make_config: MakeConfig, tmp_path: Path) -> None:
     """Local changes that never reached this replica make it 'behind'."""
-    _backed_up(make_config, tmp_path)
+    backed_up(make_config, tmp_path, 20)
     other = make_config(f"{{url: 'file://{tmp_path}/elsewhere'}}")
     with replicating(other, tmp_path) as rep:
         insert_rows(other.backup.dbs[0].path, 3, start=100)
@@ -54,7 +45,7 @@ def test_verify_reports_a_replica_behind(make_config: MakeConfig, tmp_path: Path
 
 def test_verify_fails_on_a_corrupted_replica(make_config: MakeConfig, tmp_path: Path) -> None:
     """A damaged LTX file in the replica fails the drill with an error."""
-    config, _db = _backed_up(make_config, tmp_path)
+    config, _db = backed_up(make_config, tmp_path, 20)
     for ltx in (tmp_path / "replica").rglob("*.ltx"):
         data = bytearray(ltx.read_bytes())
         data[120:] = b"\xff" * (len(data) - 120)
@@ -75,7 +66,7 @@ def test_verify_fails_on_an_empty_replica(make_config: MakeConfig) -> None:
 
 def test_verify_writes_verify_json(make_config: MakeConfig, tmp_path: Path) -> None:
     """verify.json gets one entry per label with the documented keys."""
-    config, _db = _backed_up(make_config, tmp_path)
+    config, _db = backed_up(make_config, tmp_path, 20)
     verify_all(config)
     data = json.loads((Path(config.state_dir) / "verify.json").read_text())
     keys = {"ok", "at", "txid", "backup_age_seconds", "replica_behind", "error", "last_success_at"}
@@ -86,7 +77,7 @@ def test_verify_writes_verify_json(make_config: MakeConfig, tmp_path: Path) -> N
 
 def test_scheduler_runs_and_stops(make_config: MakeConfig, tmp_path: Path) -> None:
     """The scheduler runs the drill on its interval, reports each db, and stops cleanly."""
-    config, _db = _backed_up(make_config, tmp_path)
+    config, _db = backed_up(make_config, tmp_path, 20)
     seen: list[VerifyReport] = []
 
     async def main() -> None:
@@ -122,14 +113,14 @@ def test_cli_verify_exit_codes(make_config: MakeConfig, tmp_path: Path) -> None:
     code, document = _cli_json(tmp_path / "khronos.yml", "verify", "--json")
     assert code == 1
     assert document["databases"][0]["ok"] is False
-    _backed_up(make_config, tmp_path)
+    backed_up(make_config, tmp_path, 20)
     code, output = _cli(tmp_path / "khronos.yml", "verify")
     assert code == 0, output
 
 
 def test_cli_restore_json(make_config: MakeConfig, tmp_path: Path) -> None:
     """khronos restore -y --json restores and prints the result."""
-    _config, db = _backed_up(make_config, tmp_path)
+    _config, db = backed_up(make_config, tmp_path, 20)
     code, document = _cli_json(tmp_path / "khronos.yml", "restore", "-y", "--json")
     assert code == 0, document
     assert document["safety_copy_method"] == "backup-api"
@@ -161,7 +152,7 @@ def test_cli_restore_refused_exit_3(make_config: MakeConfig, tmp_path: Path) -> 
 
 def test_cli_restore_dry_run_subprocess(make_config: MakeConfig, tmp_path: Path) -> None:
     """A real `khronos restore --dry-run` prints the plan and changes nothing."""
-    _config, db = _backed_up(make_config, tmp_path)
+    _config, db = backed_up(make_config, tmp_path, 20)
     before = digests(db)
     proc = subprocess.run(
         [
