@@ -51,6 +51,7 @@ async def test_configured_secret_in_text_and_details_never_reaches_telegram(
             {
                 "stderr": f"403 for {HTTP_TOKEN}",
                 "password": "hunter2-hunter2",
+                "api_key": 98765432123,  # a number under a secret-looking key is masked too
                 f"key {HTTP_TOKEN}": [{"nested": f"x{HTTP_TOKEN}x"}, Path(HTTP_TOKEN)],
             },
         )
@@ -69,7 +70,7 @@ async def test_configured_secret_in_text_and_details_never_reaches_telegram(
     assert redactor.secrets_count == 1
     seen = "".join(telegram.bodies)
     assert len(telegram.sent) == 3
-    for secret in (HTTP_TOKEN, AWS_SECRET, "hunter2-hunter2"):
+    for secret in (HTTP_TOKEN, AWS_SECRET, "hunter2-hunter2", "98765432123"):
         assert secret not in seen
     assert "Litestream exited" in telegram.sent[0].visible
     assert MASK in telegram.sent[0].visible

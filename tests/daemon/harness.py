@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import socket
 import sqlite3
@@ -18,6 +17,7 @@ import httpx
 import psutil
 import pytest
 
+from khronos.daemon import read_daemon_file
 from tests.alerts.fake_telegram import FakeTelegram
 
 HTTP_TOKEN = "http-token-for-the-daemon-test-0123456789"
@@ -116,11 +116,8 @@ def start(tmp_path: Path, env: dict[str, str], name: str = "daemon") -> Running:
     def ready() -> str | None:
         if proc.poll() is not None:
             pytest.fail(f"khronos run exited {proc.returncode}: {err.read_text()[-2000:]}")
-        try:
-            info = json.loads((tmp_path / "state" / "daemon.json").read_text())
-        except (OSError, ValueError):
-            return None
-        return str(info["url"]) if info.get("pid") == proc.pid else None
+        info = read_daemon_file(tmp_path / "state")
+        return str(info["url"]) if info is not None and info.get("pid") == proc.pid else None
 
     try:
         url = str(poll(ready, timeout=60, what="daemon.json"))

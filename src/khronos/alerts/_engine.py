@@ -337,7 +337,7 @@ class AlertEngine:
             if isinstance(value, list | tuple | set | frozenset):
                 return [self._scrub(v, None, depth + 1) for v in value]
         if value is None or isinstance(value, bool | int | float):
-            return value
+            return self.redactor.redact_value(value, key)  # a number under "pin" is masked too
         text = value if isinstance(value, str) else str(value)
         return self.redactor.redact_value(text, key)
 

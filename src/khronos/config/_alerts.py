@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
 from khronos.config._base import Section
-from khronos.config._types import ConfigValueError, Duration, Secret
+from khronos.config._types import ConfigValueError, Duration, Secret, check_http_url
 
 __all__ = ["AlertsConfig", "BreakerConfig", "TelegramConfig", "parse_chat_id"]
 
@@ -80,12 +79,7 @@ class TelegramConfig(Section):
     @field_validator("api_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigValueError(
-                f"not an http(s) URL: {value!r}", "e.g. https://api.telegram.org"
-            )
-        return value.rstrip("/")
+        return check_http_url(value, "https://api.telegram.org").rstrip("/")
 
 
 class BreakerConfig(Section):

@@ -22,7 +22,14 @@ from urllib.parse import unquote, urlsplit
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from khronos.config._base import Section
-from khronos.config._types import ByteSize, ConfigValueError, Duration, ResolvedPath, Secret
+from khronos.config._types import (
+    ByteSize,
+    ConfigValueError,
+    Duration,
+    ResolvedPath,
+    Secret,
+    check_http_url,
+)
 
 __all__ = [
     "LEGACY_DB_KEYS",
@@ -331,10 +338,11 @@ class ReplicaConfig(Section):
                 raise ConfigValueError(f"a {kind} replica needs {key}", f"add {key}: {example}")
         if kind == "abs" and not (self.account_name or self.endpoint):
             raise ConfigValueError("an abs replica needs account-name", "add account-name: NAME")
-        if kind == "webdav":
-            _check_http_url(self.webdav_url, "webdav-url")
+        if kind == "webdav" and self.webdav_url is not None:
+            check_http_url(self.webdav_url, "https://host/dir", key="webdav-url")
         if kind == "s3":
-            _check_http_url(self.endpoint, "endpoint")
+            if self.endpoint is not None:
+                check_http_url(self.endpoint, "https://host", key="endpoint")
             sse_c = (self.sse_customer_key, self.sse_customer_key_path)
             if all(sse_c):
                 raise ConfigValueError("give sse-customer-key or sse-customer-key-path, not both")
@@ -416,16 +424,6 @@ def _is_sse_key(text: str) -> bool:
         return len(base64.b64decode(text, validate=True)) == 32
     except binascii.Error:
         return False
-
-
-def _check_http_url(value: str | None, key: str) -> None:
-    parts = urlsplit(value or "https://unset")
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigValueError(f"{key} is not an http(s) URL", "write https://host", path=key)
-    if parts.password is not None:
-        raise ConfigValueError(
-            f"{key} holds a password", "give it as a separate key: ${VAR}", path=key
-        )
 
 
 def _absolute(path: str, info: ValidationInfo) -> Path:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     PlainSerializer,
@@ -30,6 +31,7 @@ __all__ = [
     "ListenAddress",
     "ResolvedPath",
     "Secret",
+    "check_http_url",
     "format_duration",
     "format_size",
     "parse_duration",
@@ -50,6 +52,26 @@ class ConfigValueError(ValueError):
         self.problem = problem
         self.hint = hint
         self.path = path
+
+
+def check_http_url(
+    value: str, example: str, *, key: str | None = None, allow_password: bool = False
+) -> str:
+    """``value`` if it is an http(s) URL with a host, else a :class:`ConfigValueError`.
+
+    The URL is not echoed in the error (it may carry a token), and by default a password in it
+    is refused: secrets belong in their own keys, which are masked everywhere.  ``key`` names
+    the key when the check runs from a model validator that spans several keys.
+    """
+    what = key or "the URL"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigValueError(f"{what} is not an http(s) URL", f"e.g. {example}", path=key)
+    if parts.password is not None and not allow_password:
+        raise ConfigValueError(
+            f"{what} holds a password", "give it as a separate key: ${VAR}", path=key
+        )
+    return value
 
 
 # ------------------------------------------------------------------------------------ durations

@@ -272,44 +272,26 @@ def _lock_dir(directory: Path) -> DirLock:
 def _file_handlers(
     directory: Path, files: LogFilesConfig, formatter: logging.Formatter
 ) -> list[logging.Handler]:
+    """One rotated file per configured entry: (name, settings, lowest level, filter)."""
+    table: list[tuple[str, Any, int, logging.Filter | None]] = [
+        ("combined", files.combined, logging.NOTSET, None),
+        ("errors", files.errors, logging.ERROR, None),
+        ("critical", files.critical, logging.ERROR, CriticalFilter()),
+        ("exceptions", files.exceptions, logging.NOTSET, UncaughtFilter()),
+    ]
     handlers: list[logging.Handler] = []
-    if files.combined is not None:
-        handlers.append(
-            rotating_file(
-                directory / "combined.log",
-                max_size=files.combined.max_size,
-                keep=files.combined.keep,
-                formatter=formatter,
-            )
-        )
-    if files.errors is not None:
-        handlers.append(
-            rotating_file(
-                directory / "errors.log",
-                max_size=files.errors.max_size,
-                keep=files.errors.keep,
-                formatter=formatter,
-                level=logging.ERROR,
-            )
-        )
-    if files.critical is not None:
+    for name, settings, level, only in table:
+        if settings is None:
+            continue
         handler = rotating_file(
-            directory / "critical.log",
-            max_size=files.critical.max_size,
-            keep=files.critical.keep,
+            directory / f"{name}.log",
+            max_size=settings.max_size,
+            keep=settings.keep,
             formatter=formatter,
-            level=logging.ERROR,
+            level=level,
         )
-        handler.addFilter(CriticalFilter())
-        handlers.append(handler)
-    if files.exceptions is not None:
-        handler = rotating_file(
-            directory / "exceptions.log",
-            max_size=files.exceptions.max_size,
-            keep=files.exceptions.keep,
-            formatter=formatter,
-        )
-        handler.addFilter(UncaughtFilter())
+        if only is not None:
+            handler.addFilter(only)
         handlers.append(handler)
     return handlers
 
