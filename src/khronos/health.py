@@ -115,8 +115,9 @@ class Health:
         self.mark_up(part)
 
         def done(finished: asyncio.Task[Any]) -> None:
-            if self._watched.get(part) is finished:
-                del self._watched[part]
+            if self._watched.get(part) is not finished:
+                return  # unwatched by its owner (a deliberate stop), or replaced
+            del self._watched[part]
             if self.stopping:
                 return
             if finished.cancelled():
@@ -128,6 +129,10 @@ class Health:
             self.mark_down(part, reason)
 
         task.add_done_callback(done)
+
+    def unwatch(self, part: str) -> None:
+        """The owner stops ``part`` on purpose: its task ending is not a fault."""
+        self._watched.pop(part, None)
 
     def problems(self) -> list[str]:
         """Why this process is not healthy (empty: healthy)."""

@@ -14,7 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-__all__ = ["AlertEvent", "AlertLevel", "AlertSink", "NullAlertSink", "RecordingAlertSink"]
+from khronos.health import get_health
+
+__all__ = [
+    "AlertEvent",
+    "AlertLevel",
+    "AlertSink",
+    "NullAlertSink",
+    "RecordingAlertSink",
+    "SafeAlertSink",
+]
 
 AlertLevel = Literal["INFO", "WARN", "ERROR", "CRITICAL"]
 
@@ -79,3 +88,29 @@ class RecordingAlertSink:
     def resolved(self, key: str) -> bool:
         """Whether ``key`` was ever resolved."""
         return any(e.action == "resolve" and e.key == key for e in self.events)
+
+
+class SafeAlertSink:
+    """Wraps a sink so that nothing it raises reaches backup: the error is counted and logged
+    (:mod:`khronos.health`, part ``alerts``) and replication goes on.
+
+    A full disk under the alert outbox once ended the Litestream supervisor through an alert it
+    tried to raise; an alert must never cost the backup it is about.
+    """
+
+    def __init__(self, sink: AlertSink) -> None:
+        self.sink = sink
+
+    def fire(self, key: str, level: str, message: str, details: dict[str, Any]) -> None:
+        """Fire through the wrapped sink; never raises."""
+        try:
+            self.sink.fire(key, level, message, details)
+        except Exception as exc:  # noqa: BLE001 - the point of this class
+            get_health().record_error("alerts", exc)
+
+    def resolve(self, key: str) -> None:
+        """Resolve through the wrapped sink; never raises."""
+        try:
+            self.sink.resolve(key)
+        except Exception as exc:  # noqa: BLE001 - the point of this class
+            get_health().record_error("alerts", exc)

@@ -146,6 +146,16 @@ class ControlClient:
             int(data.get("replicated_txid") or 0),
         )
 
+    async def stop_db(self, db_path: Path, *, timeout: float = 30.0) -> None:
+        """``POST /stop``: Litestream closes the database (final sync first) and lets go of it."""
+        body = {"path": str(db_path), "timeout": max(1, round(timeout))}
+        await self._request("POST", "/stop", body, timeout=timeout + 5)
+
+    async def start_db(self, db_path: Path, *, timeout: float = 30.0) -> None:
+        """``POST /start``: Litestream opens the database again and resumes replicating it."""
+        body = {"path": str(db_path), "timeout": max(1, round(timeout))}
+        await self._request("POST", "/start", body, timeout=timeout + 5)
+
     async def list(self) -> list[DbListing]:
         """``GET /list``: every database, its status and its last successful sync."""
         data = await self._request("GET", "/list")

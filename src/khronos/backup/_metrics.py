@@ -7,7 +7,7 @@ Never registered on the global registry: :class:`BackupCollector` is registered 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -25,6 +25,9 @@ class BackupSample:
     restarts: int
     verify_last_success: dict[str, float]
     """Database label -> Unix time of the last successful restore drill."""
+    repairs: dict[str, int] = field(default_factory=dict)
+    """Database label -> full snapshots Khronos had Litestream take because the WAL's
+    continuity was lost."""
 
 
 class BackupCollector(Collector):
@@ -43,7 +46,10 @@ class BackupCollector(Collector):
         sample = self._source()
         ns = self._ns
         up = GaugeMetricFamily(
-            f"{ns}_backup_up", "1 when Litestream is replicating the database", labels=["db"]
+            f"{ns}_backup_up",
+            "1 when Litestream replicates the database and changes reach the replica "
+            "(0: not replicating, or nothing accepted for longer than backup.down_alert_after)",
+            labels=["db"],
         )
         lag = GaugeMetricFamily(
             f"{ns}_backup_lag_seconds",
@@ -72,7 +78,7 @@ class BackupCollector(Collector):
         wal = GaugeMetricFamily(f"{ns}_db_wal_size_bytes", "WAL file size", labels=["db"])
         for db in sample.databases:
             labels = [db.name]
-            up.add_metric(labels, 1.0 if db.replicating else 0.0)
+            up.add_metric(labels, 1.0 if db.replicating and not db.replica_down else 0.0)
             lag.add_metric(labels, db.lag_seconds or 0.0)
             if db.last_sync_at is not None:
                 last_sync.add_metric(labels, db.last_sync_at.timestamp())
@@ -89,4 +95,11 @@ class BackupCollector(Collector):
             f"{ns}_backup_process_restarts", "Times Khronos restarted Litestream"
         )
         restarts.add_metric([], float(sample.restarts))
-        yield from (up, lag, last_sync, errors, verify_ok, verify_at, size, wal, restarts)
+        repairs = CounterMetricFamily(
+            f"{ns}_backup_repairs",
+            "Full snapshots taken because the WAL was reset while Litestream was away",
+            labels=["db"],
+        )
+        for name, count in sorted(sample.repairs.items()):
+            repairs.add_metric([name], float(count))
+        yield from (up, lag, last_sync, errors, verify_ok, verify_at, size, wal, restarts, repairs)

@@ -38,6 +38,7 @@ from khronos.errors import KhronosError
 __all__ = [
     "LocalPosition",
     "ReplicaPosition",
+    "force_snapshot",
     "local_position",
     "offline_status",
     "replica_position",
@@ -211,3 +212,26 @@ async def replicate_once(
         replica = await replica_position(backup, db, timeout=left, op="backup now")
         results.append((db, local_position(db.path).txid, replica.txid))
     return results
+
+
+async def force_snapshot(
+    backup: BackupConfig, dbs: list[DatabaseConfig], *, timeout: float = 600.0
+) -> None:
+    """``litestream replicate -once -force-snapshot`` for ``dbs``: ship what the WAL holds and
+    write a full snapshot of each database to its replica.
+
+    Run it while no ``litestream replicate`` has these databases open (before the daemon's
+    starts, or after ``POST /stop`` on its control socket).  Raises :class:`KhronosError` (with
+    Litestream's last error line, secrets masked) when it fails or takes longer than ``timeout``.
+    """
+    with _TempConfig(backup, dbs) as conf:
+        argv = [conf.binary, "replicate", "-once", "-force-snapshot", "-config", str(conf.path)]
+        rc, _out, err = await _run(argv, conf.env, timeout, "snapshot")
+    if rc != 0:
+        last = err.strip().splitlines()[-1] if err.strip() else f"exit code {rc}"
+        raise KhronosError(
+            f"litestream replicate -once -force-snapshot failed: {scrub(last)}",
+            op="snapshot",
+            hint="check the replica's URL, credentials and network",
+            recoverable=True,
+        )

@@ -44,6 +44,7 @@ __all__ = [
     "STALL_TIMEOUT",
     "LitestreamRun",
     "Progress",
+    "describe_replica_error",
     "log_dropped_env",
     "no_progress",
     "register_secrets",
@@ -248,6 +249,12 @@ def _classify(output: str, db: DatabaseConfig) -> RestoreError:
             recoverable=True,
         )
     return RestoreError(f"litestream: {text}", hint=f"replica {replica}")
+
+
+def describe_replica_error(output: str, db: DatabaseConfig) -> str:
+    """Litestream's error text as the one line ``khronos restore`` would explain it with
+    ("bucket 'x' does not exist at ENDPOINT"...), secrets masked."""
+    return _classify(output, db).message
 
 
 def _short(text: str) -> str:

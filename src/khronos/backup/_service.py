@@ -6,14 +6,20 @@ socket in ``state_dir``, supervises ``litestream replicate`` (:class:`Supervisor
 control socket to track each database (:class:`DbTracker`), raises alerts, exports metrics
 (:class:`BackupCollector`) and keeps ``state_dir/status.json`` fresh for ``khronos status``.
 
-Alerts (keys for the :class:`AlertSink`):
+Safety around Litestream (see :mod:`khronos.backup._continuity`): while Litestream does not
+replicate a database, Khronos holds its WAL; before each start of Litestream it checks that the
+WAL is the one Litestream last copied, and takes a fresh snapshot when it is not.  It refuses to
+replicate a database (or to a replica) that another Khronos or Litestream on this machine
+already replicates, naming its pid.
+
+Alerts (keys for the :class:`AlertSink`; nothing the sink raises reaches backup):
 
 - ``backup.replication``: ERROR when Litestream exits, or when it runs but its control socket
   does not answer (a hung process) or a database is not ``replicating`` for ``stall_after``
   seconds (10 s); CRITICAL when the restart policy gives up.
-- ``backup.lag.<db>``: WARN while the lag is above ``lag_alert_after`` (the lag keeps growing
-  while Litestream is down, see :mod:`khronos.backup._status`).
-- ``backup.db_down.<db>``: CRITICAL "Database down" while the file is missing.
+- ``backup.lag.<db>``, ``backup.replica.<db>``, ``backup.db_down.<db>``: see
+  :mod:`khronos.backup._conditions`.
+- ``backup.continuity.<db>``: ERROR when a fresh snapshot is owed and failed.
 
 Each is resolved when its condition clears.  While a condition holds it is fired again on
 every poll: the alert engine dedupes, and repeats it after its ``repeat_interval`` only if it
@@ -24,19 +30,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import socket
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
 
-from khronos.backup._alerts import AlertSink, NullAlertSink
+from khronos.backup._alerts import AlertSink, NullAlertSink, SafeAlertSink
+from khronos.backup._conditions import BackupConditions
+from khronos.backup._continuity import ContinuityKeeper
 from khronos.backup._control import ControlClient, ControlError, SyncResult, control_socket_path
 from khronos.backup._litestream import find_litestream, litestream_env, render_config
 from khronos.backup._metrics import BackupCollector, BackupSample
-from khronos.backup._restore_run import log_dropped_env, register_secrets
+from khronos.backup._offline import force_snapshot
+from khronos.backup._restore_run import describe_replica_error, log_dropped_env, register_secrets
+from khronos.backup._sqlite import db_holders
 from khronos.backup._status import (
     STATUS_FILE,
     DbStatus,
@@ -49,7 +62,9 @@ from khronos.backup._status import (
 from khronos.backup._supervisor import Clock, ProcessRunner, Supervisor, SystemClock
 from khronos.config import KhronosConfig
 from khronos.config._backup import BackupConfig, DatabaseConfig
-from khronos.errors import KhronosError
+from khronos.errors import BackupError, KhronosError
+from khronos.health import get_health, spawn
+from khronos.locks import FileLock, LockedError
 
 __all__ = ["CONFIG_FILE", "BackupService", "SyncError", "free_loopback_port", "select_dbs"]
 
@@ -103,7 +118,7 @@ class BackupService:
         self.config = config
         self.backup: BackupConfig = config.backup
         self.state_dir = Path(config.state_dir)
-        self.alerts: AlertSink = alerts or NullAlertSink()
+        self.alerts: AlertSink = SafeAlertSink(alerts or NullAlertSink())
         self.poll_interval = poll_interval
         self.stall_after = stall_after
         """Seconds Litestream may run without answering (or replicating) before it is "down"."""
@@ -118,7 +133,14 @@ class BackupService:
         self._supervisor: Supervisor | None = None
         self._client: ControlClient | None = None
         self._poller: asyncio.Task[None] | None = None
-        self._open_alerts: set[str] = set()
+        self.conditions = BackupConditions(self.backup, self.alerts)
+        self.keeper = ContinuityKeeper(
+            list(self.backup.dbs),
+            alerts=self.alerts,
+            take_snapshot=self._force_snapshot,
+            request_restart=self._restart_for_repair,
+        )
+        self._locks: list[FileLock] = []
         self._stalled_since: float | None = None
         self._log = structlog.get_logger("khronos.backup")
         if registry is not None:
@@ -130,10 +152,23 @@ class BackupService:
         return self._supervisor
 
     async def start(self) -> None:
-        """Render the config, start Litestream under supervision, start polling."""
+        """Claim the databases, render the config, start Litestream under supervision (holding
+        the WALs, and snapshotting first where continuity was lost), start polling.
+
+        Raises :class:`BackupError` when another Khronos or Litestream replicates one of the
+        databases or replicas.
+        """
         binary = find_litestream(self.backup.litestream)
         register_secrets(self.backup)
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._claim_replication()
+        try:
+            await self._start(binary)
+        except BaseException:
+            self._release_claims()
+            raise
+
+    async def _start(self, binary: Path) -> None:
         await self._claim_socket()
         self.metrics_addr = f"127.0.0.1:{free_loopback_port()}"
         rendered = render_config(self.backup, addr=self.metrics_addr, socket_path=self.socket_path)
@@ -150,11 +185,13 @@ class BackupService:
             runner=self._runner,
             clock=self.clock,
             on_record=self._on_record,
+            on_exit=lambda _rc: self.keeper.hold_all(),
+            before_start=self.keeper.before_start,
         )
         self._client = ControlClient(self.socket_path, timeout=self.control_timeout)
         await self._supervisor.start()
         await self._wait_ready(timeout=15.0)
-        self._poller = asyncio.create_task(self._poll_loop(), name="backup-status")
+        self._poller = spawn("backup.status", self._poll_loop)
         self._log.info(
             "backup started",
             dbs=[db.label for db in self.backup.dbs],
@@ -164,6 +201,7 @@ class BackupService:
 
     async def stop(self) -> None:
         """Stop polling, stop Litestream (its final sync included), write a last snapshot."""
+        get_health().unwatch("backup.status")
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -171,22 +209,29 @@ class BackupService:
             self._poller = None
         if self._supervisor is not None:
             await self._supervisor.stop()
+        self.keeper.release_all()
         for tracker in self.trackers.values():
             tracker.replicating = False
         self._write_snapshot(running=False)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        self._release_claims()
         self._log.info("backup stopped")
 
     def status(self) -> list[DbStatus]:
-        """The current status of every database."""
+        """The current status of every database (Litestream's errors translated, masked)."""
         now = self.clock.time()
         verify = read_verify_file(self.state_dir)
-        return [
-            tracker.snapshot(now).with_verify(verify.get(label))
-            for label, tracker in self.trackers.items()
-        ]
+        out = []
+        for label, tracker in self.trackers.items():
+            status = tracker.snapshot(now).with_verify(verify.get(label))
+            error = (
+                describe_replica_error(status.last_error, tracker.db) if status.last_error else None
+            )
+            status = replace(status, last_error=error)
+            out.append(replace(status, replica_down=self.conditions.replica_down(status)))
+        return out
 
     async def sync_now(self, db: str | None = None, *, timeout: float = 60.0) -> list[SyncResult]:
         """Force a sync of ``db`` (default: all) and wait until the replica has the local txid."""
@@ -218,6 +263,43 @@ class BackupService:
         return matches[0] if len(matches) == 1 else None
 
     # ------------------------------------------------------------------------ internals
+
+    def _claim_replication(self) -> None:
+        """One replicator per database and per replica on this machine (see the module doc)."""
+        for db in self.backup.dbs:
+            for holder in db_holders(db.path):
+                if holder.is_litestream:
+                    raise BackupError(
+                        f"{db.path} is already replicated by Litestream ({holder.describe()})",
+                        op="backup start",
+                        hint="two replicators of one database damage its replica: stop the "
+                        "other khronos run or litestream first",
+                    )
+        note = f"state_dir {self.state_dir}"
+        try:
+            for db in self.backup.dbs:
+                for what, identity in (
+                    (f"the database {db.path}", f"db:{db.path}"),
+                    (f"the replica {db.replica.display}", f"replica:{db.replica.display}"),
+                ):
+                    lock = _host_lock(identity, what, note)
+                    if lock is not None:
+                        self._locks.append(lock)
+        except LockedError as exc:
+            self._release_claims()
+            raise BackupError(exc.message, op="backup start", hint=exc.hint) from None
+
+    def _release_claims(self) -> None:
+        for lock in self._locks:
+            lock.release()
+        self._locks.clear()
+
+    async def _force_snapshot(self, dbs: list[DatabaseConfig]) -> None:
+        await force_snapshot(self.backup, dbs)
+
+    def _restart_for_repair(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.restart("repair the backup's continuity")
 
     async def _claim_socket(self) -> None:
         if not self.socket_path.exists():
@@ -255,11 +337,12 @@ class BackupService:
             self.trackers[label].record_log(record)
 
     async def _poll_loop(self) -> None:
+        """One poll per ``poll_interval``; a failed poll is counted (part ``backup.status``)."""
         while True:
             try:
                 await self._poll()
-            except Exception:  # noqa: BLE001 - the poller must outlive any one failure
-                self._log.exception("backup status poll failed")
+            except Exception as exc:  # noqa: BLE001 - the poller must outlive any one failure
+                get_health().record_error("backup.status", exc)
             await asyncio.sleep(self.poll_interval)
 
     async def _poll(self) -> None:
@@ -273,15 +356,20 @@ class BackupService:
         for label, tracker in self.trackers.items():
             if not answered:
                 tracker.replicating = False
-            if label not in observed:
+            if label in observed:
+                self.keeper.release(label)  # Litestream holds this WAL itself now
+            else:
+                self.keeper.hold(label)
                 tracker.observe_files(mtimes[label])
         if supervisor is not None:
             fired = self._check_health(supervisor, answered, began)
             if not fired:
                 supervisor.refresh_alert()
+        if answered:
+            self.keeper.tick()
         statuses = self.status()
         for status in statuses:
-            self._check_alerts(status)
+            self.conditions.evaluate(status, status.last_error)
         self._write_snapshot(statuses)
 
     async def _poll_socket(
@@ -343,48 +431,6 @@ class BackupService:
             return False
         return supervisor.mark_unresponsive(problem, stalled)
 
-    def _check_alerts(self, status: DbStatus) -> None:
-        label = status.name
-        self._toggle(
-            f"backup.db_down.{label}",
-            not status.db_exists,
-            "CRITICAL",
-            f"Database down: {status.path} is missing",
-            {"db": label, "path": str(status.path), "hint": "restore it: khronos restore"},
-        )
-        limit = self.backup.lag_alert_after.total_seconds()
-        lag = status.lag_seconds or 0.0
-        self._toggle(
-            f"backup.lag.{label}",
-            lag > limit,
-            "WARN",
-            f"Backup of {label} is {lag:.0f}s behind (alert after {limit:g}s)",
-            {
-                "db": label,
-                "lag_seconds": round(lag, 1),
-                "local_txid": status.local_txid,
-                "replica_txid": status.replica_txid,
-                "replica": status.replica,
-                "replicating": status.replicating,
-                "hint": "check the replica's reachability and credentials, and that "
-                "Litestream runs (khronos status)",
-            },
-        )
-
-    def _toggle(
-        self, key: str, active: bool, level: str, message: str, details: dict[str, Any]
-    ) -> None:
-        """Fire ``key`` on every poll while ``active`` (the engine dedupes and repeats it)."""
-        if active:
-            if key not in self._open_alerts:
-                self._open_alerts.add(key)
-                self._log.warning("backup alert", alert=key, message=message, db=details.get("db"))
-            self.alerts.fire(key, level, message, details)
-        elif key in self._open_alerts:
-            self._open_alerts.discard(key)
-            self._log.info("backup alert resolved", alert=key, db=details.get("db"))
-            self.alerts.resolve(key)
-
     def _sample(self) -> BackupSample:
         statuses = self.status()
         restarts = self._supervisor.restarts if self._supervisor else 0
@@ -393,7 +439,7 @@ class BackupService:
             for s in statuses
             if s.last_verify is not None and s.last_verify.last_success_at is not None
         }
-        return BackupSample(statuses, restarts, last_success)
+        return BackupSample(statuses, restarts, last_success, dict(self.keeper.repairs))
 
     def _write_snapshot(
         self, statuses: list[DbStatus] | None = None, *, running: bool = True
@@ -456,3 +502,25 @@ async def sync_and_wait(
             )
         results.append(result)
     return results
+
+
+def _host_lock(identity: str, what: str, note: str) -> FileLock | None:
+    """A lock for ``identity`` shared by every Khronos on this machine, or None when the shared
+    lock folder cannot be used (another user made it, say): the check is then skipped."""
+    folder = Path(tempfile.gettempdir()) / "khronos-locks"
+    try:
+        if not folder.exists():
+            folder.mkdir(mode=0o1777, exist_ok=True)
+            folder.chmod(0o1777)  # every user's Khronos may add its locks (like /tmp)
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
+        return FileLock.acquire(
+            folder / f"{digest}.lock",
+            what=what,
+            op="backup start",
+            hint="two replicators of one database or replica damage the replica: stop the "
+            "other khronos run first, or give this one another database/replica",
+            mode=0o644,
+            note=note,
+        )
+    except PermissionError:
+        return None

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from khronos.backup._control import parse_time
 from khronos.config._backup import DatabaseConfig
 
 __all__ = [
@@ -127,6 +128,13 @@ class DbStatus:
     db_size_bytes: int | None = None
     wal_size_bytes: int | None = None
     last_verify: VerifyResult | None = None
+    last_error: str | None = None
+    """Litestream's last replication error (secrets masked), while its streak lasts."""
+    failing_since: datetime | None = None
+    """When the current streak of replication errors began (None: no error since the last
+    success)."""
+    replica_down: bool = False
+    """The replica has accepted nothing for longer than ``backup.down_alert_after``."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form used by status.json and ``khronos status --json``."""
@@ -144,6 +152,9 @@ class DbStatus:
             "db_size_bytes": self.db_size_bytes,
             "wal_size_bytes": self.wal_size_bytes,
             "last_verify": self.last_verify.to_json() if self.last_verify else None,
+            "last_error": self.last_error,
+            "failing_since": self.failing_since.isoformat() if self.failing_since else None,
+            "replica_down": self.replica_down,
         }
 
     @classmethod
@@ -165,6 +176,9 @@ class DbStatus:
             db_size_bytes=data.get("db_size_bytes"),
             wal_size_bytes=data.get("wal_size_bytes"),
             last_verify=VerifyResult.from_json(verify) if isinstance(verify, dict) else None,
+            last_error=data.get("last_error"),
+            failing_since=_when(data.get("failing_since")),
+            replica_down=bool(data.get("replica_down")),
         )
 
     def with_verify(self, verify: VerifyResult | None) -> DbStatus:
@@ -230,6 +244,10 @@ class DbTracker:
     """Modification time of the first change found while Litestream did not answer."""
     streaks: dict[str, int] = field(default_factory=dict)
     """Failing sync streak per loop (replica, db): the ``consecutive_errors`` counted so far."""
+    last_error: str | None = None
+    """The last sync error's text (as Litestream logged it; mask it before showing it)."""
+    failing_since: float | None = None
+    """Wall time the current streak of sync errors began."""
 
     def observe(
         self, local_txid: int, replica_txid: int, now: float, mtime: float | None = None
@@ -274,11 +292,17 @@ class DbTracker:
             seen = self.streaks.get(loop, 0)
             self.sync_errors += streak - seen if streak > seen else streak
             self.streaks[loop] = streak
+            self.last_error = str(record.get("error") or message)
+            if self.failing_since is None:
+                when = parse_time(str(record.get("time") or "")) if record.get("time") else None
+                self.failing_since = when.timestamp() if when is not None else time.time()
             return True
         loop = _RECOVERED.get(message)
         if loop is not None:
             total = _count(record.get("previous_errors"))
             self.sync_errors += max(0, total - self.streaks.pop(loop, 0))
+            if not self.streaks:
+                self.last_error = self.failing_since = None
             return True
         return False
 
@@ -308,6 +332,10 @@ class DbTracker:
             db_exists=exists,
             db_size_bytes=size,
             wal_size_bytes=wal,
+            last_error=self.last_error,
+            failing_since=(
+                datetime.fromtimestamp(self.failing_since, UTC) if self.failing_since else None
+            ),
         )
 
 

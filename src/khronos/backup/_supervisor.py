@@ -33,7 +33,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,6 +41,7 @@ import structlog
 
 from khronos.backup._alerts import AlertSink, NullAlertSink
 from khronos.config._backup import RestartPolicy
+from khronos.health import get_health, spawn
 
 __all__ = [
     "REPLICATION_ALERT",
@@ -234,6 +235,8 @@ class Supervisor:
         runner: ProcessRunner | None = None,
         clock: Clock | None = None,
         on_record: LineCallback | None = None,
+        on_exit: Callable[[int], None] | None = None,
+        before_start: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.argv = list(argv)
         self.env = dict(env)
@@ -243,6 +246,10 @@ class Supervisor:
         self.runner: ProcessRunner = runner or AsyncioProcessRunner()
         self.clock: Clock = clock or SystemClock()
         self.on_record = on_record
+        self.on_exit = on_exit
+        """Called at once (synchronously) when the child exits, with its return code."""
+        self.before_start = before_start
+        """Awaited before each start of the child (the first included)."""
         self.restarts = 0
         """Restarts since start (the metric ``backup_process_restarts_total``)."""
         self.quick_crashes = 0
@@ -251,6 +258,8 @@ class Supervisor:
         self._proc: ProcessHandle | None = None
         self._running = False
         self._alert: _OpenAlert | None = None
+        self._maybe_open = True
+        self._planned = False
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._log = structlog.get_logger("khronos.backup")
@@ -267,11 +276,15 @@ class Supervisor:
         return self._proc.pid if self._running and self._proc else None
 
     async def start(self) -> None:
-        """Start the child and the supervision loop (returns once the first child is spawned)."""
+        """Start the child and the supervision loop (returns once the first child is spawned).
+
+        The loop runs through :func:`khronos.health.spawn`: an exception from a collaborator
+        (the alert sink, a hook) is counted and logged, and supervision goes on.
+        """
         if self._task is not None:
             return
         started = asyncio.Event()
-        self._task = asyncio.create_task(self._loop(started), name="litestream-supervisor")
+        self._task = spawn("backup.supervisor", lambda: self._loop(started))
         await started.wait()
 
     def __repr__(self) -> str:
@@ -284,11 +297,18 @@ class Supervisor:
         return self._alert.level if self._alert else None
 
     def mark_healthy(self) -> None:
-        """Called when the child answers: resolve the replication alert if it is open."""
-        if self._alert is not None and self._running:
+        """Called when the child answers: resolve the replication alert if it is open (or may
+        be: the first answer also resolves one a previous run of Khronos left firing)."""
+        if not self._running:
+            return
+        if self._alert is not None:
             self._alert = None
+            self._maybe_open = False
             self.alerts.resolve(REPLICATION_ALERT)
             self._log.info("litestream is replicating again", restarts=self.restarts)
+        elif self._maybe_open:
+            self._maybe_open = False
+            self.alerts.resolve(REPLICATION_ALERT)
 
     def mark_unresponsive(self, problem: str, seconds: float) -> bool:
         """The child runs but ``problem`` (no answer, not replicating) for ``seconds``: ERROR.
@@ -331,8 +351,18 @@ class Supervisor:
         self._alert = _OpenAlert(level, message, details)
         self.alerts.fire(REPLICATION_ALERT, level, message, details)
 
+    def restart(self, reason: str) -> None:
+        """A planned restart: SIGTERM the child (its final sync runs) and start it again at
+        once, with no alert and no crash counted."""
+        if self._proc is None or not self._running or self._stopping.is_set():
+            return
+        self._log.info("restarting litestream", reason=reason, pid=self._proc.pid)
+        self._planned = True
+        self._proc.send_signal(signal.SIGTERM)
+
     async def stop(self) -> None:
         """SIGTERM the child, wait up to ``shutdown_timeout``, then SIGKILL; end the loop."""
+        get_health().unwatch("backup.supervisor")
         self._stopping.set()
         proc = self._proc
         if proc is not None and self._running:
@@ -358,6 +388,15 @@ class Supervisor:
 
     async def _loop(self, started: asyncio.Event) -> None:
         try:
+            if self._proc is not None and self._running:
+                # this loop was restarted after an error while a child ran: supervise that one
+                rc = await self._proc.wait()
+                self._exited(rc)
+                if self._stopping.is_set():
+                    return
+                if not self._after_exit(rc, 0.0):
+                    await self._stopping.wait()  # gave up: the CRITICAL alert says so
+                    return
             while not self._stopping.is_set():
                 began = self.clock.monotonic()
                 rc = await self._run_once(started)
@@ -365,7 +404,12 @@ class Supervisor:
                 if self._stopping.is_set():
                     return
                 uptime = self.clock.monotonic() - began
+                if self._planned:
+                    self._planned = False
+                    self.restarts += 1
+                    continue
                 if not self._after_exit(rc, uptime):
+                    await self._stopping.wait()  # gave up: the CRITICAL alert says so
                     return
                 await self._sleep(self.policy.delay.total_seconds())
                 if self._stopping.is_set():
@@ -376,6 +420,13 @@ class Supervisor:
             started.set()
 
     async def _run_once(self, started: asyncio.Event) -> int:
+        if self.before_start is not None:
+            try:
+                await self.before_start()
+            except Exception as exc:  # noqa: BLE001 - a failed preparation must not stop backup
+                get_health().record_error("backup.supervisor", exc)
+        if self._stopping.is_set():
+            return 0
         try:
             proc = await self.runner.spawn(self.argv, self.env)
         except OSError as exc:
@@ -387,12 +438,21 @@ class Supervisor:
         started.set()
         reader = asyncio.create_task(self._forward(proc))
         rc = await proc.wait()
-        self._running = False
+        self._exited(rc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(reader), 2)
         reader.cancel()
         self.last_exit = rc
         return rc
+
+    def _exited(self, rc: int) -> None:
+        """The child is gone: tell ``on_exit`` first thing (the WAL guard must not wait)."""
+        self._running = False
+        if self.on_exit is not None:
+            try:
+                self.on_exit(rc)
+            except Exception as exc:  # noqa: BLE001 - reported, and supervision goes on
+                get_health().record_error("backup.supervisor", exc)
 
     async def _forward(self, proc: ProcessHandle) -> None:
         async for raw in proc.stderr_lines():

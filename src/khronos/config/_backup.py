@@ -149,7 +149,16 @@ class BackupConfig(Section):
     """Scheduled restore drills."""
 
     lag_alert_after: Duration = timedelta(seconds=60)
-    """Alert when a database's replication lag exceeds this."""
+    """Alert (WARN) when a database's replication lag exceeds this."""
+
+    down_alert_after: Duration = timedelta(minutes=5)
+    """Alert (ERROR) when changes have not reached the replica for this long (unreachable,
+    wrong bucket or credentials, Litestream down); `khronos_backup_up` is then 0."""
+
+    @field_validator("lag_alert_after", "down_alert_after")
+    @classmethod
+    def _alert_after_positive(cls, value: timedelta, info: ValidationInfo) -> timedelta | None:
+        return _positive(value, info.field_name or "", "1m")
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
