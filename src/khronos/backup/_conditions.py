@@ -20,6 +20,7 @@ cleared.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import structlog
@@ -49,9 +50,16 @@ class BackupConditions:
         self._maybe_open = {key for db in backup.dbs for key in condition_keys(db.label)}
         """Keys a previous run may have left open: each is resolved once if found clear."""
 
-    def replica_down(self, status: DbStatus) -> bool:
-        """Whether changes have waited longer than ``down_alert_after`` for the replica."""
-        return (status.lag_seconds or 0.0) > self.backup.down_alert_after.total_seconds()
+    def replica_down(self, status: DbStatus, now: float | None = None) -> bool:
+        """Whether changes have waited longer than ``down_alert_after`` for the replica, or
+        every sync has failed for that long (a wrong bucket fails before anything is pending)."""
+        limit = self.backup.down_alert_after.total_seconds()
+        if (status.lag_seconds or 0.0) > limit:
+            return True
+        if status.failing_since is None:
+            return False
+        now = time.time() if now is None else now
+        return now - status.failing_since.timestamp() > limit
 
     def evaluate(self, status: DbStatus, error: str | None) -> None:
         """Fire or resolve each condition of one database; ``error`` is its translated last
@@ -90,12 +98,15 @@ class BackupConditions:
         )
         down = self.backup.down_alert_after.total_seconds()
         reason = because or (": Litestream is not replicating it" if not status.replicating else "")
+        failing = 0.0
+        if status.failing_since is not None:
+            failing = max(0.0, time.time() - status.failing_since.timestamp())
         self._toggle(
             f"backup.replica.{label}",
-            self.replica_down(status),
+            status.replica_down,
             "ERROR",
-            f"Backup of {label} is down: no change has reached the replica {status.replica} "
-            f"for {lag:.0f}s (alert after {down:g}s){reason}",
+            f"Backup of {label} is down: the replica {status.replica} has accepted nothing "
+            f"for {max(lag, failing):.0f}s (alert after {down:g}s){reason}",
             {
                 **details,
                 "hint": "fix the replica (bucket, credentials, network) or Litestream; "

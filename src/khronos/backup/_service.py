@@ -230,7 +230,7 @@ class BackupService:
                 describe_replica_error(status.last_error, tracker.db) if status.last_error else None
             )
             status = replace(status, last_error=error)
-            out.append(replace(status, replica_down=self.conditions.replica_down(status)))
+            out.append(replace(status, replica_down=self.conditions.replica_down(status, now)))
         return out
 
     async def sync_now(self, db: str | None = None, *, timeout: float = 60.0) -> list[SyncResult]:
