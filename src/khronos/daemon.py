@@ -284,6 +284,8 @@ class Daemon:
         if report.ok:
             self.engine.resolve(key)
             return
+        if report.gap and self.backup is not None:
+            self.backup.keeper.flag(report.db, report.error or "the drill found missing rows")
         self.engine.fire(
             key,
             f"Restore drill of {report.db} failed: the backup may not be restorable",

@@ -1,8 +1,11 @@
 """The restore drill: restore each database's latest backup into a temp folder and check it.
 
-A drill passes when the replica has a backup, it restores, and the restored copy passes the
-integrity check of ``backup.verify.integrity``.  It also reports the newest txid in the replica
-and its time, the backup's age, and whether the replica is behind the local database.
+A drill passes when the replica has a backup, it restores, the restored copy passes the
+integrity check of ``backup.verify.integrity``, and — when a Khronos daemon's Litestream
+answers on the control socket — the restored copy holds exactly the rows the live database held
+at the same txid (:mod:`khronos.backup._digest`): a replica that silently misses committed rows
+fails the drill.  It also reports the newest txid in the replica and its time, the backup's
+age, and whether the replica is behind the local database.
 
 **Behind** compares the replica's newest txid with the local txid that ``litestream status``
 reads from Litestream's own bookkeeping next to the database (``.<db>-litestream/ltx/0``, the
@@ -32,7 +35,8 @@ from typing import Any
 
 import structlog
 
-from khronos.backup._control import parse_time
+from khronos.backup._control import ControlClient, ControlError, control_socket_path, parse_time
+from khronos.backup._digest import Reference, differences, file_digest, take_reference
 from khronos.backup._restore import select_database
 from khronos.backup._restore_run import LitestreamRun, no_progress
 from khronos.backup._sqlite import IntegrityMode, integrity_problems
@@ -45,6 +49,7 @@ __all__ = [
     "VerifyReport",
     "VerifyScheduler",
     "record_results",
+    "take_references",
     "verify_all",
     "verify_database",
 ]
@@ -71,6 +76,10 @@ class VerifyReport:
     duration_seconds: float = 0.0
     error: str | None = None
     hint: str | None = None
+    continuity: str | None = None
+    """``ok at txid X`` when the copy was compared with the live database, else why not."""
+    gap: bool = False
+    """The comparison found committed data missing from the backup."""
 
     def entry(self) -> dict[str, Any]:
         """The ``verify.json`` entry for this database."""
@@ -96,6 +105,7 @@ class VerifyReport:
             "size_bytes": self.size_bytes,
             "duration_seconds": _round(self.duration_seconds),
             "hint": self.hint,
+            "continuity": self.continuity,
         }
 
 
@@ -119,8 +129,13 @@ def verify_database(
     probe_timeout: float = 30.0,
     stall_timeout: float = 60.0,
     cancel: threading.Event | None = None,
+    reference: Reference | str | None = None,
 ) -> VerifyReport:
-    """Run the restore drill for one database; never raises for a failed drill."""
+    """Run the restore drill for one database; never raises for a failed drill.
+
+    With a :class:`Reference` (see :func:`take_references`) the drill restores that txid and
+    compares the copy with it; a string says why there is none (shown as the continuity).
+    """
     if config.backup is None:
         raise ConfigError.single("backup", "no backup: section", "add one to verify")
     mode: IntegrityMode = integrity or config.backup.verify.integrity
@@ -132,20 +147,73 @@ def verify_database(
         ok=False,
         at=datetime.now(UTC),
         integrity=mode,
+        continuity=reference if isinstance(reference, str) else None,
     )
+    point = [] if not isinstance(reference, Reference) else ["-txid", f"{reference.txid:016x}"]
     work = Path(tempfile.mkdtemp(prefix=f"khronos-verify-{db.label}-"))
     try:
         ls = LitestreamRun.prepare(config.backup, db, work, probe_timeout)
         out = work / "restored.db"
         try:
-            plan = ls.run_json("restore", "-dry-run", "-o", str(out), "-json")
-            ls.restore(out, [], no_progress, stall_timeout, cancel)
+            plan = ls.run_json("restore", "-dry-run", "-o", str(out), *point, "-json")
+            ls.restore(out, point, no_progress, stall_timeout, cancel)
         except KhronosError as exc:
             elapsed = time.monotonic() - started
             return replace(base, error=exc.message, hint=exc.hint, duration_seconds=elapsed)
-        return _checked(base, plan, out, ls, started)
+        report = _checked(base, plan, out, ls, started)
+        if isinstance(reference, Reference) and report.ok:
+            report = _compared(report, reference, out)
+        return report
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _compared(report: VerifyReport, reference: Reference, out: Path) -> VerifyReport:
+    """The report after comparing the restored copy with the live database at its txid."""
+    txid = f"{reference.txid:016x}"
+    found = differences(reference.digest, file_digest(out))
+    if not found:
+        return replace(report, continuity=f"ok at txid {txid}")
+    return replace(
+        report,
+        ok=False,
+        gap=True,
+        continuity=f"committed data missing at txid {txid}",
+        error=f"the backup is missing committed data at txid {txid}: {'; '.join(found[:3])}",
+        hint="the WAL was reset under Litestream; khronos run repairs it with a full snapshot "
+        "(see docs/backup.md, the crash window)",
+    )
+
+
+async def take_references(
+    config: KhronosConfig, dbs: Iterable[DatabaseConfig], *, timeout: float = 60.0
+) -> dict[str, Reference | str]:
+    """Per database, the live digest at a txid the replica has (through the running daemon's
+    control socket), or why there is none."""
+    socket = control_socket_path(Path(config.state_dir))
+    out: dict[str, Reference | str] = {}
+    if not socket.exists():
+        return dict.fromkeys((db.label for db in dbs), "not compared: no khronos run is running")
+    async with ControlClient(socket, timeout=5.0) as client:
+        for db in dbs:
+            out[db.label] = await _reference(client, db, timeout)
+    return out
+
+
+async def _reference(client: ControlClient, db: DatabaseConfig, timeout: float) -> Reference | str:
+    async def txid() -> int:
+        return (await client.sync(db.path)).txid
+
+    try:
+        reference = await take_reference(db.path, txid)
+        if reference is None:
+            return "not compared: the database never stood still long enough"
+        result = await client.sync(db.path, wait=True, timeout=timeout)
+    except ControlError as exc:
+        return f"not compared: {exc.message}"
+    if result.replicated_txid < reference.txid:
+        return f"not compared: the replica did not reach txid {reference.txid:016x} in time"
+    return reference
 
 
 def _checked(
@@ -210,7 +278,10 @@ def verify_all(
     if config.backup is None:
         raise ConfigError.single("backup", "no backup: section", "add one to verify")
     dbs = config.backup.dbs if not names else [select_database(config.backup, n) for n in names]
-    reports = [verify_database(config, db, cancel=cancel) for db in dbs]
+    refs = asyncio.run(take_references(config, dbs))
+    reports = [
+        verify_database(config, db, cancel=cancel, reference=refs.get(db.label)) for db in dbs
+    ]
     if record:
         record_results(Path(config.state_dir), reports)
     return reports
@@ -275,13 +346,26 @@ class VerifyScheduler:
     async def run_once(self) -> list[VerifyReport]:
         """One drill of every database now; each report goes to ``on_result``."""
         reports = []
+        refs = await take_references(self.config, self.dbs)
         for db in self.dbs:
-            report = await asyncio.to_thread(verify_database, self.config, db, cancel=self._cancel)
+            report = await asyncio.to_thread(
+                verify_database,
+                self.config,
+                db,
+                cancel=self._cancel,
+                reference=refs.get(db.label),
+            )
             if self._cancel.is_set():
                 break
             await asyncio.to_thread(record_results, Path(self.config.state_dir), [report])
             reports.append(report)
-            _log.info("restore drill", db=report.db, ok=report.ok, error=report.error)
+            _log.info(
+                "restore drill",
+                db=report.db,
+                ok=report.ok,
+                error=report.error,
+                continuity=report.continuity,
+            )
             outcome = self._on_result(report)
             if inspect.isawaitable(outcome):
                 await outcome
