@@ -339,7 +339,11 @@ class GuardedH11Protocol(H11Protocol):
         self._give_up(408)
 
     def timeout_keep_alive_handler(self) -> None:
-        super().timeout_keep_alive_handler()
+        try:
+            super().timeout_keep_alive_handler()
+        except h11.LocalProtocolError:  # the connection is in an error state: just drop it
+            self.transport.abort()
+            return
         if self.transport.get_write_buffer_size():
             self.transport.abort()  # a graceful close would wait for the reader for ever
 
