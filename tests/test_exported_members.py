@@ -15,6 +15,7 @@ PACKAGES = [
     "khronos.config",
     "khronos.logs",
     "khronos.metrics",
+    "khronos.server",
 ]
 
 

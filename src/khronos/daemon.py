@@ -8,11 +8,20 @@
    metrics all register there);
 3. the alert engine and its delivery worker (durable outbox, Telegram when configured, the log
    always); the worker's breakers report to ``khronos_circuit_breaker_*``;
-4. the HTTP server on ``http.listen``: ``/metrics``, ``/healthz``, ``POST /api/alerts/test``;
+4. the HTTP server on ``http.listen``: ``/metrics``, ``/healthz``, ``/ready``,
+   ``POST /api/alerts/test``, with request and idle timeouts and a connection bound derived
+   from the open-files limit (raised to the hard limit first, at most 65536, as Go does);
 5. backup: Litestream under supervision, its alerts routed into the engine;
 6. the restore-drill schedule (``backup.verify.interval``), a failed drill firing a CRITICAL
    condition that resolves when a later drill passes;
 7. the built-in health checks.
+
+Its own :class:`~khronos.health.Health` is the process-wide one while it runs: every
+long-lived part runs through :func:`~khronos.health.keep_running` (an exception is logged,
+counted in ``khronos_internal_errors_total{part}`` and survived), the daemon watches their
+tasks, and a part that ends while the daemon is not stopping makes ``/healthz`` and ``/ready``
+answer 503 and raises a CRITICAL alert (and a CRITICAL log line, the channel left when the
+alerts themselves are what stopped).
 
 :meth:`Daemon.stop` undoes it in reverse: checks, drills, backup (Litestream's final sync), the
 HTTP server, then the alert engine, which gets up to ``service.shutdown_timeout`` to deliver what
@@ -40,22 +49,46 @@ from prometheus_client import CollectorRegistry
 
 from khronos import logs
 from khronos._version import __version__
-from khronos.alerts import AlertEngine, breaker_metrics_listener
-from khronos.alerts._api import alert_routes
+from khronos.alerts import AlertEngine, Level, alert_routes, breaker_metrics_listener
 from khronos.backup import BackupService, VerifyReport, VerifyScheduler
 from khronos.checks import CheckRunner, checks_from_config
-from khronos.config import KhronosConfig
+from khronos.config import ChecksConfig, KhronosConfig
 from khronos.errors import KhronosError
-from khronos.metrics import Metrics
-from khronos.server import RunningServer, create_app, serve
+from khronos.health import Health, PartDown, get_health, set_health
+from khronos.metrics import HealthCollector, Metrics
+from khronos.server import (
+    HTTP_PART,
+    ConnectionCollector,
+    ConnectionLimits,
+    ConnectionStats,
+    RunningServer,
+    create_app,
+    raise_open_files_limit,
+    serve,
+)
 
-__all__ = ["DAEMON_FILE", "LOCK_FILE", "Daemon", "DaemonError", "read_daemon_file", "run_daemon"]
+__all__ = [
+    "DAEMON_FILE",
+    "LOCK_FILE",
+    "PART_DOWN_KEY",
+    "Daemon",
+    "DaemonError",
+    "read_daemon_file",
+    "run_daemon",
+]
 
 LOCK_FILE = "daemon.lock"
 """Held (``flock``) by the running daemon for as long as it runs."""
 
 DAEMON_FILE = "daemon.json"
 """``{"pid", "url", "started_at", "version"}`` of the running daemon, removed on a clean stop."""
+
+PART_DOWN_KEY = "khronos.part_down."
+"""Prefix of the CRITICAL condition raised when a part of the daemon stops (+ the part)."""
+
+_LOW_NOFILE = 1024
+# checks that need the app's message metrics: khronos run beside another process has no source
+_APP_METRIC_CHECKS = ("error_rate", "queue_backlog")
 
 _log = structlog.get_logger("khronos.daemon")
 
@@ -128,6 +161,10 @@ class _StateLock:
 class Daemon:
     """Everything ``khronos run`` runs, for one configuration.
 
+    ``app_metrics``: the service metrics an app records (messages, queue...) are served, and
+    the checks reading them run - for a Python app running the daemon inside itself and
+    recording into :attr:`metrics`; ``khronos run`` passes False (no such source beside it).
+
     >>> daemon = Daemon(config)  # doctest: +SKIP
     >>> await daemon.start()
     ... print(daemon.url)
@@ -140,11 +177,20 @@ class Daemon:
         *,
         registry: CollectorRegistry | None = None,
         verify_initial_delay: float | None = None,
+        app_metrics: bool = True,
     ) -> None:
         self.config = config
         self.state_dir = Path(config.state_dir)
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.metrics = Metrics.from_config(config.metrics, self.registry)
+        self.app_metrics = app_metrics
+        self._checks_off: list[str] = []
+        self.health = Health()
+        self.health.on_down(self._part_down)
+        self._previous_health: Health | None = None
+        namespace = config.metrics.namespace
+        self.metrics = Metrics.from_config(config.metrics, self.registry, app_metrics=app_metrics)
+        self.registry.register(HealthCollector(self.health, namespace=namespace))
+        self.registry.register(ConnectionCollector(self._connection_stats, namespace=namespace))
         self.engine = AlertEngine.from_config(config, registry=self.registry)
         for breaker in self.engine.worker.breakers.values():
             breaker.add_listener(breaker_metrics_listener(self.metrics))
@@ -167,9 +213,9 @@ class Daemon:
             )
         self.checks = CheckRunner(
             self.engine,
-            checks_from_config(config.checks, self.registry, namespace=config.metrics.namespace),
+            checks_from_config(self._checks_config(), self.registry, namespace=namespace),
             registry=self.registry,
-            namespace=config.metrics.namespace,
+            namespace=namespace,
         )
         self.server: RunningServer | None = None
         self._lock = _StateLock(self.state_dir)
@@ -183,6 +229,23 @@ class Daemon:
     def url(self) -> str | None:
         """``http://host:port`` the daemon serves on (after :meth:`start`)."""
         return self.server.url if self.server is not None else None
+
+    def _checks_config(self) -> ChecksConfig:
+        """``checks:``, without the checks that read the app's metrics when nothing in this
+        process records them (``app_metrics=False``: ``khronos run`` beside another process);
+        a user who asked for one is told why it is off."""
+        checks = self.config.checks
+        if self.app_metrics:
+            return checks
+        self._checks_off = [
+            name
+            for name in _APP_METRIC_CHECKS
+            if name in checks.model_fields_set and getattr(checks, name) is not None
+        ]
+        return checks.model_copy(update=dict.fromkeys(_APP_METRIC_CHECKS))
+
+    def _connection_stats(self) -> ConnectionStats | None:
+        return self.server.stats if self.server is not None else None
 
     def claim(self) -> None:
         """Take the ``state_dir`` lock now (``start`` does it too): :class:`DaemonError` when
@@ -198,7 +261,11 @@ class Daemon:
         if not self._lock.held:
             self._lock.acquire()
         self._started = True
+        self.health.stopping = False
+        if get_health() is not self.health:
+            self._previous_health = set_health(self.health)
         try:
+            self._raise_open_files_limit()
             await self._start_parts()
         except BaseException:
             await self.stop()
@@ -208,12 +275,21 @@ class Daemon:
         config = self.config
         await self.engine.start()
         routes = alert_routes(self.engine, config.http.token)
-        app = create_app(config, registry=self.registry, metrics=self.metrics, routes=routes)
+        app = create_app(
+            config,
+            registry=self.registry,
+            metrics=self.metrics,
+            routes=routes,
+            health=self.health,
+            readiness=self._critical_conditions,
+        )
         self.server = await serve(
             app,
             config.http.listen,
             shutdown_timeout=min(10.0, config.service.shutdown_timeout.total_seconds()),
+            limits=ConnectionLimits.from_config(config.http),
         )
+        self.health.watch(HTTP_PART, self.server.task)
         if self.backup is not None:
             await self.backup.start()
         else:
@@ -223,7 +299,17 @@ class Daemon:
             )
         if self.verify is not None:
             self.verify.start()
+            if self.verify.task is not None:
+                self.health.watch("backup.verify", self.verify.task)
+        for name in self._checks_off:
+            _log.warning(
+                f"checks.{name} is off: khronos run has no source for the app's message metrics",
+                hint="record them with khronos.metrics in your Python app (a Daemon inside it), "
+                "or remove the key",
+            )
         self.checks.start()
+        for part, task in self.checks.tasks.items():
+            self.health.watch(part, task)
         self._write_daemon_file()
         _log.info(
             "khronos started",
@@ -233,6 +319,38 @@ class Daemon:
             channels=[n.name for n in self.engine.notifiers],
             checks=[c.name for c in self.checks.checks],
             alerts_api=config.http.token is not None,
+            max_connections=self.server.stats.limits.max_connections,
+        )
+
+    def _raise_open_files_limit(self) -> None:
+        before, after = raise_open_files_limit()
+        if after != before:
+            _log.info("raised the open-files limit", soft_before=before, soft=after)
+        if after < _LOW_NOFILE:
+            _log.warning(
+                f"the open-files limit is {after}: the HTTP server takes at most half of it",
+                hint="raise it (LimitNOFILE=65536 in the systemd unit, or ulimit -n)",
+            )
+
+    def _critical_conditions(self) -> list[str]:
+        """/ready's reasons beyond the parts: the CRITICAL alert conditions firing now."""
+        return [
+            f"{c.key}: {c.message}"
+            for c in self.engine.conditions.values()
+            if c.level >= Level.CRITICAL and not c.key.startswith(PART_DOWN_KEY)
+        ]
+
+    def _part_down(self, event: PartDown) -> None:
+        """A part stopped for good: a CRITICAL alert (Health has logged it already)."""
+        self.engine.fire(
+            f"{PART_DOWN_KEY}{event.part}",
+            f"Khronos stopped running {event.part}: {event.reason}",
+            Level.CRITICAL,
+            {
+                "part": event.part,
+                "reason": event.reason,
+                "action": "restart khronos (e.g. systemctl restart khronos); the log has the cause",
+            },
         )
 
     async def stop(self) -> None:
@@ -244,6 +362,7 @@ class Daemon:
         if not self._started:
             return
         self._started = False
+        self.health.stopping = True  # the parts ending from here on are not faults
         began = time.monotonic()
         timeout = self.config.service.shutdown_timeout.total_seconds()
         pending: int | None = None
@@ -264,6 +383,9 @@ class Daemon:
                 (self.state_dir / DAEMON_FILE).unlink()
             if not self._claimed_outside:
                 self.release()
+            if self._previous_health is not None and get_health() is self.health:
+                set_health(self._previous_health)
+                self._previous_health = None
         _log.info(
             "khronos stopped", seconds=round(time.monotonic() - began, 3), alerts_pending=pending
         )

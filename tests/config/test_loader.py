@@ -87,7 +87,8 @@ def test_unknown_key_names_path_position_and_suggestion() -> None:
     (line,) = problems("http:\n  listn: 127.0.0.1:1\n")
     assert line == (
         "k.yml:2:3: http.listn: unknown key 'listn' "
-        "(did you mean 'listen'? valid keys here: listen, token)"
+        "(did you mean 'listen'? valid keys here: idle_timeout, listen, max_connections, "
+        "request_timeout, token)"
     )
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -59,17 +61,31 @@ def khronos(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedP
 
 
 def write_config(
-    tmp_path: Path, telegram: FakeTelegram, *, backup: bool = True, alerts_extra: str = ""
+    tmp_path: Path,
+    telegram: FakeTelegram,
+    *,
+    backup: bool = True,
+    alerts_extra: str = "",
+    http_extra: str = "",
+    checks: str | None = None,
 ) -> Path:
-    """A khronos.yml with every section the daemon ties together."""
+    """A khronos.yml with every section the daemon ties together.
+
+    ``http_extra`` is added inside the ``http`` mapping (``", request_timeout: 2s"``);
+    ``checks`` replaces the ``checks`` mapping (default: a failing http check, every second).
+    """
     with closing(sqlite3.connect(tmp_path / "app.db")) as conn, conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body TEXT)")
     gateway = f"http://127.0.0.1:{closed_port()}/health"
+    if checks is None:
+        checks = (
+            f'{{http: [{{name: gateway, url: "{gateway}", timeout: 1s, every: 1s, failures: 1}}]}}'
+        )
     text = f"""\
 service: {{name: test-bot, shutdown_timeout: 20s}}
 state_dir: state
-http: {{listen: "127.0.0.1:0", token: "${{KHRONOS_HTTP_TOKEN}}"}}
+http: {{listen: "127.0.0.1:0", token: "${{KHRONOS_HTTP_TOKEN}}"{http_extra}}}
 logging: {{dir: logs, console: json}}
 alerts:
   cooldown: 1s
@@ -77,8 +93,7 @@ alerts:
     bot_token: "${{TELEGRAM_BOT_TOKEN}}"
     chat_id: "111"
     api_url: "{telegram.url}"
-checks:
-  http: [{{name: gateway, url: "{gateway}", timeout: 1s, every: 1s, failures: 1}}]
+checks: {checks}
 """
     if backup:
         text += f"""\
@@ -101,12 +116,16 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(tmp_path: Path, env: dict[str, str], name: str = "daemon") -> Running:
-    """Start `khronos run` in tmp_path; return once daemon.json names this process."""
+def start(
+    tmp_path: Path, env: dict[str, str], name: str = "daemon", *, prefix: Sequence[str] = ()
+) -> Running:
+    """Start `khronos run` in tmp_path; return once daemon.json names this process.
+
+    ``prefix`` runs it under another command that execs it (``prlimit --nofile=256``)."""
     out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "khronos", "run"],
+            [*prefix, sys.executable, "-m", "khronos", "run"],
             cwd=tmp_path,
             env=env,
             stdout=stdout,
@@ -159,3 +178,9 @@ def insert(db: Path, ids: range) -> None:
         for i in ids:
             with conn:
                 conn.execute("INSERT INTO rows (id, body) VALUES (?, ?)", (i, f"row {i}"))
+
+
+def log_records(tmp_path: Path) -> list[dict[str, Any]]:
+    """Every record of the daemon's logs/combined.log (each line must be JSON)."""
+    path = tmp_path / "logs" / "combined.log"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

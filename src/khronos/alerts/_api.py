@@ -4,6 +4,8 @@ Bad input never causes a 5xx: every check answers with a 4xx and a JSON ``{"erro
 Order: 404 when ``http.token`` is unset, 401 for a missing/wrong bearer token (constant-time
 compare), 429 when one client floods, 413 over 16 KiB (declared *and* streamed size), 415 for
 a non-JSON content type, 400 for invalid JSON, level or fields; else 202 with the alert id.
+When the engine cannot queue it (the outbox on a full disk), 503 with the reason and
+``Retry-After``: the alert was not queued, and the client may try again.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ from starlette.routing import Route
 
 from khronos.alerts._engine import AlertEngine
 from khronos.alerts._model import parse_level
+from khronos.health import get_health
+from khronos.logs import get_redactor
 
 __all__ = ["MAX_BODY", "alert_routes"]
 
 MAX_BODY = 16 * 1024
+API_PART = "alerts.api"
+"""The part an engine failure under the API is counted under (``khronos_internal_errors_total``)."""
 _MAX_MESSAGE = 2000
 _MAX_CLIENTS = 1024
 
@@ -111,6 +117,14 @@ class _TestAlertEndpoint:
             )
         except RecursionError:
             return _error(400, "details are nested too deeply")
+        except Exception as exc:  # noqa: BLE001 - the engine's fault is a 503, never a 500
+            get_health().record_error(API_PART, exc)
+            reason = get_redactor().redact(f"{type(exc).__name__}: {exc}")
+            return _error(
+                503,
+                f"the alert could not be queued ({reason}); see the khronos log",
+                {"Retry-After": "60"},
+            )
         return JSONResponse({"id": alert_id, "status": "queued"}, status_code=202)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import json
 import shutil
@@ -44,6 +45,7 @@ from khronos.backup._status import VERIFY_FILE, VerifyResult, write_json_atomic
 from khronos.config import KhronosConfig
 from khronos.config._backup import DatabaseConfig
 from khronos.errors import ConfigError, KhronosError
+from khronos.health import get_health, keep_running
 
 __all__ = [
     "VerifyReport",
@@ -55,6 +57,9 @@ __all__ = [
 ]
 
 _log = structlog.get_logger("khronos.backup.verify")
+
+VERIFY_PART = "backup.verify"
+"""The restore-drill schedule's part name in :class:`~khronos.health.Health`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,13 +331,19 @@ class VerifyScheduler:
         """Whether the schedule is active."""
         return self._task is not None and not self._task.done()
 
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The schedule's task while started (the part ``backup.verify``), for an owner to
+        watch with :meth:`~khronos.health.Health.watch`."""
+        return self._task
+
     def start(self) -> None:
         """Start the schedule (a no-op when ``verify.interval`` is null)."""
         if self.interval is None or self.running:
             return
         self._cancel.clear()
-        loop = asyncio.get_running_loop()
-        self._task = loop.create_task(self._loop(self.interval), name="khronos-verify")
+        body = functools.partial(self._loop, self.interval)
+        self._task = asyncio.create_task(keep_running(VERIFY_PART, body), name="khronos-verify")
 
     async def stop(self) -> None:
         """Stop the schedule, and a drill in progress."""
@@ -385,11 +396,13 @@ class VerifyScheduler:
         return max(self.initial_delay, interval - age)
 
     async def _loop(self, interval: float) -> None:
+        """The schedule, kept running as the part ``backup.verify``: a drill that crashes is
+        counted and logged (once per streak) and the next one runs at the next interval."""
         delay = self._first_delay(interval)
         while True:
             await asyncio.sleep(delay)
+            delay = interval
             try:
                 await self.run_once()
-            except Exception:  # noqa: BLE001 - the schedule must survive one bad drill
-                _log.exception("restore drill crashed")
-            delay = interval
+            except Exception as exc:  # noqa: BLE001 - the schedule must survive one bad drill
+                get_health().record_error(VERIFY_PART, exc)

@@ -1,8 +1,16 @@
-"""The check runner: every check on its own schedule, results into engine conditions."""
+"""The check runner: every check on its own schedule, results into engine conditions.
+
+Each check's loop runs through :func:`~khronos.health.keep_running` as the part
+``check.<name>``: an exception from a collaborator (the alert engine failing to write its
+outbox, say) is logged once with its traceback, counted in ``khronos_internal_errors_total``,
+and the loop starts again; it never ends by itself.  :attr:`CheckRunner.tasks` lets an owner
+(the daemon) watch the loops with :meth:`~khronos.health.Health.watch`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 
 import structlog
@@ -19,6 +27,7 @@ from khronos.checks._checks import (
     QueueBacklogCheck,
 )
 from khronos.config._checks import ChecksConfig
+from khronos.health import keep_running
 
 __all__ = ["CheckRunner", "checks_from_config"]
 
@@ -74,7 +83,7 @@ class CheckRunner:
             namespace=namespace,
             registry=registry if registry is not None else CollectorRegistry(),
         )
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     async def run_once(self, check: Check) -> CheckResult:
         """Run one check now and apply its result."""
@@ -101,17 +110,26 @@ class CheckRunner:
             await self.run_once(check)
             await asyncio.sleep(check.every)
 
+    @property
+    def tasks(self) -> dict[str, asyncio.Task[None]]:
+        """The running check loops by part name (``check.<name>``), for an owner to watch."""
+        return dict(self._tasks)
+
     def start(self) -> None:
-        """Start one task per check on the running loop."""
+        """Start one task per check on the running loop (each kept running)."""
         if self._tasks:
             return
-        self._tasks = [
-            asyncio.create_task(self._loop(c), name=f"khronos-check-{c.name}") for c in self.checks
-        ]
+        for check in self.checks:
+            part = f"check.{check.name}"
+            body = functools.partial(self._loop, check)
+            self._tasks[part] = asyncio.create_task(
+                keep_running(part, body), name=f"khronos-check-{check.name}"
+            )
 
     async def stop(self) -> None:
         """Cancel the check tasks."""
-        for task in self._tasks:
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks = {}

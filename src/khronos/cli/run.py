@@ -36,7 +36,8 @@ def run(state: AppState) -> None:
     from khronos.daemon import Daemon, run_daemon  # noqa: PLC0415 - keep `khronos --help` fast
 
     config = state.load()
-    daemon = Daemon(config)
+    # beside a service in another process: nothing here records the app's own metrics
+    daemon = Daemon(config, app_metrics=False)
     daemon.claim()  # one daemon per state_dir: say so before anything else
     logs.configure_from_config(config, handle_sigterm=False)
     log = logs.get_logger("khronos.daemon")

@@ -143,10 +143,12 @@ class ChecksConfig(Section):
     """HTTP health endpoints."""
 
     error_rate: ErrorRateCheckConfig | None = Field(default_factory=ErrorRateCheckConfig)
-    """Message error rate."""
+    """Message error rate, from the app's message metrics: for a Python app running Khronos
+    inside it; off under `khronos run`, which has no source for them."""
 
     queue_backlog: QueueBacklogCheckConfig | None = Field(default_factory=QueueBacklogCheckConfig)
-    """Message queue backlog."""
+    """Message queue backlog, from the app's queue gauge: for a Python app running Khronos
+    inside it; off under `khronos run`, which has no source for it."""
 
     @field_validator("http")
     @classmethod

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from khronos.config._base import Section
 from khronos.config._sections import AlertsConfig, BackupConfig, ChecksConfig, LoggingConfig
@@ -66,6 +66,29 @@ class HttpConfig(Section):
 
     token: Secret | None = None
     """Bearer token required by the write endpoints; required to listen beyond loopback."""
+
+    request_timeout: Duration = timedelta(seconds=10)
+    """Time a client has to send a whole request (headers and body) from its first byte, or
+    from connecting; slower ones (slowloris) are disconnected. Also how long a client that
+    stops reading its response is waited for."""
+
+    idle_timeout: Duration = timedelta(seconds=5)
+    """How long a kept-alive connection may wait for its next request (whole seconds)."""
+
+    max_connections: int | None = Field(default=None, ge=1)
+    """Open connections at most; beyond it new ones are closed at once. Default: half the
+    open-files limit (which `khronos run` raises to the hard limit, up to 65536), at most
+    4096."""
+
+    @field_validator("request_timeout", "idle_timeout")
+    @classmethod
+    def _check_timeout(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        if value <= timedelta(0):
+            default = {"request_timeout": "10s", "idle_timeout": "5s"}.get(info.field_name or "")
+            raise ConfigValueError(
+                f"{info.field_name} must be greater than 0", f"e.g. {info.field_name}: {default}"
+            )
+        return value
 
 
 class MetricsConfig(Section):

@@ -55,6 +55,7 @@ from khronos.logs._setup import (
     reset,
     shutdown,
 )
+from khronos.logs._throttle import LogThrottle
 
 __all__ = [
     "CORRELATION_ID",
@@ -72,6 +73,7 @@ __all__ = [
     "VERSION",
     "CorrelationIdMiddleware",
     "JobRun",
+    "LogThrottle",
     "Redactor",
     "asyncio_exception_handler",
     "bind_correlation_id",

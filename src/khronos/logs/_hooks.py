@@ -2,6 +2,12 @@
 
 Each is logged (with ``uncaught=True``, the stack and the correlation ID of the code that failed)
 to the normal outputs too, so it also shows in ``combined.log`` and ``errors.log``.
+
+The event loop's handler logs one line per kind of error per minute (:class:`LogThrottle`),
+with the count of the ones held back: asyncio reports a failing ``accept()`` ("socket.accept()
+out of system resource", descriptors exhausted) up to the listen backlog's length every time the
+socket is readable, which once wrote 100,000 tracebacks in minutes and rotated the useful
+records away.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import structlog
 
 from khronos.logs._context import correlation_id_of, get_correlation_id
 from khronos.logs._keys import CORRELATION_ID, UNCAUGHT
+from khronos.logs._throttle import LogThrottle
 
 __all__ = [
     "asyncio_exception_handler",
@@ -30,6 +37,7 @@ _log = structlog.get_logger("khronos.uncaught")
 _saved: dict[str, Any] = {}
 _task_ids: weakref.WeakKeyDictionary[asyncio.Future[Any], str] = weakref.WeakKeyDictionary()
 _loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+_loop_errors = LogThrottle(60.0)
 
 
 def _excepthook(
@@ -64,7 +72,9 @@ def _threading_hook(args: threading.ExceptHookArgs) -> None:
 
 
 def asyncio_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """A loop exception handler logging to exceptions.log (``loop.set_exception_handler``)."""
+    """A loop exception handler logging to exceptions.log (``loop.set_exception_handler``);
+    one line per kind of error (message, exception type and errno, task) per minute."""
+    del loop
     exc = context.get("exception")
     future = context.get("task") or context.get("future")
     task_id = _task_ids.get(future) if isinstance(future, asyncio.Future) else None
@@ -72,6 +82,12 @@ def asyncio_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str
     fields: dict[str, Any] = {UNCAUGHT: True}
     if isinstance(future, asyncio.Task):
         fields["task"] = future.get_name()
+    kind = (message, type(exc).__name__, getattr(exc, "errno", None), fields.get("task"))
+    held_back = _loop_errors.admit(kind)
+    if held_back is None:
+        return
+    if held_back:
+        fields["repeats_since_last_log"] = held_back
     if isinstance(exc, BaseException):
         fields[CORRELATION_ID] = correlation_id_of(exc) or task_id or get_correlation_id()
         _log.error(
@@ -82,7 +98,6 @@ def asyncio_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str
     else:
         fields[CORRELATION_ID] = task_id or get_correlation_id()
         _log.error(message, **fields)
-    del loop
 
 
 def _task_factory(
@@ -141,3 +156,4 @@ def uninstall_exception_hooks() -> None:
             if loop.get_task_factory() is _task_factory:
                 loop.set_task_factory(None)
     _loops.clear()
+    _loop_errors.clear()

@@ -11,6 +11,7 @@
 
 from khronos.metrics._collectors import AgeCollector, TimestampSource, register_age_collector
 from khronos.metrics._endpoint import MetricsEndpoint, metrics_app
+from khronos.metrics._health import HealthCollector
 from khronos.metrics._labels import OTHER, UNKNOWN
 from khronos.metrics._middleware import UNMATCHED_ROUTE, MetricsMiddleware
 from khronos.metrics._multiprocess import (
@@ -38,6 +39,7 @@ __all__ = [
     "UNMATCHED_ROUTE",
     "AgeCollector",
     "AiLatencyTimer",
+    "HealthCollector",
     "Metrics",
     "MetricsEndpoint",
     "MetricsMiddleware",

@@ -43,7 +43,9 @@ class MetricsMiddleware:
     ``excluded_paths`` are raw paths not measured at all (e.g. ``/metrics``, ``/healthz``).
     With ``group_unmatched`` (the default) requests that matched no route share the label
     ``route="<unmatched>"``; without it they are not recorded.  An exception escaping the app is
-    recorded as status 500 and re-raised.
+    recorded as status 500 and re-raised.  ``preset_methods`` creates the in-progress series of
+    every standard method up front (a dashboard sees 0, not "no data"); without it each appears
+    with its method's first request (the daemon, whose own API sees a few POSTs a day).
 
     >>> from starlette.applications import Starlette
     >>> app = Starlette()
@@ -57,14 +59,17 @@ class MetricsMiddleware:
         metrics: Metrics,
         excluded_paths: Iterable[str] = (),
         group_unmatched: bool = True,
+        preset_methods: bool = True,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.excluded_paths = frozenset(excluded_paths)
         self.group_unmatched = group_unmatched
         self._histogram: Histogram = metrics.http_request_duration
-        in_progress: Gauge = metrics.http_requests_in_progress
-        self._in_progress = {m: in_progress.labels(m) for m in (*_METHODS, "OTHER")}
+        self._in_progress_gauge: Gauge = metrics.http_requests_in_progress
+        self._in_progress: dict[str, Gauge] = {}
+        if preset_methods:
+            self._in_progress = {m: self._in_progress_gauge.labels(m) for m in (*_METHODS, "OTHER")}
         self._children: dict[tuple[str, str, str], Histogram] = {}
         self._templates: dict[int, tuple[Any, str | None]] = {}
 
@@ -81,7 +86,9 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        gauge = self._in_progress[method]
+        gauge = self._in_progress.get(method)
+        if gauge is None:
+            gauge = self._in_progress[method] = self._in_progress_gauge.labels(method)
         gauge.inc()
         started = time.perf_counter()
         try:

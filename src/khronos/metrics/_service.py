@@ -65,6 +65,10 @@ class Metrics:
     ``max_label_values`` bounds the distinct values of each caller-supplied label (provider,
     source, reason, ...); newcomers beyond it are counted under ``"other"``.
     ``process_metrics`` registers ``process_*``, ``python_gc_*`` and ``python_info``.
+    ``app_metrics`` False leaves out what only an app in this process can record (messages,
+    queue size, active users, AI latency, API calls): ``khronos run`` beside a service in
+    another process has no source for them, and exporting zeros would say "idle" where the
+    truth is "unknown".  The methods still work; their metrics are just not served.
 
     >>> metrics = Metrics()
     >>> metrics.record_message_processed("telegram", "ok")
@@ -83,28 +87,31 @@ class Metrics:
         ai_buckets: Sequence[float] = AI_LATENCY_BUCKETS,
         max_label_values: int = _DEFAULT_MAX_LABEL_VALUES,
         process_metrics: bool = True,
+        app_metrics: bool = True,
     ) -> None:
         if not _NAMESPACE_RE.fullmatch(namespace):
             raise ValueError(f"not a valid metric namespace: {namespace!r}")
         self.registry = registry if registry is not None else CollectorRegistry()
         self.namespace = namespace
+        self.app_metrics = app_metrics
         reg = self.registry
+        app = reg if app_metrics else None  # not served: nothing in this process records them
         ns = namespace
         self.messages_processed = Counter(
             "messages_processed_total", "Messages processed, by source and outcome.",
-            ["source", "status"], namespace=ns, registry=reg,
+            ["source", "status"], namespace=ns, registry=app,
         )  # fmt: skip
         self.messages_failed = Counter(
             "messages_failed_total", "Messages that failed, by source and reason.",
-            ["source", "reason"], namespace=ns, registry=reg,
+            ["source", "reason"], namespace=ns, registry=app,
         )  # fmt: skip
         self.active_users = Gauge(
             "active_users", "Users active now.",
-            namespace=ns, registry=reg, multiprocess_mode="livemax",
+            namespace=ns, registry=app, multiprocess_mode="livemax",
         )  # fmt: skip
         self.queue_size = Gauge(
             "queue_size", "Messages waiting in the queue.",
-            namespace=ns, registry=reg, multiprocess_mode="livesum",
+            namespace=ns, registry=app, multiprocess_mode="livesum",
         )  # fmt: skip
         self.http_request_duration = Histogram(
             "http_request_duration_seconds", "HTTP request latency, by method, route template "
@@ -117,12 +124,12 @@ class Metrics:
         )  # fmt: skip
         self.ai_latency = Histogram(
             "ai_latency_seconds", "AI provider call latency, by provider.",
-            ["provider"], namespace=ns, registry=reg,
+            ["provider"], namespace=ns, registry=app,
             buckets=_check_buckets(ai_buckets, "ai_buckets"),
         )  # fmt: skip
         self.api_calls = Counter(
             "api_calls_total", "Calls to external APIs, by provider and outcome.",
-            ["provider", "status"], namespace=ns, registry=reg,
+            ["provider", "status"], namespace=ns, registry=app,
         )  # fmt: skip
         self.circuit_breaker_state_changes = Counter(
             "circuit_breaker_state_changes_total", "Circuit breaker transitions, by breaker and "
@@ -146,7 +153,11 @@ class Metrics:
 
     @classmethod
     def from_config(
-        cls, config: MetricsConfig, registry: CollectorRegistry | None = None
+        cls,
+        config: MetricsConfig,
+        registry: CollectorRegistry | None = None,
+        *,
+        app_metrics: bool = True,
     ) -> Metrics:
         """Metrics with the namespace and buckets of the ``metrics`` section."""
         return cls(
@@ -154,6 +165,7 @@ class Metrics:
             namespace=config.namespace,
             http_buckets=config.http_buckets or HTTP_DURATION_BUCKETS,
             ai_buckets=config.ai_buckets or AI_LATENCY_BUCKETS,
+            app_metrics=app_metrics,
         )
 
     def record_message_processed(self, source: str, status: str) -> None:
