@@ -1,4 +1,11 @@
-"""The check runner: every check on its own schedule, results into engine conditions."""
+"""The check runner: every check on its own schedule, results into engine conditions.
+
+A problem's duration runs from the first run that was not up: an http check with
+``failures: 3`` fires at its third failure with ``since`` = the time of the first, so the
+resolved notice says how long the service was really down.  Each check's loop survives any
+exception (from the check, the gauge or the engine): it is logged with its traceback (once
+while it repeats) and the loop goes on at the next interval.
+"""
 
 from __future__ import annotations
 
@@ -75,9 +82,11 @@ class CheckRunner:
             registry=registry if registry is not None else CollectorRegistry(),
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._failing_since: dict[str, float] = {}
 
     async def run_once(self, check: Check) -> CheckResult:
         """Run one check now and apply its result."""
+        began = self.engine.clock.wall()
         try:
             result = await check.run()
         except Exception as exc:  # noqa: BLE001 - a broken check is a failed check, not a crash
@@ -85,11 +94,23 @@ class CheckRunner:
             result = CheckResult(False, f"Check {check.name} crashed: {type(exc).__name__}")
         up = result.ok if result.up is None else result.up
         self.up.labels(check=check.name).set(1 if up else 0)
+        if up:
+            self._failing_since.pop(check.name, None)
+        else:
+            began = self._failing_since.setdefault(check.name, began)
         key = f"check:{check.name}"
         if result.ok:
             self.engine.resolve(key)
         else:
-            self.engine.fire(key, result.message, result.level, result.details)
+            self.engine.fire(
+                key,
+                result.message,
+                result.level,
+                result.details,
+                since=began,
+                worst=result.worst or None,
+                worst_value=result.worst_value,
+            )
         return result
 
     async def run_all(self) -> list[CheckResult]:
@@ -97,8 +118,17 @@ class CheckRunner:
         return [await self.run_once(check) for check in self.checks]
 
     async def _loop(self, check: Check) -> None:
+        failing = ""
         while True:
-            await self.run_once(check)
+            try:
+                await self.run_once(check)
+            except Exception as exc:  # noqa: BLE001 - a check's task must outlive any failure
+                signature = f"{type(exc).__name__}: {exc}"
+                if signature != failing:
+                    _log.exception("check round failed; the check keeps running", check=check.name)
+                failing = signature
+            else:
+                failing = ""
             await asyncio.sleep(check.every)
 
     def start(self) -> None:
