@@ -14,9 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+import structlog
+from starlette.applications import Starlette
 
-from khronos.alerts import Level, ManualClock, Outbox
+from khronos.alerts import Level, ManualClock, Outbox, OutboxError, alert_routes
 from khronos.alerts._outbox import OutboxRow
 from tests.alerts.conftest import MakeEngine, SmallFilesystem, advance_until, wait_until
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram
@@ -175,3 +178,45 @@ def test_alerts_raised_without_file_descriptors_are_delivered(
     assert numbered(telegram, "without descriptors ") == [0, 1, 2, 3, 3, 5]  # 3 and resolved 3
     assert "✅ Resolved: without descriptors 3" in telegram.texts()[4]
     assert duplicates(telegram) == []
+
+
+@pytest.mark.asyncio
+async def test_stopping_while_full_writes_the_undelivered_alerts_to_the_log(
+    small_fs: SmallFilesystem, make_engine: MakeEngine
+) -> None:
+    """An engine stopped while the disk is full and nothing was delivered: each alert that
+    only existed in memory is written to the log, with the reason."""
+    engine = make_engine(path=small_fs.root / "alerts-outbox.db")
+    small_fs.fill()
+    engine.send_alert("never delivered, never saved", "CRITICAL")
+    with structlog.testing.capture_logs() as logs:
+        await engine.stop()
+    (summary,) = [e for e in logs if e["event"].startswith("stopping while the alert outbox")]
+    assert summary["reason"] == "No space left on device"
+    lost = [e["text"] for e in logs if e["event"].startswith("alert lost")]
+    assert any("never delivered, never saved" in text for text in lost)
+
+
+@pytest.mark.asyncio
+async def test_the_alert_api_answers_202_while_the_disk_is_full(
+    small_fs: SmallFilesystem, make_engine: MakeEngine
+) -> None:
+    """POST /api/alerts/test used to answer 500 on a full state_dir; the alert now waits."""
+    engine = make_engine(path=small_fs.root / "alerts-outbox.db")
+    small_fs.fill()
+    app = Starlette(routes=alert_routes(engine, "t0ken"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.post("/api/alerts/test", json={}, headers={"Authorization": "Bearer t0ken"})
+    assert r.status_code == 202
+    assert engine.outbox.pending(r.json()["id"]).rows == 1
+
+
+def test_opening_the_outbox_on_a_full_disk_names_the_path(small_fs: SmallFilesystem) -> None:
+    """Start-up on a full disk: an OutboxError with the path and the OS reason, not a bare
+    "disk I/O error"."""
+    Outbox(small_fs.root / "alerts-outbox.db").close()
+    small_fs.fill()
+    with pytest.raises(OutboxError) as caught:
+        Outbox(small_fs.root / "alerts-outbox.db")
+    path = small_fs.root / "alerts-outbox.db"
+    assert f"state_dir full: cannot write {path} (No space left on device)" in str(caught.value)

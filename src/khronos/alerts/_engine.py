@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from khronos.alerts._model import Alert, Condition, Level, parse_level
 from khronos.alerts._notifier import LogNotifier, Notifier
 from khronos.alerts._outbox import Outbox, OutboxRow
 from khronos.alerts._semantic import Cooldown, SemanticAlerts
+from khronos.alerts._state_dir import STATE_DIR_CONDITION, StateDirWatch, report_unsaved
 from khronos.alerts._worker import DeliveryWorker
 from khronos.config import KhronosConfig
 from khronos.logs import Redactor, collect_secrets, get_redactor
@@ -52,14 +52,8 @@ __all__ = [
     "human_duration",
 ]
 
-STATE_DIR_CONDITION = "khronos.state_dir"
-"""The condition key of "the outbox file in state_dir cannot be written"."""
-
 _log = structlog.get_logger("khronos.alerts")
 _TAKEOVER_POLL_S = 1.0
-_STATE_DIR_HOLD_S = 10.0
-"""The ``khronos.state_dir`` condition is resolved once writes have succeeded this long (on
-the engine's clock), so a disk on the edge of full does not send a notice per write."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +118,7 @@ class AlertEngine(SemanticAlerts):
             _log.info("restored firing alert conditions from state_dir", conditions=restored)
         self._takeover: asyncio.Task[None] | None = None
         self._maintenance: asyncio.Task[None] | None = None
-        self._local = threading.local()
-        self._state_dir_ok_since: float | None = None
+        self._state_dir = StateDirWatch(self)
         self._tick_error = ""
         self.worker = DeliveryWorker(
             outbox,
@@ -269,7 +262,7 @@ class AlertEngine(SemanticAlerts):
         """One maintenance round: write what waits in memory to the outbox file (if it can be
         written), raise or resolve ``khronos.state_dir``, expire restored conditions."""
         self._count_dropped(self.outbox.flush())
-        self._watch_state_dir()
+        self._state_dir.check()
         if self.worker.running:
             for notice in self._book.expire():
                 self._notify(notice)
@@ -290,17 +283,7 @@ class AlertEngine(SemanticAlerts):
                 await self._maintenance
             self._maintenance = None
         self._count_dropped(self.outbox.flush(everything=True))
-        problem = self.outbox.write_problem
-        if problem is not None and (self.outbox.in_memory or self.outbox.unsaved_deliveries):
-            _log.error(
-                "stopping while the alert outbox cannot be written",
-                path=str(problem.path),
-                reason=problem.reason,
-                alerts_lost=self.outbox.in_memory,
-                delivered_will_repeat=self.outbox.unsaved_deliveries,
-                hint="alerts still in memory are lost (each is in this log); alerts delivered "
-                "but not yet removed from the outbox are sent again at the next start",
-            )
+        report_unsaved(self.outbox)
         self.outbox.release_delivery()
         for notifier in self.notifiers:
             await notifier.aclose()
@@ -417,45 +400,13 @@ class AlertEngine(SemanticAlerts):
             )
             return alert_id
         self.worker.wake()
-        self._watch_state_dir()
+        self._state_dir.check()
         return alert_id
 
     def _count_dropped(self, dropped: Sequence[Level]) -> None:
         for level in dropped:
             self.metrics.failed.labels(channel="outbox", reason="dropped").inc()
             _log.warning("alert outbox full: dropped the oldest alert", level=level.name)
-
-    def _watch_state_dir(self) -> None:
-        """Fire ``khronos.state_dir`` while the outbox file cannot be written; resolve it once
-        writes have succeeded for a while (re-entrant calls, from its own alert, do nothing)."""
-        if getattr(self._local, "watching", False):
-            return
-        self._local.watching = True
-        try:
-            problem = self.outbox.write_problem
-            if problem is not None:
-                self._state_dir_ok_since = None
-                self.fire(
-                    STATE_DIR_CONDITION,
-                    problem.message,
-                    "ERROR",
-                    {
-                        "path": str(problem.path),
-                        "error": problem.error,
-                        "hint": "free space (or file descriptors) for Khronos; meanwhile alerts "
-                        f"wait in memory (up to {self.outbox.max_pending}) and are delivered "
-                        "from there, and are written to the outbox when it is writable again",
-                    },
-                    since=problem.since,
-                )
-            elif STATE_DIR_CONDITION in self._book:
-                now = self.clock.monotonic()
-                if self._state_dir_ok_since is None:
-                    self._state_dir_ok_since = now
-                if now - self._state_dir_ok_since >= _STATE_DIR_HOLD_S:
-                    self.resolve(STATE_DIR_CONDITION)
-        finally:
-            self._local.watching = False
 
     # ------------------------------------------------------------------ conditions
 
@@ -506,6 +457,10 @@ class AlertEngine(SemanticAlerts):
 
     def _notify(self, notice: Notice) -> str:
         return self.enqueue(notice.alert, note=notice.note, route_level=notice.route_level)
+
+    def is_firing(self, key: str) -> bool:
+        """Whether the condition ``key`` is firing (a dict lookup)."""
+        return key in self._book
 
     @property
     def conditions(self) -> Mapping[str, Condition]:

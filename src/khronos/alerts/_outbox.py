@@ -43,7 +43,7 @@ from pathlib import Path
 
 import structlog
 
-from khronos.alerts._memory import MemoryQueue
+from khronos.alerts._memory import MemoryQueue, MemoryRow
 from khronos.alerts._model import Condition, Level
 from khronos.alerts._notifier import OutgoingMessage
 from khronos.alerts._outbox_db import (
@@ -91,9 +91,10 @@ class Outbox:
         except WRITE_ERRORS as exc:
             problem = describe_write_error(exc, self.path, time.time())
             raise OutboxError(
-                f"cannot open the alert outbox: {problem.message}",
-                op="open alert outbox",
-                hint="free space on the filesystem of state_dir, or fix its permissions",
+                problem.message,
+                op="open the alert outbox",
+                hint="free space (or file descriptors) for Khronos, or fix the permissions of "
+                "state_dir, then start again",
                 recoverable=True,
             ) from exc
         self._lock = threading.Lock()
@@ -126,6 +127,11 @@ class Outbox:
     def in_memory(self) -> int:
         """Rows waiting in memory for the file to be writable."""
         return len(self._memory)
+
+    def waiting_in_memory(self) -> list[tuple[str, OutgoingMessage]]:
+        """(channel, message) of every row waiting in memory, oldest first."""
+        with self._lock:
+            return [(m.row.channel, m.message()) for m in self._memory.movable(())]
 
     @property
     def unsaved_deliveries(self) -> int:
@@ -211,29 +217,8 @@ class Outbox:
             return []
         if retry_wait and self._problem and time.monotonic() - self._failed_at < _RETRY_S:
             return []
-        dropped: list[Level] = []
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            if self._delivered:
-                self._db.execute(
-                    "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))",
-                    (self._delivered_json(),),
-                )
-            for message_id, (attempts, error) in self._failures.items():
-                self._db.execute(
-                    "UPDATE outbox SET attempts = ?, last_error = ? WHERE id = ?",
-                    (attempts, error, message_id),
-                )
-            if conditions:
-                for key, cond in self._dirty.items():
-                    write_condition(self._db, key, cond)
-            if rows:
-                busy = json.dumps(sorted(i for i in self._claimed if i > 0))
-                dropped = insert_rows(self._db, [m.stored() for m in rows], self.max_pending, busy)
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_write', ?)", (time.time(),)
-            )
-            self._db.execute("COMMIT")
+            dropped = self._write(rows, conditions=conditions)
         except WRITE_ERRORS as exc:
             rollback_quietly(self._db)
             self._write_failed(exc)
@@ -253,6 +238,33 @@ class Outbox:
                 still_in_memory=len(self._memory),
             )
             self._problem = None
+        return dropped
+
+    def _write(self, rows: Sequence[MemoryRow], *, conditions: bool) -> list[Level]:
+        """One transaction: delete delivered rows, save attempts and conditions, insert the
+        memory rows (or, with nothing to write, probe with a one-row update)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        if self._delivered:
+            self._db.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))",
+                (self._delivered_json(),),
+            )
+        for message_id, (attempts, error) in self._failures.items():
+            self._db.execute(
+                "UPDATE outbox SET attempts = ?, last_error = ? WHERE id = ?",
+                (attempts, error, message_id),
+            )
+        for key, cond in self._dirty.items() if conditions else ():
+            write_condition(self._db, key, cond)
+        dropped: list[Level] = []
+        if rows:
+            busy = json.dumps(sorted(i for i in self._claimed if i > 0))
+            dropped = insert_rows(self._db, [m.stored() for m in rows], self.max_pending, busy)
+        elif not (self._delivered or self._failures or conditions):
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_write', ?)", (time.time(),)
+            )
+        self._db.execute("COMMIT")
         return dropped
 
     def _write_failed(self, exc: BaseException) -> None:
