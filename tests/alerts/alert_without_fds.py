@@ -13,6 +13,7 @@ import json
 import os
 import resource
 import sys
+import time
 from pathlib import Path
 
 from khronos.alerts import AlertEngine, Outbox, TelegramNotifier
@@ -41,7 +42,15 @@ async def main(path: str, url: str, token: str) -> None:
     for i in range(3):
         engine.send_alert(f"without descriptors {i}", "ERROR")
         raised += 1
-    engine.fire("fd.test", "without descriptors 3 (a condition)", "WARN")
+    engine.fire(
+        "fd.test",
+        "without descriptors 3 (a condition)",
+        "WARN",
+        {"open_files": len(held)},
+        since=time.time() - 30,
+        worst=f"{len(held)} files open",
+        worst_value=len(held),
+    )
     engine.resolve("fd.test")
     engine.enqueue_test("without descriptors 5 (a test)")
     raised += 3  # the condition, its resolved notice ("without descriptors 3" again), the test

@@ -8,7 +8,7 @@ file and the newest row has the smallest id.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -46,6 +46,8 @@ class MemoryQueue:
     def __init__(self) -> None:
         self._chats: dict[tuple[str, str], deque[MemoryRow]] = {}
         self._by_id: dict[int, MemoryRow] = {}
+        self._low: OrderedDict[int, MemoryRow] = OrderedDict()  # INFO/WARN, oldest first
+        self._high: OrderedDict[int, MemoryRow] = OrderedDict()  # ERROR/CRITICAL, oldest first
         self._last_seq = 0
 
     def __len__(self) -> int:
@@ -61,13 +63,18 @@ class MemoryQueue:
         memory = MemoryRow(-self._last_seq, alert_id, row, created_at)
         self._chats.setdefault((row.channel, row.chat), deque()).append(memory)
         self._by_id[memory.id] = memory
+        self._by_level(memory)[memory.id] = memory
         return memory
+
+    def _by_level(self, memory: MemoryRow) -> OrderedDict[int, MemoryRow]:
+        return self._low if memory.row.level <= Level.WARN else self._high
 
     def remove(self, row_id: int) -> MemoryRow | None:
         """Take a row out (delivered, dropped or written to the file)."""
         memory = self._by_id.pop(row_id, None)
         if memory is None:
             return None
+        del self._by_level(memory)[row_id]
         key = (memory.row.channel, memory.row.chat)
         queue = self._chats[key]
         queue.remove(memory)
@@ -77,10 +84,11 @@ class MemoryQueue:
 
     def victim(self, claimed: Collection[int]) -> MemoryRow | None:
         """The row to drop when full: the oldest INFO/WARN not being sent, else the oldest."""
-        free = [m for m in self._by_id.values() if m.id not in claimed]
-        low = [m for m in free if m.row.level <= Level.WARN]
-        candidates = low or free
-        return max(candidates, key=lambda m: m.id) if candidates else None
+        for rows in (self._low, self._high):
+            for memory in rows.values():  # claimed rows are few: one per chat at most
+                if memory.id not in claimed:
+                    return memory
+        return None
 
     def movable(self, claimed: Collection[int]) -> list[MemoryRow]:
         """Every row of each chat none of whose rows is being sent, oldest first."""

@@ -210,12 +210,12 @@ class Outbox:
     def _flush(self, *, retry_wait: bool, everything: bool = False) -> list[Level]:
         if self._closed:
             return []
+        if retry_wait and self._problem and time.monotonic() - self._failed_at < _RETRY_S:
+            return []
         rows = self._memory.movable(self._claimed)
         lazy_due = everything or time.monotonic() - self._dirty_since >= _LAZY_S
         conditions = bool(self._dirty) and bool(self._urgent or lazy_due or rows or self._delivered)
         if not (rows or self._delivered or self._failures or conditions or self._problem):
-            return []
-        if retry_wait and self._problem and time.monotonic() - self._failed_at < _RETRY_S:
             return []
         try:
             dropped = self._write(rows, conditions=conditions)
