@@ -240,17 +240,18 @@ class DeliveryWorker:
         if not self.outbox.claim(message.id):  # moved from memory to the file meanwhile
             return True
         try:
-            if not breaker.allow():  # another chat's request is the half-open probe
-                await self.clock.sleep(max(breaker.retry_at - now, self.backoff_initial))
-                return True
-            try:
-                await self._send(notifier, breaker, message)
-            finally:
-                # Counted from when the answer came, so the next message to this chat is at
-                # least one period after the server saw this one, however long it took.
-                self.limiter.record(limit_key, self.clock.monotonic())
+            allowed = breaker.allow()  # False: another chat's request is the half-open probe
+            if allowed:
+                try:
+                    await self._send(notifier, breaker, message)
+                finally:
+                    # Counted from when the answer came, so the next message to this chat is
+                    # at least one period after the server saw this one, however long it took.
+                    self.limiter.record(limit_key, self.clock.monotonic())
         finally:
             self.outbox.release(message.id)
+        if not allowed:
+            await self.clock.sleep(max(breaker.retry_at - now, self.backoff_initial))
         return True
 
     async def _send(
