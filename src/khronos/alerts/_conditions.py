@@ -112,7 +112,7 @@ class ConditionBook:
                 age = now - started
                 note = f"first seen {human_duration(age)} ago" if age >= 1 else ""
                 return Notice(_alert(key, message, level, details), note)
-            changed = _note_worst(cond, worst, worst_value) or cond.restored
+            changed = _note_worst(cond, worst, worst_value)
             cond.restored = False
             if since is not None and since < cond.started:
                 cond.started, changed = since, True

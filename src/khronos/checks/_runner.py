@@ -86,18 +86,18 @@ class CheckRunner:
 
     async def run_once(self, check: Check) -> CheckResult:
         """Run one check now and apply its result."""
-        began = self.engine.clock.wall()
         try:
             result = await check.run()
         except Exception as exc:  # noqa: BLE001 - a broken check is a failed check, not a crash
             _log.exception("check crashed", check=check.name)
             result = CheckResult(False, f"Check {check.name} crashed: {type(exc).__name__}")
+        observed = self.engine.clock.wall()
         up = result.ok if result.up is None else result.up
         self.up.labels(check=check.name).set(1 if up else 0)
         if up:
             self._failing_since.pop(check.name, None)
         else:
-            began = self._failing_since.setdefault(check.name, began)
+            observed = self._failing_since.setdefault(check.name, observed)
         key = f"check:{check.name}"
         if result.ok:
             self.engine.resolve(key)
@@ -107,7 +107,7 @@ class CheckRunner:
                 result.message,
                 result.level,
                 result.details,
-                since=began,
+                since=observed,
                 worst=result.worst or None,
                 worst_value=result.worst_value,
             )
