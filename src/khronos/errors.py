@@ -13,6 +13,7 @@ The tree::
     ├── ControlError             (khronos.backup) Litestream's control socket did not answer
     ├── SyncError                (khronos.backup) a forced sync did not reach the replica in time
     ├── DeliveryError            (khronos.alerts) a channel refused or failed to send an alert
+    ├── OutboxError              (khronos.alerts) the alert outbox file cannot be opened
     ├── CircuitOpenError         (khronos.alerts) a call refused because its breaker is open
     └── DaemonError              (khronos.daemon) ``khronos run`` cannot start (state_dir in use)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -64,7 +66,8 @@ async def fixture_make_engine(
         if not shared:
             shared.append(AlertMetrics(registry))
         notifier_kwargs = kwargs.pop("notifier", {})
-        outbox = Outbox(tmp_path / "outbox.db", max_pending=kwargs.pop("max_pending", 10_000))  # type: ignore[arg-type]
+        path = Path(kwargs.pop("path", tmp_path / "outbox.db"))  # type: ignore[arg-type]
+        outbox = Outbox(path, max_pending=kwargs.pop("max_pending", 10_000))  # type: ignore[arg-type]
         engine = AlertEngine(
             outbox,
             [notifier_for(telegram, **notifier_kwargs)],  # type: ignore[arg-type]
@@ -95,3 +98,63 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> No
 async def wait_attempted(engine: AlertEngine, alert_id: str, attempts: int = 1) -> None:
     """Wait until every row of an alert was tried (and failed) ``attempts`` times."""
     await wait_until(lambda: engine.outbox.pending(alert_id).attempts >= attempts)
+
+
+async def advance_until(
+    clock: ManualClock, condition: Callable[[], bool], step: float = 1.0
+) -> None:
+    """Move the manual clock by ``step`` per poll until ``condition`` holds (real-time deadline)."""
+
+    def advanced() -> bool:
+        if condition():
+            return True
+        clock.advance(step)
+        return False
+
+    await wait_until(advanced)
+
+
+class SmallFilesystem:
+    """A small tmpfs mounted as root, and a filler file that uses up its free space."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.filler = root / "filler"
+
+    def fill(self) -> None:
+        """Write the filler until the filesystem answers ENOSPC."""
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for chunk in (65536, 4096, 512):
+                with contextlib.suppress(OSError):
+                    while True:
+                        os.write(fd, b"\0" * chunk)
+        finally:
+            os.close(fd)
+        assert os.statvfs(self.root).f_bavail == 0
+
+    def free(self) -> None:
+        """Delete the filler: the space is back."""
+        self.filler.unlink()
+
+
+@pytest.fixture(name="small_fs")
+def fixture_small_fs(tmp_path: Path) -> Iterator[SmallFilesystem]:
+    """A 2 MB tmpfs (skipped, with the reason, where mounting is not permitted)."""
+    root = tmp_path / "small"
+    root.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a full filesystem needs a tmpfs mounted as root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield SmallFilesystem(root)
+    finally:
+        if subprocess.run(["umount", str(root)], check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(root)], check=False)

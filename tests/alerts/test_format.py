@@ -66,3 +66,12 @@ def test_any_alert_renders_as_valid_telegram_html(message: str, details: dict[st
     assert body.endswith("…")
     assert message.startswith(body[:-1])
     assert utf16_len(visible) >= MAX_MESSAGE_LENGTH - 1
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"])))
+def test_utf16_length_is_counted_without_a_codec(text: str) -> None:
+    """The engine's count (no codec import, so it works without free descriptors) matches
+    Telegram's UTF-16 measure."""
+    from khronos.alerts._format import utf16_len as counted
+
+    assert counted(text) == utf16_len(text)

@@ -15,12 +15,7 @@ from khronos.alerts._breaker import (
     breaker_metrics_listener,
 )
 from khronos.alerts._clock import Clock, ManualClock, SystemClock
-from khronos.alerts._engine import (
-    AlertEngine,
-    Condition,
-    DeliveryStatus,
-    breaker_alert_listener,
-)
+from khronos.alerts._engine import STATE_DIR_CONDITION, AlertEngine, Condition, DeliveryStatus
 from khronos.alerts._format import MAX_MESSAGE_LENGTH, escape, render_html, render_plain
 from khronos.alerts._metrics import AlertMetrics
 from khronos.alerts._model import LEVEL_EMOJI, Alert, Level, parse_level
@@ -31,13 +26,15 @@ from khronos.alerts._notifier import (
     OutgoingMessage,
     RateLimit,
 )
-from khronos.alerts._outbox import OUTBOX_FILE, Outbox
+from khronos.alerts._outbox import OUTBOX_FILE, Outbox, OutboxError, WriteProblem
+from khronos.alerts._semantic import breaker_alert_listener
 from khronos.alerts._telegram import TelegramNotifier, explain_telegram_error
 
 __all__ = [
     "LEVEL_EMOJI",
     "MAX_MESSAGE_LENGTH",
     "OUTBOX_FILE",
+    "STATE_DIR_CONDITION",
     "Alert",
     "AlertEngine",
     "AlertMetrics",
@@ -55,10 +52,12 @@ __all__ = [
     "ManualClock",
     "Notifier",
     "Outbox",
+    "OutboxError",
     "OutgoingMessage",
     "RateLimit",
     "SystemClock",
     "TelegramNotifier",
+    "WriteProblem",
     "alert_routes",
     "breaker_alert_listener",
     "breaker_metrics_listener",

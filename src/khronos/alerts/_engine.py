@@ -8,63 +8,52 @@ Every alert's text, note and details pass through the secret redactor (``khronos
 they are rendered, stored in the outbox or sent: an alert's reason is often an error text from
 elsewhere (Litestream's stderr with an S3 key, an exception with a URL token), and an alert is
 read on a phone, forwarded, and kept in a chat's history forever.
+
+Raising an alert never fails the caller: ``send_alert``, ``send``, ``enqueue``, ``enqueue_test``,
+``fire`` and ``resolve`` return normally when the outbox file cannot be written (a full disk, no
+file descriptors left): the alert waits in memory, is delivered from there, and is written to the
+file once it is writable (see :class:`~khronos.alerts.Outbox`).  The engine says so once, as the
+condition ``khronos.state_dir`` ("state_dir full: cannot write PATH (No space left on
+device)"), through whatever channel still works, and resolves it when writes succeed again.
+A maintenance task (started with the engine) retries those writes every ``poll_interval``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts._breaker import BreakerEvent, BreakerListener
 from khronos.alerts._clock import Clock, SystemClock
-from khronos.alerts._format import render_html, render_plain
+from khronos.alerts._conditions import ConditionBook, Notice, human_duration
+from khronos.alerts._format import redact_alert, render_html, render_plain
 from khronos.alerts._metrics import AlertMetrics
-from khronos.alerts._model import Alert, Level, parse_level
+from khronos.alerts._model import Alert, Condition, Level, parse_level
 from khronos.alerts._notifier import LogNotifier, Notifier
 from khronos.alerts._outbox import Outbox, OutboxRow
+from khronos.alerts._semantic import Cooldown, SemanticAlerts
+from khronos.alerts._state_dir import STATE_DIR_CONDITION, StateDirWatch, report_unsaved
 from khronos.alerts._worker import DeliveryWorker
-from khronos.config import KhronosConfig, format_duration
+from khronos.config import KhronosConfig
 from khronos.logs import Redactor, collect_secrets, get_redactor
 
-__all__ = ["AlertEngine", "Condition", "DeliveryStatus", "breaker_alert_listener", "human_duration"]
+__all__ = [
+    "STATE_DIR_CONDITION",
+    "AlertEngine",
+    "Condition",
+    "DeliveryStatus",
+    "human_duration",
+]
 
 _log = structlog.get_logger("khronos.alerts")
-_MAX_FINGERPRINTS = 10_000
 _TAKEOVER_POLL_S = 1.0
-_MAX_DEPTH = 16
-
-
-def human_duration(seconds: float) -> str:
-    """``1h5m``, ``42s``: whole seconds in the config syntax."""
-    from datetime import timedelta  # noqa: PLC0415 - tiny helper, keep the import local
-
-    return format_duration(timedelta(seconds=round(max(seconds, 0.0))))
-
-
-@dataclass
-class _Seen:
-    last_sent: float
-    suppressed: int = 0
-
-
-@dataclass
-class Condition:
-    """A firing condition (from a check or :meth:`AlertEngine.fire`)."""
-
-    key: str
-    message: str
-    level: Level
-    started: float
-    last_notified: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +70,7 @@ class DeliveryStatus:
         return self.state == "delivered"
 
 
-class AlertEngine:
+class AlertEngine(SemanticAlerts):
     """Decides which alerts to send and hands them to the durable outbox."""
 
     def __init__(
@@ -102,6 +91,7 @@ class AlertEngine:
         backoff_max: float = 300.0,
         poll_interval: float = 1.0,
         redactor: Redactor | None = None,
+        restored_grace: float = 900.0,
     ) -> None:
         self.outbox = outbox
         self.redactor = redactor if redactor is not None else get_redactor()
@@ -114,10 +104,22 @@ class AlertEngine:
         self.metrics.watch_pending(outbox.count)
         self.service = service
         self.environment = environment
-        self._lock = threading.Lock()
-        self._seen: dict[str, _Seen] = {}
-        self._conditions: dict[str, Condition] = {}
+        self.poll_interval = poll_interval
+        self._cooldown = Cooldown(cooldown)
+        self._book = ConditionBook(
+            outbox,
+            self.clock,
+            repeat_interval=repeat_interval,
+            send_resolved=send_resolved,
+            grace=restored_grace,
+        )
+        restored = self._book.restore()
+        if restored:
+            _log.info("restored firing alert conditions from state_dir", conditions=restored)
         self._takeover: asyncio.Task[None] | None = None
+        self._maintenance: asyncio.Task[None] | None = None
+        self._state_dir = StateDirWatch(self)
+        self._tick_error = ""
         self.worker = DeliveryWorker(
             outbox,
             self.notifiers,
@@ -190,15 +192,30 @@ class AlertEngine:
         Rows a previous run queued for a chat that is no longer configured go to today's chat
         for their level; rows for a channel that is no longer configured (Telegram removed) are
         dropped with a warning: the log channel got its own copy of each when it was raised.
+
+        Also starts the maintenance task: it writes what waits in memory to the outbox file
+        when it is writable again, raises and resolves ``khronos.state_dir``, and closes
+        restored conditions nobody checks any more.
         """
-        if self.outbox.acquire_delivery():
+        if self._maintenance is None:
+            self._maintenance = asyncio.create_task(
+                self._maintain(), name="khronos-alerts-maintenance"
+            )
+        if self._acquire():
             self._begin_delivery()
             return
         _log.info("another Khronos process delivers the alert outbox; taking over when it stops")
         self._takeover = asyncio.create_task(self._take_over(), name="khronos-alerts-takeover")
 
+    def _acquire(self) -> bool:
+        try:
+            return self.outbox.acquire_delivery()
+        except OSError as exc:  # no file descriptor left for the lock file: try again later
+            _log.warning("cannot take the alert delivery lock", error=str(exc))
+            return False
+
     async def _take_over(self) -> None:
-        while not self.outbox.acquire_delivery():
+        while not self._acquire():
             await asyncio.sleep(_TAKEOVER_POLL_S)  # real time: another process owns the lock
         _log.info("took over delivering the alert outbox")
         self._begin_delivery()
@@ -225,6 +242,30 @@ class AlertEngine:
                     alerts=moved,
                 )
         self.worker.start()
+        self._book.start_grace()
+
+    async def _maintain(self) -> None:
+        """Every ``poll_interval`` (real time): :meth:`tick`; survives any exception."""
+        while True:
+            try:
+                self.tick()
+            except Exception as exc:  # noqa: BLE001 - the task must outlive any one bad round
+                signature = f"{type(exc).__name__}: {exc}"
+                if signature != self._tick_error:
+                    _log.exception("alert maintenance failed; trying again", error=signature)
+                self._tick_error = signature
+            else:
+                self._tick_error = ""
+            await asyncio.sleep(self.poll_interval)
+
+    def tick(self) -> None:
+        """One maintenance round: write what waits in memory to the outbox file (if it can be
+        written), raise or resolve ``khronos.state_dir``, expire restored conditions."""
+        self._count_dropped(self.outbox.flush())
+        self._state_dir.check()
+        if self.worker.running:
+            for notice in self._book.expire():
+                self._notify(notice)
 
     async def stop(self, timeout: float = 0.0) -> None:
         """Wait up to ``timeout`` seconds for pending alerts, then stop (the rest stay queued)."""
@@ -236,6 +277,13 @@ class AlertEngine:
         if timeout > 0 and self.worker.running:
             await self.drain(timeout)
         await self.worker.stop()
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._maintenance
+            self._maintenance = None
+        self._count_dropped(self.outbox.flush(everything=True))
+        report_unsaved(self.outbox)
         self.outbox.release_delivery()
         for notifier in self.notifiers:
             await notifier.aclose()
@@ -283,24 +331,17 @@ class AlertEngine:
         details: Mapping[str, Any] | None = None,
         fingerprint: str | None = None,
     ) -> str | None:
-        """Queue an alert unless the same one was sent within the cooldown; its id, or None."""
+        """Queue an alert unless the same one was sent within the cooldown; its id, or None.
+
+        ValueError for an unknown level; never raises because the outbox cannot be written.
+        """
         alert = Alert(str(message), parse_level(level), dict(details or {}), fingerprint or "")
         return self.send(alert)
 
     def send(self, alert: Alert) -> str | None:
         """Queue an :class:`Alert` subject to the cooldown; its id, or None when suppressed."""
-        now = self.clock.monotonic()
-        with self._lock:
-            seen = self._seen.get(alert.fingerprint)
-            if seen is not None and now - seen.last_sent < self.cooldown:
-                seen.suppressed += 1
-                suppressed = -1
-            else:
-                suppressed = seen.suppressed if seen else 0
-                if seen is None and len(self._seen) >= _MAX_FINGERPRINTS:
-                    self._forget_old(now)
-                self._seen[alert.fingerprint] = _Seen(now)
-        if suppressed < 0:
+        suppressed = self._cooldown.check(alert.fingerprint, self.clock.monotonic())
+        if suppressed is None:
             self.metrics.suppressed_for(alert.level.name).inc()
             return None
         note = ""
@@ -316,38 +357,6 @@ class AlertEngine:
         alert = Alert(message, level, dict(details or {}), fingerprint=f"test:{uuid.uuid4()}")
         return self.enqueue(alert, note="test alert")
 
-    def _redacted(self, alert: Alert) -> Alert:
-        """The alert with secrets masked in its message, title and details (keys too)."""
-        return dataclasses.replace(
-            alert,
-            message=self.redactor.redact(alert.message),
-            title=self.redactor.redact(alert.title) if alert.title else alert.title,
-            details=self._scrub(alert.details),
-        )
-
-    def _scrub(self, value: Any, key: str | None = None, depth: int = 0) -> Any:
-        """JSON-like data with secrets masked; other objects (and anything nested deeper than
-        :data:`_MAX_DEPTH`, so a cycle cannot recurse forever) become their masked ``str``."""
-        if depth < _MAX_DEPTH:
-            if isinstance(value, Mapping):
-                return {
-                    self.redactor.redact(str(k)): self._scrub(v, str(k), depth + 1)
-                    for k, v in value.items()
-                }
-            if isinstance(value, list | tuple | set | frozenset):
-                return [self._scrub(v, None, depth + 1) for v in value]
-        if value is None or isinstance(value, bool | int | float):
-            return self.redactor.redact_value(value, key)  # a number under "pin" is masked too
-        text = value if isinstance(value, str) else str(value)
-        return self.redactor.redact_value(text, key)
-
-    def _forget_old(self, now: float) -> None:
-        stale = [k for k, s in self._seen.items() if now - s.last_sent >= self.cooldown]
-        for key in stale:
-            del self._seen[key]
-        while len(self._seen) >= _MAX_FINGERPRINTS:  # all recent: forget the oldest
-            del self._seen[next(iter(self._seen))]
-
     def enqueue(
         self,
         alert: Alert,
@@ -359,30 +368,45 @@ class AlertEngine:
         """Write an alert to the outbox now (no dedupe) and wake the worker; its id.
 
         ``route_level`` picks the chat when it differs from the shown level (a resolved notice
-        of a CRITICAL condition goes to the critical chat).
+        of a CRITICAL condition goes to the critical chat).  Never raises: when the outbox file
+        cannot be written the alert waits in memory (and is delivered from there); should
+        anything else fail, the alert is written to the log with the traceback.
         """
-        route = alert.level if route_level is None else route_level
-        alert = self._redacted(alert)
-        note = self.redactor.redact(note) if note else note
         alert_id = uuid.uuid4().hex[:16]
-        at = self.clock.wall()
-        html = render_html(
-            alert, service=self.service, environment=self.environment, at=at, note=note
-        )
-        plain = render_plain(
-            alert, service=self.service, environment=self.environment, at=at, note=note
-        )
-        rows = [
-            OutboxRow(n.name, chat, alert.level, html, plain)
-            for n in self.notifiers
-            if channels is None or n.name in channels
-            for chat in n.chats_for(route)
-        ]
-        for level in self.outbox.add(alert_id, rows, at):
+        try:
+            route = alert.level if route_level is None else route_level
+            alert = redact_alert(self.redactor, alert)
+            note = self.redactor.redact(note) if note else note
+            at = self.clock.wall()
+            html = render_html(
+                alert, service=self.service, environment=self.environment, at=at, note=note
+            )
+            plain = render_plain(
+                alert, service=self.service, environment=self.environment, at=at, note=note
+            )
+            rows = [
+                OutboxRow(n.name, chat, alert.level, html, plain)
+                for n in self.notifiers
+                if channels is None or n.name in channels
+                for chat in n.chats_for(route)
+            ]
+            self._count_dropped(self.outbox.add(alert_id, rows, at))
+        except Exception:  # noqa: BLE001 - raising an alert must never fail its caller
+            _log.exception(
+                "alert could not be queued; it is only in this log",
+                alert_id=alert_id,
+                level=alert.level.name,
+                text=self.redactor.redact(alert.message),
+            )
+            return alert_id
+        self.worker.wake()
+        self._state_dir.check()
+        return alert_id
+
+    def _count_dropped(self, dropped: Sequence[Level]) -> None:
+        for level in dropped:
             self.metrics.failed.labels(channel="outbox", reason="dropped").inc()
             _log.warning("alert outbox full: dropped the oldest alert", level=level.name)
-        self.worker.wake()
-        return alert_id
 
     # ------------------------------------------------------------------ conditions
 
@@ -392,44 +416,56 @@ class AlertEngine:
         message: str,
         level: str | Level = "WARN",
         details: Mapping[str, Any] | None = None,
+        *,
+        since: float | datetime | None = None,
+        worst: str | None = None,
+        worst_value: float | None = None,
     ) -> str | None:
-        """A condition is (still) true: notify when it starts, escalates or is due a repeat."""
+        """A condition is (still) true: notify when it starts, escalates or is due a repeat.
+
+        ``since``: when the problem was first observed (Unix time or an aware datetime), if
+        before this call - a check that fires after three failures passes the time of the
+        first one; the resolved notice counts the duration from there.  ``worst``: the worst
+        value seen so far, as text ("lag 2m12s"), quoted by the resolved notice; with
+        ``worst_value`` (larger is worse) the engine keeps the worst one itself, across
+        restarts too, so the owner may pass the current value on every call.  The id of the
+        notice, or None when none is due.  ValueError for an unknown level; never raises
+        because the outbox cannot be written.
+        """
         lvl = parse_level(level)
-        now = self.clock.monotonic()
-        with self._lock:
-            cond = self._conditions.get(key)
-            if cond is None:
-                cond = self._conditions[key] = Condition(key, message, lvl, now, now)
-                note = ""
-            elif lvl > cond.level or now - cond.last_notified >= self.repeat_interval:
-                note = f"still firing after {human_duration(now - cond.started)}"
-                if lvl > cond.level:
-                    note = f"worse: was {cond.level.name}, {note}"
-                cond.level, cond.message, cond.last_notified = lvl, message, now
-            else:
-                cond.level = max(cond.level, lvl)
-                cond.message = message
-                return None
-        alert = Alert(message, lvl, dict(details or {}), fingerprint=f"condition:{key}")
-        return self.enqueue(alert, note=note)
+        if isinstance(since, datetime):
+            since = since.timestamp()
+        try:
+            notice = self._book.fire(
+                key, message, lvl, details, since=since, worst=worst, worst_value=worst_value
+            )
+        except Exception:  # noqa: BLE001 - raising an alert must never fail its caller
+            _log.exception("alert condition could not be updated", key=key, text=message)
+            return None
+        return self._notify(notice) if notice is not None else None
 
     def resolve(self, key: str, message: str | None = None) -> str | None:
-        """A condition cleared: forget it and send a ✅ resolved notice (if configured)."""
-        now = self.clock.monotonic()
-        with self._lock:
-            cond = self._conditions.pop(key, None)
-        if cond is None or not self.send_resolved:
+        """A condition cleared: forget it and send a ✅ resolved notice (if configured) saying
+        how long the problem lasted and its worst value.  Cheap for a key that is not firing
+        (owners may call it on every good observation); never raises."""
+        try:
+            notice = self._book.resolve(key, message)
+        except Exception:  # noqa: BLE001 - raising an alert must never fail its caller
+            _log.exception("alert condition could not be resolved", key=key)
             return None
-        text = f"✅ Resolved: {message or cond.message}"
-        alert = Alert(text, Level.INFO, {}, fingerprint=f"resolved:{key}")
-        lasted = f"lasted {human_duration(now - cond.started)}"
-        return self.enqueue(alert, note=lasted, route_level=cond.level)
+        return self._notify(notice) if notice is not None else None
+
+    def _notify(self, notice: Notice) -> str:
+        return self.enqueue(notice.alert, note=notice.note, route_level=notice.route_level)
+
+    def is_firing(self, key: str) -> bool:
+        """Whether the condition ``key`` is firing (a dict lookup)."""
+        return key in self._book
 
     @property
     def conditions(self) -> Mapping[str, Condition]:
-        """The conditions firing now."""
-        with self._lock:
-            return dict(self._conditions)
+        """The conditions firing now (restored ones included)."""
+        return self._book.snapshot()
 
     def _channel_recovered(self, channel: str, outage: float, delayed: int) -> None:
         if outage <= 0:
@@ -441,75 +477,3 @@ class AlertEngine:
             fingerprint=f"recovered:{channel}",
         )
         self.enqueue(alert, channels=[channel])
-
-    # ------------------------------------------------------------------ semantic alerts
-
-    def alert_circuit_breaker_opened(self, breaker: str, reason: str = "") -> str | None:
-        """An app circuit breaker opened (ERROR)."""
-        return self.send_alert(f"Circuit breaker {breaker} opened", "ERROR", {"reason": reason})
-
-    def alert_database_down(self, database: str = "database", error: str = "") -> str | None:
-        """The database is unreachable (CRITICAL)."""
-        return self.send_alert(
-            f"Database {database} is down",
-            "CRITICAL",
-            {"database": database, "error": error, "action": "reconnect or restart the service"},
-        )
-
-    def alert_high_error_rate(self, rate: float, threshold: float) -> str | None:
-        """Too many failed messages (ERROR); the numbers go to details so dedupe holds."""
-        return self.send_alert(
-            "High error rate",
-            "ERROR",
-            {"error_rate": f"{rate:.2%}", "threshold": f"{threshold:.2%}"},
-        )
-
-    def alert_high_memory(self, used_mb: float, limit_mb: float) -> str | None:
-        """Memory use is high (WARN)."""
-        return self.send_alert(
-            "High memory usage", "WARN", {"used_mb": round(used_mb), "limit_mb": round(limit_mb)}
-        )
-
-    def alert_queue_backlog(self, size: int, max_size: int) -> str | None:
-        """The message queue keeps growing (WARN)."""
-        return self.send_alert("Queue backlog", "WARN", {"queued": size, "max": max_size})
-
-    def alert_service_unhealthy(self, service: str, reason: str = "") -> str | None:
-        """A service's health check fails (ERROR)."""
-        return self.send_alert(
-            f"Service {service} is unhealthy", "ERROR", {"service": service, "reason": reason}
-        )
-
-    def alert_backup_lag(self, database: str, lag_seconds: float) -> str | None:
-        """Replication is behind (WARN, as the daemon's own ``backup.lag.<db>`` condition)."""
-        return self.send_alert(
-            f"Backup of {database} is lagging",
-            "WARN",
-            {"database": database, "lag": human_duration(lag_seconds)},
-        )
-
-    def alert_backup_process_down(self, reason: str = "") -> str | None:
-        """Litestream is not running; data is not being backed up (CRITICAL)."""
-        return self.send_alert(
-            "Backup process (Litestream) is down: changes are not backed up",
-            "CRITICAL",
-            {"reason": reason},
-        )
-
-    def alert_restore_drill_failed(self, database: str, reason: str = "") -> str | None:
-        """A scheduled restore drill failed: the backup may not be restorable (CRITICAL)."""
-        return self.send_alert(
-            f"Restore drill of {database} failed",
-            "CRITICAL",
-            {"database": database, "reason": reason},
-        )
-
-
-def breaker_alert_listener(engine: AlertEngine) -> BreakerListener:
-    """A breaker listener that raises the "circuit breaker opened" alert (for app breakers)."""
-
-    def listener(event: BreakerEvent) -> None:
-        if event.new == "open" and event.old == "closed":
-            engine.alert_circuit_breaker_opened(event.breaker, event.reason)
-
-    return listener

@@ -8,6 +8,7 @@ Telegram counts message length in UTF-16 code units, so that is what is measured
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -15,10 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from khronos.alerts._model import LEVEL_EMOJI, Alert
+from khronos.logs import Redactor
 
 __all__ = [
     "MAX_MESSAGE_LENGTH",
     "escape",
+    "redact_alert",
     "render_html",
     "render_plain",
     "strip_html",
@@ -30,6 +33,8 @@ MAX_MESSAGE_LENGTH = 4096
 """Telegram's limit on a message's text, in UTF-16 code units after entity parsing."""
 
 _ELLIPSIS = "…"
+_BMP_MAX = 0xFFFF
+_MAX_DEPTH = 16
 _TOKEN_RE = re.compile(r"<(/?)([a-z]+)>|&(?:amp|lt|gt|quot);|[^<&]+|[<&]", re.DOTALL)
 _UNESCAPE = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"'}
 
@@ -45,9 +50,43 @@ def escape(text: object) -> str:
     )
 
 
+def redact_alert(redactor: Redactor, alert: Alert) -> Alert:
+    """The alert with secrets masked in its message, title and details (keys too)."""
+    return dataclasses.replace(
+        alert,
+        message=redactor.redact(alert.message),
+        title=redactor.redact(alert.title) if alert.title else alert.title,
+        details=_scrub(redactor, alert.details),
+    )
+
+
+def _scrub(redactor: Redactor, value: Any, key: str | None = None, depth: int = 0) -> Any:
+    """JSON-like data with secrets masked; other objects (and anything nested deeper than
+    :data:`_MAX_DEPTH`, so a cycle cannot recurse forever) become their masked ``str``."""
+    if depth < _MAX_DEPTH:
+        if isinstance(value, Mapping):
+            return {
+                redactor.redact(str(k)): _scrub(redactor, v, str(k), depth + 1)
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple | set | frozenset):
+            return [_scrub(redactor, v, None, depth + 1) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return redactor.redact_value(value, key)  # a number under "pin" is masked too
+    text = value if isinstance(value, str) else str(value)
+    return redactor.redact_value(text, key)
+
+
 def utf16_len(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
+    """Length as Telegram counts it (UTF-16 code units).
+
+    Counted without a codec: ``str.encode("utf-16-le")`` imports its codec module on first use,
+    which fails (and fails again on every later alert) once the process is out of file
+    descriptors.
+    """
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(1 for char in text if ord(char) > _BMP_MAX)
 
 
 def _details_json(details: Mapping[str, Any]) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LEVEL_EMOJI", "Alert", "Level", "parse_level"]
+__all__ = ["LEVEL_EMOJI", "Alert", "Condition", "Level", "parse_level"]
 
 
 class Level(enum.IntEnum):
@@ -59,3 +59,29 @@ class Alert:
     def __post_init__(self) -> None:
         if not self.fingerprint:
             object.__setattr__(self, "fingerprint", f"{self.level.name}:{self.message}")
+
+
+@dataclass
+class Condition:
+    """A firing condition (from a check, backup, or :meth:`AlertEngine.fire`).
+
+    Times are wall-clock Unix seconds, so a condition keeps its true age across a restart (the
+    engine stores firing conditions in ``state_dir`` and restores them when it starts).
+    """
+
+    key: str
+    message: str
+    """The latest message the owner gave."""
+    level: Level
+    started: float
+    """When the problem was first observed (``fire(since=...)``, else the first fire)."""
+    last_notified: float
+    """When the owner was last told (the first notice, an escalation or a repeat)."""
+    notified_message: str = ""
+    """The message of the last notice: the resolved notice quotes it, not a later figure."""
+    worst: str = ""
+    """Text of the worst value seen (``fire(worst=...)``), quoted by the resolved notice."""
+    worst_value: float | None = None
+    """The number that ranks ``worst`` (larger is worse); None: the latest ``worst`` wins."""
+    restored: bool = False
+    """Restored at start and not fired or resolved since (it expires after a grace period)."""

@@ -12,7 +12,10 @@ at the head and is tried again after a bounded exponential backoff (a refusal th
 to act, like "chat not found", is retried too - slowly - and counted each time in
 ``khronos_alerts_failed_total``, never dropped silently).  So delivery is ordered per chat and
 at-least-once.  A duplicate needs Telegram to accept a message and the process to die before the
-delete - a window of one local SQLite statement.
+delete - a window of one local SQLite statement, or, while the outbox file cannot be written
+(a full disk), the process ending before it can be written again (the outbox remembers the
+delivery in memory until then).  A row waiting in memory is *claimed* while it is sent, so the
+outbox does not move it to the file (where it would get a new id and be sent again).
 """
 
 from __future__ import annotations
@@ -177,8 +180,11 @@ class DeliveryWorker:
                 self._spawn(notifier)
             except Exception:  # noqa: BLE001 - the supervisor must outlive a bad read
                 _log.exception("alert delivery supervisor failed", channel=notifier.name)
+            # asyncio.timeout, not wait_for: wait_for can swallow a cancel that arrives just as
+            # the event is set (then stop() would wait for this loop forever).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await event.wait()
 
     def _spawn(self, notifier: Notifier) -> None:
         for chat in self.outbox.chats(notifier.name):
@@ -191,16 +197,25 @@ class DeliveryWorker:
 
     async def _run_chat(self, notifier: Notifier, chat: str) -> None:
         key = (notifier.name, chat)
+        failing = ""
         try:
             while True:
                 try:
                     if not await self._step(notifier, chat):
                         return  # no await since the empty head: a new row wakes the supervisor
+                    failing = ""
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # noqa: BLE001 - the worker must outlive any one bad row
-                    _log.exception("alert delivery step failed", channel=notifier.name)
-                    await self.clock.sleep(self.backoff_initial)
+                except Exception as exc:  # noqa: BLE001 - the worker must outlive any one bad row
+                    signature = f"{type(exc).__name__}: {exc}"
+                    if signature != failing:  # the same error again is not logged again
+                        _log.exception(
+                            "alert delivery step failed; trying again",
+                            channel=notifier.name,
+                            error=signature,
+                        )
+                    failing = signature
+                    await asyncio.sleep(self.backoff_initial)  # real time: a clock sleep spins
         finally:
             if self._chat_tasks.get(key) is asyncio.current_task():
                 del self._chat_tasks[key]
@@ -222,15 +237,21 @@ class DeliveryWorker:
         if ready > now:
             await self.clock.sleep(ready - now)
             return True
-        if not breaker.allow():  # another chat's request is the half-open probe
-            await self.clock.sleep(max(breaker.retry_at - now, self.backoff_initial))
+        if not self.outbox.claim(message.id):  # moved from memory to the file meanwhile
             return True
         try:
-            await self._send(notifier, breaker, message)
+            allowed = breaker.allow()  # False: another chat's request is the half-open probe
+            if allowed:
+                try:
+                    await self._send(notifier, breaker, message)
+                finally:
+                    # Counted from when the answer came, so the next message to this chat is
+                    # at least one period after the server saw this one, however long it took.
+                    self.limiter.record(limit_key, self.clock.monotonic())
         finally:
-            # Counted from when the answer came, so the next message to this chat is at least
-            # one period after the server saw this one, however long the request took.
-            self.limiter.record(limit_key, self.clock.monotonic())
+            self.outbox.release(message.id)
+        if not allowed:
+            await self.clock.sleep(max(breaker.retry_at - now, self.backoff_initial))
         return True
 
     async def _send(

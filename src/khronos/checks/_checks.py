@@ -53,7 +53,13 @@ class CheckResult:
     details: Mapping[str, Any] = field(default_factory=dict)
     up: bool | None = None
     """``khronos_check_up`` value; defaults to ``ok`` (an http check below its failure count
-    is up=0 without firing yet)."""
+    is up=0 without firing yet).  The runner counts a problem's duration from the first run
+    that was not up."""
+    worst: str = ""
+    """The value that failed, as the resolved notice should quote it if it is the worst
+    (``RSS 1250 MB``)."""
+    worst_value: float | None = None
+    """The number that ranks ``worst`` (larger is worse): the engine keeps the worst one."""
 
 
 @runtime_checkable
@@ -130,11 +136,17 @@ class MemoryCheck:
                 False, "Memory check cannot read the process", Level.ERROR, {"error": str(exc)}
             )
         details = {"used_mb": round(used), "limit_mb": round(self.max_mb)}
-        if used >= self.max_mb:
-            return CheckResult(False, "Memory usage above the limit", Level.ERROR, details)
-        if used >= self.max_mb * self.warn_ratio:
-            return CheckResult(False, "High memory usage", Level.WARN, details)
-        return CheckResult(True, "Memory usage is normal", details=details)
+        if used < self.max_mb * self.warn_ratio:
+            return CheckResult(True, "Memory usage is normal", details=details)
+        above = used >= self.max_mb
+        return CheckResult(
+            False,
+            "Memory usage above the limit" if above else "High memory usage",
+            Level.ERROR if above else Level.WARN,
+            details,
+            worst=f"RSS {used:.0f} MB",
+            worst_value=used,
+        )
 
 
 class DiskCheck:
@@ -172,7 +184,14 @@ class DiskCheck:
             "min_free_mb": self.min_free // _MB,
         }
         if free < self.min_free:
-            return CheckResult(False, f"Low disk space at {self.path}", Level.ERROR, details)
+            return CheckResult(
+                False,
+                f"Low disk space at {self.path}",
+                Level.ERROR,
+                details,
+                worst=f"{free // _MB} MB free",
+                worst_value=-float(free),
+            )
         return CheckResult(True, f"Disk space at {self.path} is fine", details=details)
 
 
@@ -222,7 +241,13 @@ class HttpCheck:
         details = {"url": self.url, "error": error, "consecutive_failures": self._consecutive}
         firing = self._consecutive >= self.failures
         return CheckResult(
-            not firing, f"Service {self.service} is unhealthy", Level.ERROR, details, up=False
+            not firing,
+            f"Service {self.service} is unhealthy",
+            Level.ERROR,
+            details,
+            up=False,
+            worst=f"{self._consecutive} failed checks in a row",
+            worst_value=self._consecutive,
         )
 
 
@@ -297,7 +322,14 @@ class ErrorRateCheck:
             "failed": int(failed),
         }
         if rate > self.threshold:
-            return CheckResult(False, "High error rate", Level.ERROR, details)
+            return CheckResult(
+                False,
+                "High error rate",
+                Level.ERROR,
+                details,
+                worst=f"error rate {rate:.2%}",
+                worst_value=rate,
+            )
         return CheckResult(True, "Error rate is normal", details=details)
 
 
@@ -347,5 +379,12 @@ class QueueBacklogCheck:
             return CheckResult(True, "No queue metric yet")
         details = {"queued": int(size), "max": self.max_size}
         if size > self.max_size:
-            return CheckResult(False, "Queue backlog is growing", Level.WARN, details)
+            return CheckResult(
+                False,
+                "Queue backlog is growing",
+                Level.WARN,
+                details,
+                worst=f"{int(size)} queued",
+                worst_value=size,
+            )
         return CheckResult(True, "Queue is draining", details=details)

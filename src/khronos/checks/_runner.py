@@ -1,10 +1,15 @@
 """The check runner: every check on its own schedule, results into engine conditions.
 
+A problem's duration runs from the first run that was not up: an http check with
+``failures: 3`` fires at its third failure with ``since`` = the time of the first, so the
+resolved notice says how long the service was really down.
+
 Each check's loop runs through :func:`~khronos.health.keep_running` as the part
 ``check.<name>``: an exception from a collaborator (the alert engine failing to write its
-outbox, say) is logged once with its traceback, counted in ``khronos_internal_errors_total``,
-and the loop starts again; it never ends by itself.  :attr:`CheckRunner.tasks` lets an owner
-(the daemon) watch the loops with :meth:`~khronos.health.Health.watch`.
+outbox, say) is logged once with its traceback while it repeats, counted in
+``khronos_internal_errors_total``, and the check runs again at its next interval; it never ends
+by itself.  :attr:`CheckRunner.tasks` lets an owner (the daemon) watch the loops with
+:meth:`~khronos.health.Health.watch`.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from khronos.checks._checks import (
     QueueBacklogCheck,
 )
 from khronos.config._checks import ChecksConfig
-from khronos.health import keep_running
+from khronos.health import get_health, keep_running
 
 __all__ = ["CheckRunner", "checks_from_config"]
 
@@ -84,6 +89,7 @@ class CheckRunner:
             registry=registry if registry is not None else CollectorRegistry(),
         )
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._failing_since: dict[str, float] = {}
 
     async def run_once(self, check: Check) -> CheckResult:
         """Run one check now and apply its result."""
@@ -92,13 +98,26 @@ class CheckRunner:
         except Exception as exc:  # noqa: BLE001 - a broken check is a failed check, not a crash
             _log.exception("check crashed", check=check.name)
             result = CheckResult(False, f"Check {check.name} crashed: {type(exc).__name__}")
+        observed = self.engine.clock.wall()
         up = result.ok if result.up is None else result.up
         self.up.labels(check=check.name).set(1 if up else 0)
+        if up:
+            self._failing_since.pop(check.name, None)
+        else:
+            observed = self._failing_since.setdefault(check.name, observed)
         key = f"check:{check.name}"
         if result.ok:
             self.engine.resolve(key)
         else:
-            self.engine.fire(key, result.message, result.level, result.details)
+            self.engine.fire(
+                key,
+                result.message,
+                result.level,
+                result.details,
+                since=observed,
+                worst=result.worst or None,
+                worst_value=result.worst_value,
+            )
         return result
 
     async def run_all(self) -> list[CheckResult]:
@@ -107,7 +126,10 @@ class CheckRunner:
 
     async def _loop(self, check: Check) -> None:
         while True:
-            await self.run_once(check)
+            try:
+                await self.run_once(check)
+            except Exception as exc:  # noqa: BLE001 - a check's task must outlive any failure
+                get_health().record_error(f"check.{check.name}", exc)
             await asyncio.sleep(check.every)
 
     @property

@@ -1,0 +1,191 @@
+"""Stateful conditions: when to notify, what the resolved notice says, and surviving restarts.
+
+A condition is opened by the first :meth:`ConditionBook.fire` for its key and notified then;
+later fires notify only when it gets worse (a higher level) or every ``repeat_interval``.
+:meth:`ConditionBook.resolve` closes it with a notice that says how long the *problem* lasted
+- from ``since``, the owner's first failed observation, not from the first notice - and the
+worst value the owner reported (``worst``).
+
+Firing conditions are stored in the outbox file (:meth:`Outbox.save_condition`), so a restart
+does not forget them: the next engine restores them with their start time, level, last notice
+and worst value.  A restored condition that fires again is not notified again (it was, before
+the restart; repeats follow ``repeat_interval``), and its resolved notice gives the duration
+across the restart.  One that nobody fires or resolves within ``grace`` seconds after delivery
+starts (its check was removed from the configuration, say) is closed with a notice saying it is
+no longer checked, rather than staying open forever.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from khronos.alerts._clock import Clock
+from khronos.alerts._model import Alert, Condition, Level
+from khronos.alerts._outbox import Outbox
+from khronos.config import format_duration
+
+__all__ = ["ConditionBook", "Notice", "human_duration"]
+
+
+def human_duration(seconds: float) -> str:
+    """``1h5m``, ``42s``: whole seconds in the config syntax."""
+    return format_duration(timedelta(seconds=round(max(seconds, 0.0))))
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An alert a condition change asks the engine to send."""
+
+    alert: Alert
+    note: str = ""
+    route_level: Level | None = None
+
+
+class ConditionBook:
+    """The firing conditions of one engine, mirrored to the outbox file (thread-safe)."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        clock: Clock,
+        *,
+        repeat_interval: float,
+        send_resolved: bool,
+        grace: float,
+    ) -> None:
+        self.outbox = outbox
+        self.clock = clock
+        self.repeat_interval = repeat_interval
+        self.send_resolved = send_resolved
+        self.grace = grace
+        self._lock = threading.Lock()
+        self._conditions: dict[str, Condition] = {}
+        self._expire_at: float | None = None
+
+    def restore(self) -> int:
+        """Load the conditions a previous run left firing; how many."""
+        restored = self.outbox.load_conditions()
+        with self._lock:
+            for cond in restored:
+                self._conditions.setdefault(cond.key, cond)
+        return len(restored)
+
+    def start_grace(self) -> None:
+        """Delivery started: restored conditions not fired or resolved within ``grace`` expire."""
+        if self._expire_at is None:
+            self._expire_at = self.clock.monotonic() + self.grace
+
+    def snapshot(self) -> dict[str, Condition]:
+        """A copy of the firing conditions."""
+        with self._lock:
+            return {k: dataclasses.replace(c) for k, c in self._conditions.items()}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._conditions
+
+    def fire(
+        self,
+        key: str,
+        message: str,
+        level: Level,
+        details: Mapping[str, Any] | None,
+        *,
+        since: float | None,
+        worst: str | None,
+        worst_value: float | None,
+    ) -> Notice | None:
+        """The condition holds: a notice when it starts, gets worse or is due a repeat."""
+        now = self.clock.wall()
+        with self._lock:
+            cond = self._conditions.get(key)
+            if cond is None:
+                started = now if since is None else min(since, now)
+                cond = Condition(key, message, level, started, now, message)
+                _note_worst(cond, worst, worst_value)
+                self._conditions[key] = cond
+                self.outbox.save_condition(cond)
+                age = now - started
+                note = f"first seen {human_duration(age)} ago" if age >= 1 else ""
+                return Notice(_alert(key, message, level, details), note)
+            changed = _note_worst(cond, worst, worst_value)
+            cond.restored = False
+            if since is not None and since < cond.started:
+                cond.started, changed = since, True
+            cond.message = message
+            if level > cond.level or now - cond.last_notified >= self.repeat_interval:
+                note = f"still firing after {human_duration(now - cond.started)}"
+                if level > cond.level:
+                    note = f"worse: was {cond.level.name}, {note}"
+                cond.level = level
+                cond.last_notified, cond.notified_message = now, message
+                self.outbox.save_condition(cond)
+                return Notice(_alert(key, message, level, details), note)
+            if changed:
+                self.outbox.save_condition(cond, urgent=False)
+            return None
+
+    def resolve(self, key: str, message: str | None = None) -> Notice | None:
+        """The condition cleared: forget it; the resolved notice (None: unknown key, or
+        resolved notices are off).  An unknown key costs one dict lookup."""
+        if key not in self._conditions:
+            return None
+        now = self.clock.wall()
+        with self._lock:
+            cond = self._conditions.pop(key, None)
+        if cond is None:
+            return None
+        self.outbox.forget_condition(key)
+        if not self.send_resolved:
+            return None
+        text = f"✅ Resolved: {message or cond.notified_message or cond.message}"
+        note = f"lasted {human_duration(now - cond.started)}"
+        if cond.worst:
+            note += f"; worst: {cond.worst}"
+        alert = Alert(text, Level.INFO, {}, fingerprint=f"resolved:{key}")
+        return Notice(alert, note, route_level=cond.level)
+
+    def expire(self) -> list[Notice]:
+        """Close restored conditions nobody fired or resolved within the grace period."""
+        if self._expire_at is None or self.clock.monotonic() < self._expire_at:
+            return []
+        now = self.clock.wall()
+        with self._lock:
+            stale = [c for c in self._conditions.values() if c.restored]
+            for cond in stale:
+                del self._conditions[cond.key]
+        notices = []
+        for cond in stale:
+            self.outbox.forget_condition(cond.key)
+            if not self.send_resolved:
+                continue
+            text = f"Closed, no longer checked: {cond.notified_message or cond.message}"
+            note = (
+                f"open for {human_duration(now - cond.started)}; nothing checked it again in the "
+                f"{human_duration(self.grace)} after Khronos restarted (was its check removed?), "
+                "so it is closed without knowing whether the cause is gone"
+            )
+            alert = Alert(text, Level.INFO, {}, fingerprint=f"expired:{cond.key}")
+            notices.append(Notice(alert, note, route_level=cond.level))
+        return notices
+
+
+def _alert(key: str, message: str, level: Level, details: Mapping[str, Any] | None) -> Alert:
+    return Alert(message, level, dict(details or {}), fingerprint=f"condition:{key}")
+
+
+def _note_worst(cond: Condition, worst: str | None, value: float | None) -> bool:
+    """Keep ``worst`` when it is worse than what the condition has (or has no value to rank);
+    True when the condition changed."""
+    if not worst:
+        return False
+    if value is not None and cond.worst_value is not None and value <= cond.worst_value:
+        return False
+    if worst == cond.worst and value == cond.worst_value:
+        return False
+    cond.worst, cond.worst_value = worst, value
+    return True
