@@ -226,6 +226,24 @@ def restore_with_litestream(
     return out
 
 
+_ISO_TIME = __import__("re").compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+
+
+def assert_zoned_times(document: object) -> int:
+    """Every ISO 8601 time anywhere in a JSON document carries its zone; how many were seen."""
+    from datetime import datetime
+
+    if isinstance(document, dict):
+        return sum(assert_zoned_times(v) for v in document.values())
+    if isinstance(document, list):
+        return sum(assert_zoned_times(v) for v in document)
+    if isinstance(document, str) and _ISO_TIME.match(document):
+        moment = datetime.fromisoformat(document.replace("Z", "+00:00"))
+        assert moment.tzinfo is not None, f"{document!r} has no zone"
+        return 1
+    return 0
+
+
 async def wait_for(check: _Callable[[], object], *, timeout: float = 60.0, what: str = "") -> None:
     """Poll ``check`` until it returns truthy, failing after ``timeout`` seconds."""
     loop = _asyncio.get_running_loop()

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from khronos.backup import BackupService, DbStatus, RecordingAlertSink, VerifyResult
+from khronos.backup._control import parse_time
 from khronos.backup._status import DbTracker, read_verify_file, write_json_atomic
 from khronos.cli import cli
 from khronos.config import KhronosConfig, parse_config
-from tests.backup.conftest import MakeConfig, insert_rows, wait_for
+from tests.backup.conftest import MakeConfig, assert_zoned_times, insert_rows, wait_for
 
 
 def _tracker() -> DbTracker:
@@ -76,14 +80,59 @@ def test_status_json_round_trips() -> None:
     assert DbStatus.from_json(data) == status
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-02T01:10:39.929108123Z", datetime(2026, 12, 2, 1, 10, 39, 929108, UTC)),
+        ("2026-12-02T01:10:39.929108123+00:00", datetime(2026, 12, 2, 1, 10, 39, 929108, UTC)),
+        ("2026-12-02T10:10:39.5+09:00", datetime(2026, 12, 2, 1, 10, 39, 500000, UTC)),
+        ("2026-12-02T01:10:39Z", datetime(2026, 12, 2, 1, 10, 39, tzinfo=UTC)),
+        ("2026-12-02T01:10:39.929108", datetime(2026, 12, 2, 1, 10, 39, 929108, UTC)),
+    ],
+)
+def test_parse_time_keeps_the_zone(text: str, expected: datetime) -> None:
+    """Go's nanosecond times keep their zone (a time without one is UTC): always aware."""
+    parsed = parse_time(text)
+    assert parsed is not None
+    assert parsed.tzinfo is not None
+    assert parsed == expected
+
+
+_ZONES = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1970, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds
+        max_value=datetime(9999, 1, 1),  # noqa: DTZ001
+        timezones=_ZONES,
+    ),
+    digits=st.integers(min_value=0, max_value=9),
+)
+def test_parse_time_reads_every_go_rendering(moment: datetime, digits: int) -> None:
+    """Any zone and 0-9 fraction digits: the same instant (to the microsecond), aware."""
+    frac = f"{moment.microsecond:06d}000"[:digits]
+    offset = moment.strftime("%z")
+    zone = "Z" if offset == "+0000" else f"{offset[:3]}:{offset[3:]}"
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if digits else "") + zone
+    parsed = parse_time(text)
+    assert parsed is not None
+    assert parsed.utcoffset() == moment.utcoffset()
+    assert parsed == moment.replace(microsecond=int(frac.ljust(6, "0")[:6]))
+
+
 def _cli(config: KhronosConfig, *args: str, stdout_only: bool = False) -> tuple[int, str]:
     """Exit code and what was printed (stdout only: logs on stderr left out)."""
     result = CliRunner().invoke(cli, ["-c", str(config.source), *args])
     return result.exit_code, result.stdout if stdout_only else result.output
 
 
-async def _run_cli(config: KhronosConfig, *args: str) -> tuple[int, str, str]:
-    """A real ``python -m khronos`` run: exit code, stdout, stderr."""
+async def _run_cli(
+    config: KhronosConfig, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """A real ``python -m khronos`` run (``env`` added to the environment): code, stdout, stderr."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -93,6 +142,7 @@ async def _run_cli(config: KhronosConfig, *args: str) -> tuple[int, str, str]:
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     return int(proc.returncode or 0), out.decode(), err.decode()
@@ -117,6 +167,41 @@ async def test_status_json_from_the_running_daemon(make_config: MakeConfig, tmp_
     (db,) = document["databases"]
     assert (document["source"], db["replicating"], db["lag_seconds"]) == ("daemon", True, 0.0)
     assert db["replica_txid"] == db["local_txid"] is not None
+    assert parse_time(db["last_sync_at"]).tzinfo is not None
+    assert db["last_sync_at"].endswith("+00:00")
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_status_table_from_a_daemon_that_synced(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """The human status beside a daemon that has synced shows the last sync, in any TZ."""
+    config = make_config()
+    service = BackupService(config, alerts=RecordingAlertSink())
+    await service.start()
+    try:
+        insert_rows(tmp_path / "app.db", 5)
+        await service.sync_now(timeout=30)
+        await wait_for(lambda: service.status()[0].last_sync_at is not None, what="a sync")
+        code, out, err = await _run_cli(config, "status", env={"TZ": "Asia/Tokyo"})
+        json_code, json_out, _ = await _run_cli(config, "status", "--json")
+        await wait_for(lambda: "+00:00" in _status_file(config), what="status.json")
+        assert assert_zoned_times(json.loads(_status_file(config))) >= 2
+    finally:
+        await service.stop()
+    assert code == 0, err
+    assert re.search(r"last sync\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST \(\d+s ago\)", out), out
+    assert json_code == 0
+    (db,) = json.loads(json_out)["databases"]
+    assert parse_time(db["last_sync_at"]).tzinfo is not None
+
+
+def _status_file(config: KhronosConfig) -> str:
+    try:
+        return (config.state_dir / "status.json").read_text(encoding="utf-8")
+    except OSError:
+        return ""
 
 
 @pytest.mark.integration

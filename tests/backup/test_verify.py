@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from khronos.backup._verify import VerifyReport, VerifyScheduler, verify_all
 from khronos.cli import cli
-from tests.backup.conftest import MakeConfig, insert_rows
+from tests.backup.conftest import MakeConfig, assert_zoned_times, insert_rows
 from tests.backup.test_restore_support import backed_up, digests, ids, replicating
 
 pytestmark = pytest.mark.integration
@@ -118,12 +118,23 @@ def test_cli_verify_exit_codes(make_config: MakeConfig, tmp_path: Path) -> None:
     assert code == 0, output
 
 
+def test_cli_verify_times_carry_their_zone(make_config: MakeConfig, tmp_path: Path) -> None:
+    """verify --json and verify.json write every time with its zone."""
+    config, _db = backed_up(make_config, tmp_path, 5)
+    code, document = _cli_json(tmp_path / "khronos.yml", "verify", "--json")
+    assert code == 0, document
+    assert assert_zoned_times(document) >= 2  # at, backup_time
+    saved = json.loads((config.state_dir / "verify.json").read_text(encoding="utf-8"))
+    assert assert_zoned_times(saved) >= 2  # at, last_success_at
+
+
 def test_cli_restore_json(make_config: MakeConfig, tmp_path: Path) -> None:
     """khronos restore -y --json restores and prints the result."""
     _config, db = backed_up(make_config, tmp_path, 20)
     code, document = _cli_json(tmp_path / "khronos.yml", "restore", "-y", "--json")
     assert code == 0, document
     assert document["safety_copy_method"] == "backup-api"
+    assert assert_zoned_times(document) == 1  # backup_time
     assert ids(db) == list(range(20))
 
 

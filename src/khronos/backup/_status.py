@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from khronos.backup._control import parse_time
 from khronos.config._backup import DatabaseConfig
 
 __all__ = [
@@ -107,7 +108,7 @@ class VerifyResult:
 
 
 def _when(value: object) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+    return parse_time(value) if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ class DbStatus:
             local_txid=parse_txid(data.get("local_txid")),
             replica_txid=parse_txid(data.get("replica_txid")),
             lag_seconds=data.get("lag_seconds"),
-            last_sync_at=datetime.fromisoformat(last_sync) if last_sync else None,
+            last_sync_at=parse_time(last_sync) if isinstance(last_sync, str) else None,
             replicating=bool(data.get("replicating")),
             sync_errors=int(data.get("sync_errors") or 0),
             db_exists=bool(data.get("db_exists", True)),
@@ -341,7 +342,7 @@ def read_status_file(state_dir: Path) -> tuple[datetime | None, int | None, list
     """The daemon's snapshot: (written at, daemon pid, statuses); empty when missing."""
     try:
         data = json.loads((state_dir / STATUS_FILE).read_text(encoding="utf-8"))
-        written = datetime.fromisoformat(data["written_at"])
+        written = parse_time(data["written_at"])
         pid = data.get("pid")
         return written, pid, [DbStatus.from_json(d) for d in data.get("databases", [])]
     except (OSError, ValueError, KeyError, TypeError):

@@ -292,7 +292,7 @@ class VerifyScheduler:
         path = Path(self.config.state_dir) / VERIFY_FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            stamps = [datetime.fromisoformat(e["at"]) for e in data.values()]
+            stamps = [t for e in data.values() if (t := parse_time(e["at"])) is not None]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return self.initial_delay
         if not stamps or len(stamps) < len(self.dbs):

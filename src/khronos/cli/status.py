@@ -18,7 +18,7 @@ from khronos.backup._status import DbStatus, format_txid
 from khronos.cli._app import AppState, cli, config_option, pass_state
 from khronos.config import KhronosConfig
 
-__all__ = ["command_logging", "status"]
+__all__ = ["command_logging", "local_time", "status"]
 
 
 @contextlib.contextmanager
@@ -109,7 +109,12 @@ def _ago(when: datetime | None) -> str:
     if when is None:
         return "never"
     seconds = (datetime.now(UTC) - when).total_seconds()
-    return f"{when:%Y-%m-%d %H:%M:%S} ({seconds:.0f}s ago)"
+    return f"{local_time(when)} ({seconds:.0f}s ago)"
+
+
+def local_time(when: datetime, spec: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A time for people: in the local zone, with the zone's name (``2025-01-31 21:00:00 JST``)."""
+    return f"{when.astimezone():{spec} %Z}"
 
 
 def _state(s: DbStatus) -> str:
@@ -122,7 +127,7 @@ def _verify(s: DbStatus) -> str:
     v = s.last_verify
     if v is None:
         return "never"
-    when = f" {v.at:%Y-%m-%d %H:%M}" if v.at else ""
+    when = f" {local_time(v.at, '%Y-%m-%d %H:%M')}" if v.at else ""
     return (
         f"[green]ok[/green]{when}" if v.ok else f"[red]failed[/red]{when}: {escape(v.error or '')}"
     )
