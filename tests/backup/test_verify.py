@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -159,6 +160,51 @@ def test_cli_restore_refused_exit_3(make_config: MakeConfig, tmp_path: Path) -> 
         code, output = _cli(tmp_path / "khronos.yml", "restore", "-y")
     assert code == 3
     assert "Litestream is replicating" in output
+
+
+def test_cli_restore_into_a_fifo_is_refused_without_hanging(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """-o on a FIFO: exit 3 at once (no hang), and no work folder left beside it."""
+    backed_up(make_config, tmp_path, 3)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    argv = [sys.executable, "-m", "khronos", "-c", str(tmp_path / "khronos.yml"), "restore"]
+    try:
+        proc = subprocess.run(
+            [*argv, "-o", str(fifo), "--force", "-y"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("khronos restore -o FIFO hangs")
+    assert proc.returncode == 3, proc.stderr
+    assert "is a FIFO" in proc.stderr
+    assert list(tmp_path.glob(".fifo.khronos-restore-*")) == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--timestamp", "yesterday"), ("--timestamp", "2025-01-01T00:00:00"), ("--txid", "xyz")],
+)
+def test_cli_restore_bad_point_is_a_usage_error(
+    make_config: MakeConfig, tmp_path: Path, option: str, value: str
+) -> None:
+    """A bad --timestamp or --txid exits 2 (usage), naming the option and how to write it."""
+    make_config()
+    code, output = _cli(tmp_path / "khronos.yml", "restore", "-y", option, value)
+    assert code == 2, output
+    assert f"Invalid value for '{option}'" in output
+
+
+def test_cli_restore_help_lists_every_exit_code() -> None:
+    """restore --help and the root --help list exit code 3 beside 0, 1 and 2."""
+    restore_help = CliRunner().invoke(cli, ["restore", "--help"]).output
+    root_help = CliRunner().invoke(cli, ["--help"]).output
+    assert "3 refused" in restore_help
+    assert "3 refused" in root_help
 
 
 def test_cli_restore_dry_run_subprocess(make_config: MakeConfig, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ import secrets
 import shutil
 import socket
 import sqlite3
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -69,6 +70,7 @@ __all__ = [
     "Progress",
     "RestorePlan",
     "RestoreResult",
+    "output_target",
     "parse_timestamp",
     "parse_txid_arg",
     "restore_database",
@@ -187,7 +189,44 @@ def parse_txid_arg(value: str | int) -> str:
     return f"{number:016x}"
 
 
-# ----------------------------------------------------------------------------- litestream
+def output_target(output: Path | str) -> Path:
+    """The absolute path ``-o`` names, refused when it would create anything unexpected.
+
+    A missing folder is not created (a typo would go unnoticed).  A dangling symbolic link is
+    refused rather than followed: following it would create folders and a database at the
+    link's target, a place the user never named (in a shared folder, one someone else may have
+    planted), and replacing the link instead would quietly drop what the user linked to.  A link
+    to an existing file is followed, as for the database itself.
+    """
+    raw = Path(output).expanduser()
+    if raw.is_symlink() and not raw.exists():
+        raise RestoreRefusedError(
+            f"{raw} is a symbolic link to {raw.readlink()}, which does not exist",
+            hint="give the path of the real file with -o (or remove the link)",
+        )
+    target = raw.resolve()
+    if not target.parent.is_dir():
+        raise RestoreRefusedError(
+            f"the folder {target.parent} does not exist",
+            hint=f"create it first (mkdir -p {target.parent}) or correct the -o path",
+        )
+    return target
+
+
+def _not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it exists and is not a regular file (``a directory``...)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    kinds = [
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), None)
 
 
 # ----------------------------------------------------------------------------- refusal
@@ -217,7 +256,8 @@ def _check_in_use(config: KhronosConfig, db: DatabaseConfig, target: Path) -> li
     """Reasons the restore must not run now (empty: go ahead)."""
     reasons = []
     if target == Path(db.path) and _replicating(config, db):
-        reasons.append(f"Khronos is still replicating it (control socket {config.state_dir})")
+        sock = control_socket_path(Path(config.state_dir))
+        reasons.append(f"khronos run is still replicating it (its Litestream answers on {sock})")
     for holder in db_holders(target):
         if holder.is_litestream:
             reasons.append(f"Litestream is replicating it ({holder.describe()})")
@@ -260,7 +300,7 @@ def restore_database(
         config=config,
         backup=config.backup,
         db=dbc,
-        target=Path(output).expanduser().resolve() if output else Path(dbc.path),
+        target=output_target(output) if output else Path(dbc.path),
         timestamp=parse_timestamp(timestamp) if timestamp is not None else None,
         txid=parse_txid_arg(txid) if txid is not None else None,
         notify=progress or no_progress,
@@ -305,8 +345,14 @@ class _Job:
         return ["-txid", self.txid] if self.txid else []
 
     def check(self, *, other_output: bool) -> list[str]:
-        if self.target.is_dir():
-            raise RestoreRefusedError(f"{self.target} is a directory", hint="give a file path")
+        kind = _not_a_file(self.target)
+        if kind is not None:
+            # never replaced, not even with --force: a restore writes a database file, and
+            # opening a FIFO for the safety copy would block forever
+            raise RestoreRefusedError(
+                f"{self.target} is {kind}, not a database file",
+                hint="give the path of a regular file (or of one to create) with -o",
+            )
         reasons = _check_in_use(self.config, self.db, self.target)
         if other_output and self.target.exists() and self.target != Path(self.db.path):
             reasons.insert(0, f"{self.target} already exists")

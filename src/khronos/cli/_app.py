@@ -130,6 +130,7 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
       khronos config show         print the effective configuration, secrets masked
       khronos demo                try it out on a throw-away example
 
-    Exit codes: 0 success, 1 failure, 2 bad configuration or usage.
+    Exit codes: 0 success, 1 failure, 2 bad configuration or usage, 3 refused (restore: the
+    database is in use, or -o names something that is not a database file).
     """
     ctx.obj = AppState(config_path, debug=debug)
