@@ -6,6 +6,7 @@ Fault tests repeat their fault :func:`fault_repeat` times: 2 by default (CI), 20
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -87,6 +88,56 @@ def fixture_s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Se
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session", name="auth_s3")
+def fixture_auth_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server that checks credentials (it knows none, so every key is rejected)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
+    log_path = tmp_path_factory.mktemp("moto-auth") / "moto.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        _wait_for_port(proc, port, log_path)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(proc)
+
+
+def _wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Return once the server accepts connections; fail clearly when it exits or never does."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"moto exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            time.sleep(0.05)
+        else:
+            return
+    pytest.fail(f"moto did not open 127.0.0.1:{port} within 30s: {log.read_text()[-2000:]}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM by pid; SIGKILL by pid if it is still there after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 @pytest.fixture(name="bucket")

@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,56 +20,6 @@ from tests.backup.test_restore_support import digests, ids, insert_wal_only, rep
 from tests.proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", name="auth_s3")
-def fixture_auth_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server that checks credentials (it knows none, so every key is rejected)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
-    log_path = tmp_path_factory.mktemp("moto-auth") / "moto.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-        _wait_for_port(proc, port, log_path)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(proc)
-
-
-def _wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    """Return once the server accepts connections; fail clearly when it exits or never does."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"moto exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            time.sleep(0.05)
-        else:
-            return
-    pytest.fail(f"moto did not open 127.0.0.1:{port} within 30s: {log.read_text()[-2000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM by pid; SIGKILL by pid if it is still there after 10 s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 def _leftovers(db: Path) -> list[Path]:

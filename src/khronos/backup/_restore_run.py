@@ -6,7 +6,8 @@ so, as ``khronos run`` does) plus the secrets the config references.  Quick comm
 bounded by ``probe_timeout``: Litestream 0.5.17 retries an S3 endpoint that refuses
 connections for about four minutes before it gives up.  A download is stopped when its output
 stops growing for ``stall_timeout``.  Litestream's error messages are mapped to
-:class:`~khronos.errors.RestoreError` subclasses with hints.
+:class:`~khronos.errors.RestoreError` subclasses with hints by :func:`explain_litestream_error`,
+the one translation ``status`` and ``backup now`` use too.
 
 **Secrets.**  Litestream's stderr ends up in error messages that the CLI prints, that
 ``verify.json`` keeps and that become the restore-drill alert's reason; an S3 error may quote a
@@ -44,6 +45,8 @@ __all__ = [
     "STALL_TIMEOUT",
     "LitestreamRun",
     "Progress",
+    "explain_litestream_error",
+    "litestream_error_text",
     "log_dropped_env",
     "no_progress",
     "register_secrets",
@@ -217,37 +220,61 @@ def _unreachable(db: DatabaseConfig, timeout: float) -> ReplicaAccessError:
     )
 
 
-def _classify(output: str, db: DatabaseConfig) -> RestoreError:
-    """A Litestream error message as a RestoreError with a hint (secrets masked)."""
-    output = scrub(output)
-    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+def litestream_error_text(output: str) -> str:
+    """The line of Litestream's output that says what failed (its last ``Error:``), masked."""
+    lines = [line.strip() for line in scrub(output).strip().splitlines() if line.strip()]
     errors = [line.removeprefix("Error: ") for line in lines if line.startswith("Error:")]
-    text = errors[-1] if errors else (lines[-1] if lines else "litestream restore failed")
+    return errors[-1] if errors else (lines[-1] if lines else "")
+
+
+def explain_litestream_error(
+    output: str, db: DatabaseConfig, *, op: str = "restore"
+) -> RestoreError | None:
+    """Litestream's error (stderr, or a control-socket message) in plain words, with a hint.
+
+    The one translation every command uses (restore, verify, status, backup now, with or
+    without a daemon): a missing backup, a wrong bucket, rejected credentials, an unreachable
+    endpoint.  None when the error is none of those.  Secrets are masked.
+    """
+    text = litestream_error_text(output)
     replica = db.replica.display
     lowered = text.lower()
     if _NO_BACKUP in lowered:
         return NoBackupError(
             f"the replica {replica} has no backups yet",
+            op=op,
             hint="is khronos run replicating this database? see khronos status",
         )
     if "nosuchbucket" in lowered:
         return ReplicaAccessError(
             f"bucket {db.replica.bucket!r} does not exist at {db.replica.endpoint or 's3'}",
+            op=op,
             hint="check backup.dbs[].replica.bucket (and endpoint/region)",
         )
     if any(k in lowered for k in ("invalidaccesskeyid", "signaturedoesnotmatch", "accessdenied")):
         return ReplicaAccessError(
             f"the replica {replica} rejected the credentials ({_short(text)})",
+            op=op,
             hint="check access-key-id and secret-access-key (or AWS_ACCESS_KEY_ID/"
             "AWS_SECRET_ACCESS_KEY) and the key's permissions on the bucket",
         )
     if any(k in lowered for k in ("connection refused", "no such host", "i/o timeout")):
         return ReplicaAccessError(
             f"cannot reach the replica {replica} ({_short(text)})",
+            op=op,
             hint="check backup.dbs[].replica.endpoint and the network, then retry",
             recoverable=True,
         )
-    return RestoreError(f"litestream: {text}", hint=f"replica {replica}")
+    return None
+
+
+def _classify(output: str, db: DatabaseConfig) -> RestoreError:
+    """A Litestream error message as a RestoreError with a hint (secrets masked)."""
+    explained = explain_litestream_error(output, db)
+    if explained is not None:
+        return explained
+    text = litestream_error_text(output) or "litestream restore failed"
+    return RestoreError(f"litestream: {text}", hint=f"replica {db.replica.display}")
 
 
 def _short(text: str) -> str:

@@ -23,7 +23,8 @@ from khronos.config import (
     resolve_config_path,
 )
 from khronos.errors import KhronosError
-from khronos.logs._redact import redact
+from khronos.logs._redact import Redactor, collect_secrets
+from khronos.logs._redact import redact as _redact
 
 __all__ = ["AppState", "KhronosGroup", "cli", "config_option", "pass_state", "seconds"]
 
@@ -34,6 +35,9 @@ class AppState:
     def __init__(self, config_path: str | None, *, debug: bool) -> None:
         self.config_option = config_path
         self.debug = debug
+        self.redactor = Redactor()
+        """The loaded configuration's secrets: errors are printed through it (and the global
+        redactor), even after a command's logging setup has forgotten them."""
 
     def config_path(self, explicit: str | Path | None = None) -> Path:
         """A command's PATH, else --config, else $KHRONOS_CONFIG, else ./khronos.yml."""
@@ -41,7 +45,14 @@ class AppState:
 
     def load(self, explicit: str | Path | None = None) -> KhronosConfig:
         """Load and validate the configuration (raises ConfigError)."""
-        return load_config(self.config_path(explicit))
+        config = load_config(self.config_path(explicit))
+        for secret in collect_secrets(config):
+            self.redactor.add_secret(secret)
+        return config
+
+    def mask(self, text: str) -> str:
+        """``text`` with the configuration's secrets and every known pattern masked."""
+        return _redact(self.redactor.redact(text))
 
 
 pass_state = click.make_pass_decorator(AppState)
@@ -77,6 +88,11 @@ class KhronosGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         debug = bool(ctx.params.get("debug")) or os.environ.get("KHRONOS_DEBUG") == "1"
+
+        def redact(text: str) -> str:
+            state = ctx.find_object(AppState)  # set by the root callback, inside invoke()
+            return state.mask(text) if state is not None else _redact(text)
+
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
