@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 import structlog
 from click.testing import CliRunner
 
+from khronos.backup import BackupService, RecordingAlertSink, litestream_env
 from khronos.backup._offline import offline_status, replicate_once
 from khronos.backup._restore import restore_database
 from khronos.backup._restore_run import LitestreamRun
@@ -159,3 +161,67 @@ def test_cli_logs_go_to_stderr_not_into_json(
     assert result.exit_code == 1  # an empty replica fails the drill
     assert json.loads(result.stdout)["databases"][0]["ok"] is False
     assert "AWS_CA_BUNDLE" in result.stderr
+
+
+def test_litestream_env_keeps_only_what_litestream_reads() -> None:
+    """PATH, HOME, TZ, locale, TMPDIR, TLS/proxy and cloud credential variables; nothing else."""
+    base = {
+        "PATH": "/usr/bin",
+        "HOME": "/root",
+        "TZ": "Asia/Tokyo",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "SSL_CERT_FILE": "/etc/ssl/ca.pem",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "AWS_ACCESS_KEY_ID": "AKIA",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_PROFILE": "backup",
+        "GOOGLE_APPLICATION_CREDENTIALS": "/k.json",
+        "AZURE_STORAGE_KEY": "z",
+        "LITESTREAM_SECRET_ACCESS_KEY": "l",
+        "AWS_CA_BUNDLE": "/etc/ca.pem",
+        "KHRONOS_HTTP_TOKEN": "http-token",
+        "TELEGRAM_BOT_TOKEN": "123:abc",
+        "DATABASE_URL": "postgres://u:p@h/db",
+        "KHRONOS_LS_0_SECRET_ACCESS_KEY": "from-a-parent-khronos",
+        "LOG_LEVEL": "debug",
+    }
+    env, dropped = litestream_env(base)
+    gone = {
+        "AWS_CA_BUNDLE",
+        "KHRONOS_HTTP_TOKEN",
+        "TELEGRAM_BOT_TOKEN",
+        "DATABASE_URL",
+        "KHRONOS_LS_0_SECRET_ACCESS_KEY",
+        "LOG_LEVEL",
+    }
+    assert set(env) == set(base) - gone
+    assert dropped == ["AWS_CA_BUNDLE"]
+
+
+@pytest.mark.asyncio
+async def test_the_litestream_child_does_not_inherit_khronos_secrets(
+    make_config: MakeConfig,
+) -> None:
+    """The running Litestream's /proc environ has PATH but not the HTTP token or AWS_CA_BUNDLE."""
+    config = make_config()
+    environ = {
+        "PATH": os.environ["PATH"],
+        "KHRONOS_HTTP_TOKEN": "http-token-4f1c9a",
+        "AWS_CA_BUNDLE": "/nonexistent/ca.pem",
+    }
+    service = BackupService(config, alerts=RecordingAlertSink(), environ=environ)
+    await service.start()
+    try:
+        assert service.supervisor is not None
+        pid = service.supervisor.pid
+        assert pid is not None
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    finally:
+        await service.stop()
+    names = {entry.split(b"=", 1)[0].decode() for entry in raw.split(b"\0") if entry}
+    assert "PATH" in names
+    assert "KHRONOS_HTTP_TOKEN" not in names
+    assert "AWS_CA_BUNDLE" not in names
+    assert b"http-token-4f1c9a" not in raw

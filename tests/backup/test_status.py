@@ -72,6 +72,17 @@ def test_verify_file_is_read_by_label(tmp_path: Path) -> None:
     assert results == {"app": VerifyResult(True, at, "a1", None, last_success_at=at)}
 
 
+def test_state_files_are_private(tmp_path: Path) -> None:
+    """status.json/verify.json are written 0600, in a state_dir created 0700 (umask 022)."""
+    old = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "state" / "verify.json", {"app": {"ok": True}})
+    finally:
+        os.umask(old)
+    assert oct((tmp_path / "state").stat().st_mode & 0o777) == "0o700"
+    assert oct((tmp_path / "state" / "verify.json").stat().st_mode & 0o777) == "0o600"
+
+
 def test_status_json_round_trips() -> None:
     """DbStatus survives to_json/from_json (txids as 16 hex digits)."""
     status = DbStatus("app", Path("/x/app.db"), "file:///r", 10, 9, 1.5, replicating=True)

@@ -9,6 +9,7 @@ import string
 import subprocess
 import sys
 import textwrap
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,6 +181,18 @@ def test_dataclasses_enums_and_header_pairs_in_fields_are_masked(
     assert record["client"]["retries"] == 3
     for leak in (BOT_SECRET, "key-value-42", "key-value-43", "pair-secret-44", "pair-secret-45"):
         assert leak not in text
+
+
+def test_python_warnings_are_logged_and_masked(setup_logs: Setup, tmp_path: Path) -> None:
+    """A warnings.warn() quoting a secret goes through the log pipeline, redacted."""
+    console = setup_logs(secrets=["warned-secret-8d2e"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("cannot use warned-secret-8d2e here", UserWarning, stacklevel=1)
+    text = _everywhere(tmp_path, console.getvalue())
+    assert "cannot use" in text
+    assert "UserWarning" in text
+    assert "warned-secret-8d2e" not in text
 
 
 @pytest.mark.integration

@@ -15,6 +15,7 @@ only add rows and watch them disappear.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -74,7 +75,10 @@ class Outbox:
     def __init__(self, path: str | Path, *, max_pending: int = 10_000) -> None:
         self.path = Path(path)
         self.max_pending = max_pending
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # state_dir: private
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # alert texts: owner only
+        with contextlib.suppress(OSError):
+            self.path.chmod(0o600)  # a file from an older version; SQLite's -wal/-shm follow it
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, timeout=10.0

@@ -313,10 +313,16 @@ class DbTracker:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON through a temp file and a rename (readers never see half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write JSON (mode 0600) through a temp file and a rename: readers never see half a file.
+
+    A missing folder (``state_dir``) is created 0700.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.chmod(0o600)
     tmp.replace(path)
 
 
