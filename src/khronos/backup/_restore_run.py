@@ -75,10 +75,22 @@ def scrub(text: str) -> str:
     return get_redactor().redact(text)
 
 
-def log_dropped_env(dropped: Iterable[str], **context: Any) -> None:
-    """Say which variables were kept from Litestream's environment, and why."""
+_said: set[str] = set()
+_said_lock = threading.Lock()
+
+
+def log_dropped_env(dropped: Iterable[str], *, level: str = "debug", **context: Any) -> None:
+    """Say, once per process, which variables were kept from Litestream's environment and why.
+
+    One-shot commands say it at debug level (every run would repeat it); ``khronos run`` says
+    it at info, once, in its log.
+    """
     for name in dropped:
-        _log.info(
+        with _said_lock:
+            if name in _said:
+                continue
+            _said.add(name)
+        getattr(_log, level)(
             f"dropped {name} from Litestream's environment",
             variable=name,
             reason=AWS_CA_REASON,
