@@ -20,7 +20,15 @@ from khronos.backup._control import parse_time
 from khronos.backup._status import DbTracker, read_verify_file, write_json_atomic
 from khronos.cli import cli
 from khronos.config import KhronosConfig, parse_config
-from tests.backup.conftest import MakeConfig, assert_zoned_times, insert_rows, wait_for
+from tests.backup.conftest import (
+    S3_SECRET,
+    MakeConfig,
+    S3Server,
+    assert_zoned_times,
+    insert_rows,
+    s3_replica_yaml,
+    wait_for,
+)
 
 
 def _tracker() -> DbTracker:
@@ -297,3 +305,76 @@ def test_backup_now_fails_when_the_replica_is_unreachable(
     code, out = _cli(config, "backup", "now", "--timeout", "5s")
     assert code == 1
     assert "backup now: litestream replicate -once took longer than 5s" in out
+
+
+_UNSET = (
+    "http: {token: '${KHRONOS_TEST_HTTP_TOKEN}'}\n"
+    "alerts: {telegram: {bot_token: '${KHRONOS_TEST_TG_TOKEN}', chat_id: '${KHRONOS_TEST_CHAT}'}}\n"
+    "checks: {http: [{name: bot, url: 'http://127.0.0.1:1/h?token=${KHRONOS_TEST_HTTP_TOKEN}'}]}\n"
+    "logging: {dir: logs}\n"
+)
+
+
+@pytest.mark.integration
+def test_status_and_logs_run_without_the_secrets_they_do_not_use(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """Unset HTTP/Telegram variables: status and logs work and say what is unavailable."""
+    config = make_config()
+    path = Path(str(config.source))
+    path.write_text(path.read_text(encoding="utf-8") + _UNSET, encoding="utf-8")
+    (tmp_path / "logs").mkdir()
+    status = CliRunner().invoke(cli, ["-c", str(path), "status", "--json"])
+    logs = CliRunner().invoke(cli, ["-c", str(path), "logs"])
+    verify = CliRunner().invoke(cli, ["-c", str(path), "verify"])
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.stdout)["source"] == "replica"
+    assert "${KHRONOS_TEST_CHAT} is not set: alerts.telegram is left out" in status.stderr
+    assert "http.token is unavailable" in status.stderr
+    assert logs.exit_code == 0, logs.output
+    assert verify.exit_code == 2  # the drill is not a reading command: every variable counts
+    assert "KHRONOS_TEST_HTTP_TOKEN is not set" in verify.output
+
+
+def _s3_key_from_env(make_config: MakeConfig, s3_server: S3Server, bucket: str) -> KhronosConfig:
+    """A config whose S3 secret is ${KHRONOS_TEST_S3_SECRET} (parsed with it set)."""
+    replica = s3_replica_yaml(bucket, s3_server.endpoint).replace(
+        f"secret-access-key: {S3_SECRET}", "secret-access-key: '${KHRONOS_TEST_S3_SECRET}'"
+    )
+    os.environ["KHRONOS_TEST_S3_SECRET"] = S3_SECRET
+    try:
+        return make_config(replica)
+    finally:
+        del os.environ["KHRONOS_TEST_S3_SECRET"]
+
+
+@pytest.mark.integration
+def test_status_without_a_daemon_names_the_replica_key_it_needs(
+    make_config: MakeConfig, s3_server: S3Server, bucket: str
+) -> None:
+    """No daemon: reading the replica needs its key; the error names the key and the variable."""
+    config = _s3_key_from_env(make_config, s3_server, bucket)
+    code, out = _cli(config, "status")
+    assert code == 2, out
+    assert (
+        "backup.dbs[0].replica.secret-access-key: environment variable KHRONOS_TEST_S3_SECRET "
+        "is not set" in out
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_status_beside_a_daemon_needs_no_replica_key(
+    make_config: MakeConfig, s3_server: S3Server, bucket: str
+) -> None:
+    """The daemon has the S3 key; a shell without it still gets the status from the daemon."""
+    config = _s3_key_from_env(make_config, s3_server, bucket)
+    service = BackupService(config, alerts=RecordingAlertSink())
+    await service.start()
+    try:
+        code, out, err = await _run_cli(config, "status", "--json")
+    finally:
+        await service.stop()
+    assert code == 0, err
+    assert json.loads(out)["source"] == "daemon"
+    assert "secret-access-key is unavailable to this command" in err

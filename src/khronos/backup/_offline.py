@@ -118,14 +118,19 @@ class _TempConfig:
 
     def __init__(self, backup: BackupConfig, dbs: list[DatabaseConfig]) -> None:
         register_secrets(backup)
-        self._dir = tempfile.TemporaryDirectory(prefix="khronos-ls-")
-        self.path = Path(self._dir.name) / "litestream.yml"
+        # everything that may raise (an unset secret, no binary) before the folder exists
         rendered = render_config(backup, dbs=dbs)
-        rendered.write(self.path)
+        self.binary = str(find_litestream(backup.litestream))
         self.env, self.dropped = litestream_env()
         log_dropped_env(self.dropped, dbs=[db.label for db in dbs])
         self.env.update(rendered.env)
-        self.binary = str(find_litestream(backup.litestream))
+        self._dir = tempfile.TemporaryDirectory(prefix="khronos-ls-")
+        self.path = Path(self._dir.name) / "litestream.yml"
+        try:
+            rendered.write(self.path)
+        except OSError:
+            self._dir.cleanup()
+            raise
 
     def __enter__(self) -> _TempConfig:
         return self

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,19 @@ class AppState:
         """A command's PATH, else --config, else $KHRONOS_CONFIG, else ./khronos.yml."""
         return resolve_config_path(explicit or self.config_option)
 
-    def load(self, explicit: str | Path | None = None) -> KhronosConfig:
-        """Load and validate the configuration (raises ConfigError)."""
-        config = load_config(self.config_path(explicit))
+    def load(
+        self, explicit: str | Path | None = None, *, needs: Collection[str] | None = None
+    ) -> KhronosConfig:
+        """Load and validate the configuration (raises ConfigError).
+
+        ``needs``: a reading command's top-level sections; ``${VAR}`` left unset elsewhere (and
+        in secrets it may not read) are tolerated, with a note on stderr for each.
+        """
+        config = load_config(self.config_path(explicit), needs=needs)
         for secret in collect_secrets(config):
             self.redactor.add_secret(secret)
+        for unset in config.unset_variables:
+            click.echo(f"note: {unset.describe()}", err=True)
         return config
 
     def mask(self, text: str) -> str:

@@ -37,6 +37,11 @@ def command_logging(config: KhronosConfig) -> Iterator[None]:
         logs.reset()
 
 
+READS = ("state_dir", "backup", "logging", "service", "environment")
+"""What ``khronos status`` reads: other sections may name unset variables (a Telegram token,
+the HTTP token); a replica key it needs without a daemon fails when it is read."""
+
+
 @cli.command("status")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -45,14 +50,15 @@ def status(state: AppState, as_json: bool) -> None:
     """Show each database's backup: replica, txids, lag, last sync, last restore drill.
 
     Asks the running `khronos run` (its Litestream's control socket) when there is one;
-    otherwise reads the replica directly, and `replicating` is false.
+    otherwise reads the replica directly, and `replicating` is false. Works without the
+    secrets it does not use (Telegram, the HTTP token; the replica's keys while a daemon runs).
 
     \b
     JSON: {"source": "daemon"|"replica", "databases": [{"name", "path", "replica",
     "local_txid", "replica_txid", "lag_seconds", "last_sync_at", "replicating",
     "sync_errors", "db_size_bytes", "wal_size_bytes", "last_verify"}]}
     """
-    config = state.load()
+    config = state.load(needs=READS)
     with command_logging(config):
         source, statuses = asyncio.run(query_status(config))
     if as_json:
