@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 
 from khronos.backup._verify import VerifyReport, VerifyScheduler, verify_all
 from khronos.cli import cli
+from khronos.cli.status import local_time
+from khronos.cli.verify import _table as verify_table
 from tests.backup.conftest import MakeConfig, assert_zoned_times, insert_rows
 from tests.backup.test_restore_support import backed_up, digests, ids, replicating
 
@@ -42,6 +47,37 @@ def test_verify_reports_a_replica_behind(make_config: MakeConfig, tmp_path: Path
     [report] = verify_all(make_config())
     assert report.ok
     assert report.replica_behind is True
+    assert report.local_txid is not None
+    assert report.txid is not None
+    assert report.behind_txids == int(report.local_txid, 16) - int(report.txid, 16) >= 1
+    assert report.behind_seconds is not None
+    assert report.to_json()["behind_txids"] == report.behind_txids
+
+
+def test_verify_table_fits_80_columns_and_says_how_far_behind() -> None:
+    """On an 80-column terminal every value is whole; "behind" says by how much."""
+    report = VerifyReport(
+        db="state",
+        path=Path("/srv/app/state.db"),
+        replica="s3://my-bucket/khronos/state.db (https://s3.us-west-004.backblazeb2.com)",
+        ok=True,
+        at=datetime.now(UTC),
+        txid="00000000000000a1",
+        backup_time=datetime(2026, 12, 2, 1, 10, 39, tzinfo=UTC),
+        backup_age_seconds=3.2,
+        local_txid="00000000000000a4",
+        replica_behind=True,
+        behind_txids=3,
+        behind_seconds=2.4,
+        size_bytes=4096000,
+    )
+    console = Console(width=80, record=True, file=io.StringIO())
+    verify_table(console, [report])
+    text = console.export_text()
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 80
+    assert local_time(report.backup_time) in text  # type: ignore[arg-type]
+    assert "by 3 txids (the oldest change 2s old)" in text
+    assert "00000000000000a1" in text
 
 
 def test_verify_fails_on_a_corrupted_replica(make_config: MakeConfig, tmp_path: Path) -> None:
@@ -71,7 +107,7 @@ def test_verify_writes_verify_json(make_config: MakeConfig, tmp_path: Path) -> N
     verify_all(config)
     data = json.loads((Path(config.state_dir) / "verify.json").read_text())
     keys = {"ok", "at", "txid", "backup_age_seconds", "replica_behind", "error", "last_success_at"}
-    assert set(data["app"]) == keys
+    assert set(data["app"]) == keys | {"behind_txids", "behind_seconds"}
     assert data["app"]["ok"] is True
     assert data["app"]["last_success_at"] == data["app"]["at"]
 
