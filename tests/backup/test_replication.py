@@ -172,6 +172,9 @@ async def test_litestream_logs_are_forwarded(make_config: MakeConfig) -> None:
     forwarded = [e for e in logs if e.get("component") == "litestream"]
     assert any(e["event"] == "control socket listening" for e in forwarded)
     assert all(e["log_level"] in {"debug", "info", "warning", "error"} for e in forwarded)
+    durations = [e[k] for e in forwarded for k in ("interval", "sync-interval") if k in e]
+    assert durations  # e.g. "starting compaction monitor" interval=5m, "replicating to"
+    assert all(isinstance(d, str) and d[-1] in "smh" for d in durations), durations
 
 
 async def test_metrics_are_computed_at_scrape_time(make_config: MakeConfig, tmp_path: Path) -> None:
