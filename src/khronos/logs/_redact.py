@@ -76,15 +76,16 @@ _PATTERNS = (
         r"(?i:aws_?secret_?access_?key|secret[_-]?access[_-]?key)[\"']?\s*[:=]\s*[\"']?)"
         r"[^\s\"',;}]+"
     ),
-    # a URL's password: scheme://user:PASSWORD@host
-    r"(?P<userinfo>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#@]+(?=@)",
-    # a token-like query (or fragment) value: ?token=..., &api_key=..., #access_token=...
-    r"(?P<query>[?&;#][A-Za-z0-9_.-]*" + _QUERY_NAME + r"=)[^&#\s\"'<>]+",
     # an AWS access key id followed by its 40-character secret
     r"(?P<akia>(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}[\s\"',:;=]+)[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])",
 )
 _COMBINED = re.compile("|".join(_PATTERNS))
-_GROUPS = ("tg", "tgbare", "authq", "auth", "bearer", "aws", "akia", "userinfo", "query")
+# a URL's password: scheme://user:PASSWORD@host (only tried when the text has "://" and "@")
+_USERINFO = re.compile(
+    r"(?P<userinfo>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#@]+(?=@)"
+)
+# a token-like query (or fragment) value: ?token=..., &api_key=..., #access_token=...
+_QUERY = re.compile(r"(?P<query>[?&;#][A-Za-z0-9_.-]*" + _QUERY_NAME + r"=)[^&#\s\"'<>]+")
 _NAMED = frozenset({"authq", "auth", "bearer", "aws"})
 """Patterns keyed on a name: what follows is masked only when it is not prose."""
 _PROSE_WORD = re.compile(r"[(\[]?-?[a-z]{1,15}[.,;:!?)\]]*")
@@ -111,8 +112,7 @@ def _is_prose(value: str) -> bool:
 
 
 def _replace(match: re.Match[str]) -> str:
-    for name in _GROUPS:
-        kept = match.group(name)
+    for name, kept in match.groupdict().items():
         if kept is not None:
             if name in _NAMED and _is_prose(match.group(0)[len(kept) :]):
                 return match.group(0)
@@ -157,6 +157,10 @@ class Redactor:
         literal = self._literal
         if literal is not None:
             text = literal.sub(MASK, text)
+        if "=" in text:
+            text = _QUERY.sub(_replace, text)
+        if "@" in text and "://" in text:
+            text = _USERINFO.sub(_replace, text)
         for hint in _HINTS:
             if hint in text:
                 return _COMBINED.sub(_replace, text)
