@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from khronos import logs
 from khronos.config import load_config, parse_config, resolve_config_path
 from khronos.errors import ConfigError
 from tests.conftest import WriteConfig
@@ -235,3 +236,13 @@ def test_a_secret_inside_a_part_left_out_is_noted_with_it() -> None:
     config = parse_config(_READER, environ={}, needs=("backup",))
     notes = {u.variable: u.left_out for u in config.unset_variables}
     assert notes["TG_TOKEN"] == "alerts.telegram"
+
+
+def test_a_reading_command_logs_without_an_unset_redact_secret() -> None:
+    """logging.redact with an unset ${VAR}: the logs still configure (nothing to mask for it)."""
+    config = parse_config(
+        "logging: {redact: ['${KHRONOS_TEST_UNSET}'], dir: null}\n", environ={}, needs=("logging",)
+    )
+    logs.configure_from_config(config, handle_sigterm=False, exception_hooks=False)
+    logs.reset()
+    assert [u.variable for u in config.unset_variables] == ["KHRONOS_TEST_UNSET"]

@@ -138,6 +138,8 @@ class Redactor:
     def add_secret(self, value: str | SecretStr | None) -> None:
         """Mask this exact value from now on (values shorter than 4 characters are ignored)."""
         if isinstance(value, SecretStr):
+            if getattr(value, "is_unset", False) is True:
+                return  # an UnsetSecret: its ${VAR} is not set in this process, nothing to mask
             value = value.get_secret_value()
         if not value or len(value) < MIN_SECRET_LENGTH or value in self._secrets:
             return
