@@ -104,6 +104,8 @@ class FakeTelegram:
     chat_answers: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     tried: list[tuple[str, float]] = field(default_factory=list)
     bodies: list[str] = field(default_factory=list)
+    answered: int = 0
+    """Requests the server has finished answering (or found the client gone)."""
     failing: Callable[[], int | None] | None = None
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -195,11 +197,17 @@ class _Handler(BaseHTTPRequestHandler):
         assert not isinstance(answer, str)
         status, data = answer
         raw = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting (a timed-out "hang"): nobody to answer
+        finally:
+            with self.server.fake.lock:
+                self.server.fake.answered += 1
 
     do_GET = do_POST  # noqa: N815 - http.server's naming
 
@@ -212,7 +220,7 @@ class _Server(ThreadingHTTPServer):
     fake: FakeTelegram
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up (a timed-out request) is not an error worth a traceback."""
+        """A client that went away is not an error (the default prints a traceback)."""
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)

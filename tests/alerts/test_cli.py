@@ -34,6 +34,19 @@ def test_alert_test_exits_0_when_delivered(
     assert any("hello" in t for t in telegram.texts())
 
 
+def test_alert_test_prints_no_log_line_with_console_off(
+    write_config: WriteConfig, tmp_path: Path, telegram: FakeTelegram
+) -> None:
+    """logging.console "off": the command prints its result and nothing else."""
+    path = config_for(write_config, tmp_path, telegram.url)
+    path.write_text(path.read_text(encoding="utf-8") + "logging: {console: 'off'}\n")
+    result = CliRunner().invoke(cli, ["-c", str(path), "alert", "test"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert result.stdout.splitlines() == [result.stdout.strip()]
+    assert result.stdout.startswith("✓ alert ")
+
+
 def test_alert_test_exits_1_with_the_reason_when_not_delivered(
     write_config: WriteConfig, tmp_path: Path, telegram: FakeTelegram
 ) -> None:

@@ -23,6 +23,23 @@ def row(level: Level, text: str = "x") -> OutboxRow:
     return OutboxRow("telegram", "111", level, text, text)
 
 
+def test_a_new_state_dir_and_the_outbox_are_private(tmp_path: Path) -> None:
+    """With umask 022 the outbox creates state_dir 0700 and its file (and WAL) 0600."""
+    old = os.umask(0o022)
+    try:
+        outbox = Outbox.in_state_dir(tmp_path / "state")
+        outbox.add("a1", [row(Level.ERROR, "alert text")], created_at=1.0)
+    finally:
+        os.umask(old)
+    try:
+        files = [outbox.path, Path(f"{outbox.path}-wal")]
+        modes = [oct(p.stat().st_mode & 0o777) for p in files]
+    finally:
+        outbox.close()
+    assert oct((tmp_path / "state").stat().st_mode & 0o777) == "0o700"
+    assert modes == ["0o600", "0o600"]
+
+
 def test_full_outbox_drops_oldest_info_warn_first(tmp_path: Path) -> None:
     """At the bound the oldest INFO/WARN goes; ERROR and CRITICAL stay."""
     outbox = Outbox(tmp_path / "o.db", max_pending=10)

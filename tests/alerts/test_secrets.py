@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import AlertEngine, ManualClock
+from khronos import logs
+from khronos.alerts import AlertEngine, LogNotifier, ManualClock
+from khronos.checks import CheckRunner, HttpCheck
 from khronos.config import parse_config
 from khronos.logs import MASK, Redactor
 from tests.alerts.conftest import notifier_for
@@ -21,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HTTP_TOKEN = "configured-http-token-7f3a9c"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 WRONG_TOKEN = "654321:WRONG-token_zyxwvutsrqponmlkjihgfedcba"
+URL_PASSWORD = "url-pass-7Hq2"
 
 
 @pytest.fixture(name="redactor")
@@ -74,6 +78,50 @@ async def test_configured_secret_in_text_and_details_never_reaches_telegram(
         assert secret not in seen
     assert "Litestream exited" in telegram.sent[0].visible
     assert MASK in telegram.sent[0].visible
+
+
+@pytest.mark.asyncio
+async def test_a_check_url_password_never_reaches_telegram_the_outbox_or_the_log(
+    tmp_path: Path,
+    telegram: FakeTelegram,
+    clock: ManualClock,
+    registry: CollectorRegistry,
+    redactor: Redactor,
+) -> None:
+    """A failing http check whose URL holds a password and the http.token: masked everywhere."""
+    url = f"http://admin:{URL_PASSWORD}@127.0.0.1:1/health?token={HTTP_TOKEN}&v=1"
+    config = parse_config(
+        f"state_dir: '{tmp_path}'\nhttp: {{token: '{HTTP_TOKEN}'}}\n"
+        f"checks: {{http: [{{name: bot, failures: 1, timeout: 2s, url: '{url}'}}]}}\n"
+    )
+    stream = io.StringIO()
+    logs.configure_from_config(
+        config, log_dir=None, console="json", console_stream=stream, handle_sigterm=False
+    )
+    engine = AlertEngine.from_config(
+        config, registry=registry, clock=clock, notifiers=[notifier_for(telegram), LogNotifier()]
+    )
+    try:
+        runner = CheckRunner(engine, [HttpCheck.from_config(config.checks.http[0])])
+        (result,) = await runner.run_all()
+        logs.get_logger("khronos.checks").warning("check failed", detail=f"GET {url} refused")
+        head = engine.outbox.head("telegram")
+        assert head is not None
+        stored = head.html + head.plain
+        await engine.start()
+        assert await engine.drain(30)
+    finally:
+        await engine.stop()
+        engine.outbox.close()
+        logs.flush()
+        logs.reset()
+    assert not result.ok
+    seen = "".join(telegram.bodies)
+    assert "Service bot is unhealthy" in telegram.sent[0].visible
+    assert "admin:**********@127.0.0.1:1/health?token=**********" in stream.getvalue()
+    for text in (stored, seen, stream.getvalue()):
+        assert URL_PASSWORD not in text
+        assert HTTP_TOKEN not in text
 
 
 @pytest.mark.integration

@@ -6,6 +6,7 @@ Fault tests repeat their fault :func:`fault_repeat` times: 2 by default (CI), 20
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -89,6 +90,56 @@ def fixture_s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Se
             proc.wait()
 
 
+@pytest.fixture(scope="session", name="auth_s3")
+def fixture_auth_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server that checks credentials (it knows none, so every key is rejected)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
+    log_path = tmp_path_factory.mktemp("moto-auth") / "moto.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        _wait_for_port(proc, port, log_path)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(proc)
+
+
+def _wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Return once the server accepts connections; fail clearly when it exits or never does."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"moto exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            time.sleep(0.05)
+        else:
+            return
+    pytest.fail(f"moto did not open 127.0.0.1:{port} within 30s: {log.read_text()[-2000:]}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM by pid; SIGKILL by pid if it is still there after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
 @pytest.fixture(name="bucket")
 def fixture_bucket(s3_server: S3Server) -> str:
     """A fresh, empty bucket for one test."""
@@ -103,6 +154,17 @@ def fixture_s3_proxy(s3_server: S3Server) -> Iterator[TcpProxy]:
     host, port = s3_server.endpoint.removeprefix("http://").rsplit(":", 1)
     with TcpProxy(host, int(port)) as proxy:
         yield proxy
+
+
+@pytest.fixture(autouse=True)
+def _forget_said_notes() -> Iterator[None]:
+    """Each test starts as a fresh process would: the once-per-process notes not said yet."""
+    from khronos.backup import _restore_run
+
+    said: set[str] = getattr(_restore_run, "_said", set())
+    said.clear()
+    yield
+    said.clear()
 
 
 @pytest.fixture(name="litestream_bin")
@@ -224,6 +286,24 @@ def restore_with_litestream(
         timeout=120,
     )
     return out
+
+
+_ISO_TIME = __import__("re").compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+
+
+def assert_zoned_times(document: object) -> int:
+    """Every ISO 8601 time anywhere in a JSON document carries its zone; how many were seen."""
+    from datetime import datetime
+
+    if isinstance(document, dict):
+        return sum(assert_zoned_times(v) for v in document.values())
+    if isinstance(document, list):
+        return sum(assert_zoned_times(v) for v in document)
+    if isinstance(document, str) and _ISO_TIME.match(document):
+        moment = datetime.fromisoformat(document.replace("Z", "+00:00"))
+        assert moment.tzinfo is not None, f"{document!r} has no zone"
+        return 1
+    return 0
 
 
 async def wait_for(check: _Callable[[], object], *, timeout: float = 60.0, what: str = "") -> None:

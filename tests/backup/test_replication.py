@@ -157,7 +157,8 @@ async def test_aws_ca_bundle_is_dropped_and_logged(
             await service.sync_now(timeout=60)
         finally:
             await service.stop()
-    assert any("AWS_CA_BUNDLE" in entry["event"] for entry in logs)
+    said = [entry for entry in logs if "AWS_CA_BUNDLE" in entry["event"]]
+    assert [entry["log_level"] for entry in said] == ["info"]  # once, at info, in the daemon
     assert read_ids(restore_with_litestream(config, tmp_path / "restored.db")) == ids
 
 
@@ -171,6 +172,9 @@ async def test_litestream_logs_are_forwarded(make_config: MakeConfig) -> None:
     forwarded = [e for e in logs if e.get("component") == "litestream"]
     assert any(e["event"] == "control socket listening" for e in forwarded)
     assert all(e["log_level"] in {"debug", "info", "warning", "error"} for e in forwarded)
+    durations = [e[k] for e in forwarded for k in ("interval", "sync-interval") if k in e]
+    assert durations  # e.g. "starting compaction monitor" interval=5m, "replicating to"
+    assert all(isinstance(d, str) and d[-1] in "smh" for d in durations), durations
 
 
 async def test_metrics_are_computed_at_scrape_time(make_config: MakeConfig, tmp_path: Path) -> None:

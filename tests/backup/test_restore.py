@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from khronos.backup._control import control_socket_path
 from khronos.backup._restore import restore_database
 from khronos.backup._sqlite import integrity_problems
 from khronos.errors import NoBackupError, RestoreError, RestoreRefusedError
@@ -249,3 +252,73 @@ def test_output_exists_needs_force(make_config: MakeConfig, tmp_path: Path) -> N
     assert ids(out) == list(range(4))
     assert result.safety_copy is not None
     assert result.safety_copy.read_bytes() == b"keep me"
+
+
+def test_output_in_a_missing_folder_is_refused(make_config: MakeConfig, tmp_path: Path) -> None:
+    """-o into a folder that does not exist: refused with the mkdir hint, nothing created."""
+    config, _db = backed_up(make_config, tmp_path, rows=2)
+    folder = tmp_path / "typo"
+    with pytest.raises(RestoreRefusedError, match="does not exist") as info:
+        restore_database(config, output=folder / "copy.db")
+    assert f"mkdir -p {folder}" in (info.value.hint or "")
+    assert not folder.exists()
+
+
+def test_output_on_a_character_device_is_refused_even_with_force(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """A device node given to -o is never replaced, not even with --force."""
+    config, _db = backed_up(make_config, tmp_path, rows=2)
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("mknod needs root")
+    with pytest.raises(RestoreRefusedError, match="is a character device"):
+        restore_database(config, output=device, force=True)
+    assert stat.S_ISCHR(device.stat().st_mode)
+
+
+def test_output_through_a_dangling_symlink_is_refused(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """-o naming a link to a missing file: refused; no folder or file at the link's target."""
+    config, _db = backed_up(make_config, tmp_path, rows=2)
+    link = tmp_path / "copy.db"
+    link.symlink_to(tmp_path / "elsewhere" / "copy.db")
+    with pytest.raises(RestoreRefusedError, match="symbolic link"):
+        restore_database(config, output=link, force=True)
+    assert not (tmp_path / "elsewhere").exists()
+    assert link.is_symlink()
+
+
+def test_output_through_a_link_to_a_file_restores_into_the_file(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """A link to an existing file is followed: the file is restored, the link stays."""
+    config, _db = backed_up(make_config, tmp_path, rows=3)
+    real = tmp_path / "real.db"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.db"
+    link.symlink_to(real)
+    restore_database(config, output=link, force=True)
+    assert link.is_symlink()
+    assert ids(real) == [0, 1, 2]
+
+
+def test_refusal_names_the_control_socket_and_the_whole_command_line(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """The refusal names the socket (not state_dir) and quotes Litestream's command line whole."""
+    config = make_config()
+    insert_rows(config.backup.dbs[0].path, 2)
+    sock = control_socket_path(config.state_dir)
+    sock.parent.mkdir(parents=True, exist_ok=True)
+    deep = tmp_path / ("a-rather-long-folder-name-" * 3)
+    deep.mkdir()
+    with replicating(config, deep, sock) as rep:
+        rep.sync()
+        with pytest.raises(RestoreRefusedError) as info:
+            restore_database(config)
+    assert f"its Litestream answers on {sock})" in info.value.message
+    assert f"-config {rep.config})" in info.value.message

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import os
-import signal
-import socket
+import shutil
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
+import certifi
 import pytest
 
+from khronos.backup import BackupService, RecordingAlertSink, find_litestream
 from khronos.backup._restore import restore_database
+from khronos.config import KhronosConfig
 from khronos.errors import KhronosError, ReplicaAccessError
 from tests.backup.conftest import (
     S3_KEY,
@@ -22,62 +21,14 @@ from tests.backup.conftest import (
     MakeConfig,
     S3Server,
     insert_rows,
+    read_ids,
     s3_replica_yaml,
 )
 from tests.backup.test_restore_support import digests, ids, insert_wal_only, replicating
+from tests.conftest import require_binary
 from tests.proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", name="auth_s3")
-def fixture_auth_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server that checks credentials (it knows none, so every key is rejected)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
-    log_path = tmp_path_factory.mktemp("moto-auth") / "moto.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-        _wait_for_port(proc, port, log_path)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(proc)
-
-
-def _wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    """Return once the server accepts connections; fail clearly when it exits or never does."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"moto exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            time.sleep(0.05)
-        else:
-            return
-    pytest.fail(f"moto did not open 127.0.0.1:{port} within 30s: {log.read_text()[-2000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM by pid; SIGKILL by pid if it is still there after 10 s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 def _leftovers(db: Path) -> list[Path]:
@@ -150,3 +101,70 @@ def test_endpoint_cut(
     assert info.value.recoverable
     assert digests(db) == before
     assert not list(db.parent.glob("*.pre-restore-*"))
+
+
+_README_START = "<!-- restore-without-khronos:start -->"
+_README_END = "<!-- restore-without-khronos:end -->"
+
+
+def _readme_restore_script(config: KhronosConfig, out: Path) -> str:
+    """README's bare-litestream commands, with the quick start's paths replaced by the test's."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index(_README_START) : readme.index(_README_END)]
+    script = block.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert config.backup is not None
+    for placeholder, real in (
+        ("/var/lib/khronos", str(config.state_dir)),
+        ("/srv/my-bot/state.db", str(config.backup.dbs[0].path)),
+        ("/tmp/state-restored.db", str(out)),
+        ("/opt/khronos/bin/litestream", str(find_litestream())),
+    ):
+        assert placeholder in script
+        script = script.replace(placeholder, real)
+    return script
+
+
+async def _replicated_by_the_daemon(config: KhronosConfig, rows: int) -> list[int]:
+    """Rows written and synced by khronos run's backup (which leaves state_dir/litestream.yml)."""
+    assert config.backup is not None
+    service = BackupService(config, alerts=RecordingAlertSink())
+    await service.start()
+    try:
+        ids = insert_rows(config.backup.dbs[0].path, rows)
+        await service.sync_now(timeout=60)
+    finally:
+        await service.stop()
+    return ids
+
+
+def test_readme_restore_without_khronos_works_as_written(
+    make_config: MakeConfig, tmp_path: Path, s3_server: S3Server, bucket: str
+) -> None:
+    """The README's commands restore every row with the bare binary; AWS_CA_BUNDLE must go."""
+    require_binary("sqlite3")
+    config = make_config(s3_replica_yaml(bucket, s3_server.endpoint))
+    ids = asyncio.run(_replicated_by_the_daemon(config, 25))
+    out = tmp_path / "restored.db"
+    script = _readme_restore_script(config, out)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "AWS_ACCESS_KEY_ID": S3_KEY,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+        "AWS_CA_BUNDLE": certifi.where(),  # a real bundle, as on the machines that set it
+    }
+    run = [shutil.which("bash") or "bash", "-euo", "pipefail", "-c"]
+    proc = subprocess.run(
+        [*run, script], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "KHRONOS_LS_0_SECRET_ACCESS_KEY" in proc.stdout  # the grep line lists the variables
+    assert proc.stdout.strip().endswith("ok")
+    assert read_ids(out) == ids
+    out.unlink()
+    kept = script.replace("env -u AWS_CA_BUNDLE ", "")
+    proc = subprocess.run(
+        [*run, kept], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode != 0
+    assert "RootCAs" in proc.stderr  # why the README says to unset it

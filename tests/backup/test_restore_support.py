@@ -23,12 +23,12 @@ from tests.backup.conftest import insert_rows
 class Replicator:
     """``litestream replicate`` for a config's databases, with its control socket."""
 
-    def __init__(self, config: KhronosConfig, workdir: Path) -> None:
+    def __init__(self, config: KhronosConfig, workdir: Path, sock: Path | None = None) -> None:
         assert config.backup is not None
         self.db = config.backup.dbs[0].path
-        self.socket = workdir / "ls.sock"
+        self.socket = sock or workdir / "ls.sock"
         rendered = render_config(config.backup, socket_path=self.socket)
-        conf = workdir / "ls-test.yml"
+        self.config = conf = workdir / "ls-test.yml"
         rendered.write(conf)
         env, _ = litestream_env()
         env.update(rendered.env)
@@ -78,9 +78,11 @@ class Replicator:
 
 
 @contextlib.contextmanager
-def replicating(config: KhronosConfig, workdir: Path) -> Iterator[Replicator]:
-    """A running Replicator, stopped on exit."""
-    rep = Replicator(config, workdir)
+def replicating(
+    config: KhronosConfig, workdir: Path, sock: Path | None = None
+) -> Iterator[Replicator]:
+    """A running Replicator (its control socket at ``sock``), stopped on exit."""
+    rep = Replicator(config, workdir, sock)
     try:
         yield rep
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 import structlog
 from click.testing import CliRunner
 
+from khronos.backup import BackupService, RecordingAlertSink, litestream_env
 from khronos.backup._offline import offline_status, replicate_once
 from khronos.backup._restore import restore_database
 from khronos.backup._restore_run import LitestreamRun
@@ -24,7 +26,7 @@ from khronos.cli import cli
 from khronos.config import KhronosConfig
 from khronos.errors import KhronosError
 from khronos.logs import MASK, get_redactor
-from tests.backup.conftest import S3_KEY, S3_SECRET, MakeConfig, s3_replica_yaml
+from tests.backup.conftest import S3_KEY, S3_SECRET, MakeConfig, make_db, s3_replica_yaml
 
 pytestmark = pytest.mark.integration
 
@@ -152,10 +154,102 @@ def test_aws_ca_bundle_drop_is_logged(
 def test_cli_logs_go_to_stderr_not_into_json(
     make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`khronos verify --json` with AWS_CA_BUNDLE set: JSON on stdout, the log line on stderr."""
+    """`khronos verify --json` at debug level: JSON on stdout, the log lines on stderr."""
     config = make_config()
     monkeypatch.setenv("AWS_CA_BUNDLE", "/nonexistent/ca-bundle.pem")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
     result = CliRunner().invoke(cli, ["-c", str(config.source), "verify", "--json"])
     assert result.exit_code == 1  # an empty replica fails the drill
     assert json.loads(result.stdout)["databases"][0]["ok"] is False
     assert "AWS_CA_BUNDLE" in result.stderr
+
+
+def _two_databases(tmp_path: Path) -> Path:
+    for name in ("a.db", "b.db"):
+        make_db(tmp_path / name)
+    path = tmp_path / "two.yml"
+    path.write_text(
+        f"state_dir: {tmp_path}/state\n"
+        "backup:\n  dbs:\n"
+        f"    - {{path: a.db, replica: {{url: 'file://{tmp_path}/ra'}}}}\n"
+        f"    - {{path: b.db, replica: {{url: 'file://{tmp_path}/rb'}}}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize(("level", "times"), [(None, 0), ("debug", 1)])
+def test_one_shot_commands_mention_the_dropped_ca_bundle_once_at_debug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: str | None, times: int
+) -> None:
+    """verify over two databases: silent at the default level, one line at debug."""
+    monkeypatch.setenv("AWS_CA_BUNDLE", "/nonexistent/ca-bundle.pem")
+    if level:
+        monkeypatch.setenv("LOG_LEVEL", level)
+    result = CliRunner().invoke(cli, ["-c", str(_two_databases(tmp_path)), "verify", "--json"])
+    assert len(json.loads(result.stdout)["databases"]) == 2
+    assert result.stderr.count("dropped AWS_CA_BUNDLE") == times
+
+
+def test_litestream_env_keeps_only_what_litestream_reads() -> None:
+    """PATH, HOME, TZ, locale, TMPDIR, TLS/proxy and cloud credential variables; nothing else."""
+    base = {
+        "PATH": "/usr/bin",
+        "HOME": "/root",
+        "TZ": "Asia/Tokyo",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "SSL_CERT_FILE": "/etc/ssl/ca.pem",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "AWS_ACCESS_KEY_ID": "AKIA",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_PROFILE": "backup",
+        "GOOGLE_APPLICATION_CREDENTIALS": "/k.json",
+        "AZURE_STORAGE_KEY": "z",
+        "LITESTREAM_SECRET_ACCESS_KEY": "l",
+        "AWS_CA_BUNDLE": "/etc/ca.pem",
+        "KHRONOS_HTTP_TOKEN": "http-token",
+        "TELEGRAM_BOT_TOKEN": "123:abc",
+        "DATABASE_URL": "postgres://u:p@h/db",
+        "KHRONOS_LS_0_SECRET_ACCESS_KEY": "from-a-parent-khronos",
+        "LOG_LEVEL": "debug",
+    }
+    env, dropped = litestream_env(base)
+    gone = {
+        "AWS_CA_BUNDLE",
+        "KHRONOS_HTTP_TOKEN",
+        "TELEGRAM_BOT_TOKEN",
+        "DATABASE_URL",
+        "KHRONOS_LS_0_SECRET_ACCESS_KEY",
+        "LOG_LEVEL",
+    }
+    assert set(env) == set(base) - gone
+    assert dropped == ["AWS_CA_BUNDLE"]
+
+
+@pytest.mark.asyncio
+async def test_the_litestream_child_does_not_inherit_khronos_secrets(
+    make_config: MakeConfig,
+) -> None:
+    """The running Litestream's /proc environ has PATH but not the HTTP token or AWS_CA_BUNDLE."""
+    config = make_config()
+    environ = {
+        "PATH": os.environ["PATH"],
+        "KHRONOS_HTTP_TOKEN": "http-token-4f1c9a",
+        "AWS_CA_BUNDLE": "/nonexistent/ca.pem",
+    }
+    service = BackupService(config, alerts=RecordingAlertSink(), environ=environ)
+    await service.start()
+    try:
+        assert service.supervisor is not None
+        pid = service.supervisor.pid
+        assert pid is not None
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    finally:
+        await service.stop()
+    names = {entry.split(b"=", 1)[0].decode() for entry in raw.split(b"\0") if entry}
+    assert "PATH" in names
+    assert "KHRONOS_HTTP_TOKEN" not in names
+    assert "AWS_CA_BUNDLE" not in names
+    assert b"http-token-4f1c9a" not in raw

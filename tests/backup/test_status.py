@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from khronos.backup import BackupService, DbStatus, RecordingAlertSink, VerifyResult
+from khronos.backup._control import parse_time
 from khronos.backup._status import DbTracker, read_verify_file, write_json_atomic
 from khronos.cli import cli
 from khronos.config import KhronosConfig, parse_config
-from tests.backup.conftest import MakeConfig, insert_rows, wait_for
+from tests.backup.conftest import (
+    S3_SECRET,
+    MakeConfig,
+    S3Server,
+    assert_zoned_times,
+    insert_rows,
+    s3_replica_yaml,
+    wait_for,
+)
 
 
 def _tracker() -> DbTracker:
@@ -68,6 +80,17 @@ def test_verify_file_is_read_by_label(tmp_path: Path) -> None:
     assert results == {"app": VerifyResult(True, at, "a1", None, last_success_at=at)}
 
 
+def test_state_files_are_private(tmp_path: Path) -> None:
+    """status.json/verify.json are written 0600, in a state_dir created 0700 (umask 022)."""
+    old = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "state" / "verify.json", {"app": {"ok": True}})
+    finally:
+        os.umask(old)
+    assert oct((tmp_path / "state").stat().st_mode & 0o777) == "0o700"
+    assert oct((tmp_path / "state" / "verify.json").stat().st_mode & 0o777) == "0o600"
+
+
 def test_status_json_round_trips() -> None:
     """DbStatus survives to_json/from_json (txids as 16 hex digits)."""
     status = DbStatus("app", Path("/x/app.db"), "file:///r", 10, 9, 1.5, replicating=True)
@@ -76,14 +99,59 @@ def test_status_json_round_trips() -> None:
     assert DbStatus.from_json(data) == status
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-02T01:10:39.929108123Z", datetime(2026, 12, 2, 1, 10, 39, 929108, UTC)),
+        ("2026-12-02T01:10:39.929108123+00:00", datetime(2026, 12, 2, 1, 10, 39, 929108, UTC)),
+        ("2026-12-02T10:10:39.5+09:00", datetime(2026, 12, 2, 1, 10, 39, 500000, UTC)),
+        ("2026-12-02T01:10:39Z", datetime(2026, 12, 2, 1, 10, 39, tzinfo=UTC)),
+        ("2026-12-02T01:10:39.929108", datetime(2026, 12, 2, 1, 10, 39, 929108, UTC)),
+    ],
+)
+def test_parse_time_keeps_the_zone(text: str, expected: datetime) -> None:
+    """Go's nanosecond times keep their zone (a time without one is UTC): always aware."""
+    parsed = parse_time(text)
+    assert parsed is not None
+    assert parsed.tzinfo is not None
+    assert parsed == expected
+
+
+_ZONES = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1970, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds
+        max_value=datetime(9999, 1, 1),  # noqa: DTZ001
+        timezones=_ZONES,
+    ),
+    digits=st.integers(min_value=0, max_value=9),
+)
+def test_parse_time_reads_every_go_rendering(moment: datetime, digits: int) -> None:
+    """Any zone and 0-9 fraction digits: the same instant (to the microsecond), aware."""
+    frac = f"{moment.microsecond:06d}000"[:digits]
+    offset = moment.strftime("%z")
+    zone = "Z" if offset == "+0000" else f"{offset[:3]}:{offset[3:]}"
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if digits else "") + zone
+    parsed = parse_time(text)
+    assert parsed is not None
+    assert parsed.utcoffset() == moment.utcoffset()
+    assert parsed == moment.replace(microsecond=int(frac.ljust(6, "0")[:6]))
+
+
 def _cli(config: KhronosConfig, *args: str, stdout_only: bool = False) -> tuple[int, str]:
     """Exit code and what was printed (stdout only: logs on stderr left out)."""
     result = CliRunner().invoke(cli, ["-c", str(config.source), *args])
     return result.exit_code, result.stdout if stdout_only else result.output
 
 
-async def _run_cli(config: KhronosConfig, *args: str) -> tuple[int, str, str]:
-    """A real ``python -m khronos`` run: exit code, stdout, stderr."""
+async def _run_cli(
+    config: KhronosConfig, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """A real ``python -m khronos`` run (``env`` added to the environment): code, stdout, stderr."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -93,6 +161,7 @@ async def _run_cli(config: KhronosConfig, *args: str) -> tuple[int, str, str]:
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     return int(proc.returncode or 0), out.decode(), err.decode()
@@ -117,6 +186,41 @@ async def test_status_json_from_the_running_daemon(make_config: MakeConfig, tmp_
     (db,) = document["databases"]
     assert (document["source"], db["replicating"], db["lag_seconds"]) == ("daemon", True, 0.0)
     assert db["replica_txid"] == db["local_txid"] is not None
+    assert parse_time(db["last_sync_at"]).tzinfo is not None
+    assert db["last_sync_at"].endswith("+00:00")
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_status_table_from_a_daemon_that_synced(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """The human status beside a daemon that has synced shows the last sync, in any TZ."""
+    config = make_config()
+    service = BackupService(config, alerts=RecordingAlertSink())
+    await service.start()
+    try:
+        insert_rows(tmp_path / "app.db", 5)
+        await service.sync_now(timeout=30)
+        await wait_for(lambda: service.status()[0].last_sync_at is not None, what="a sync")
+        code, out, err = await _run_cli(config, "status", env={"TZ": "Asia/Tokyo"})
+        json_code, json_out, _ = await _run_cli(config, "status", "--json")
+        await wait_for(lambda: "+00:00" in _status_file(config), what="status.json")
+        assert assert_zoned_times(json.loads(_status_file(config))) >= 2
+    finally:
+        await service.stop()
+    assert code == 0, err
+    assert re.search(r"last sync\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST \(\d+s ago\)", out), out
+    assert json_code == 0
+    (db,) = json.loads(json_out)["databases"]
+    assert parse_time(db["last_sync_at"]).tzinfo is not None
+
+
+def _status_file(config: KhronosConfig) -> str:
+    try:
+        return (config.state_dir / "status.json").read_text(encoding="utf-8")
+    except OSError:
+        return ""
 
 
 @pytest.mark.integration
@@ -201,3 +305,76 @@ def test_backup_now_fails_when_the_replica_is_unreachable(
     code, out = _cli(config, "backup", "now", "--timeout", "5s")
     assert code == 1
     assert "backup now: litestream replicate -once took longer than 5s" in out
+
+
+_UNSET = (
+    "http: {token: '${KHRONOS_TEST_HTTP_TOKEN}'}\n"
+    "alerts: {telegram: {bot_token: '${KHRONOS_TEST_TG_TOKEN}', chat_id: '${KHRONOS_TEST_CHAT}'}}\n"
+    "checks: {http: [{name: bot, url: 'http://127.0.0.1:1/h?token=${KHRONOS_TEST_HTTP_TOKEN}'}]}\n"
+    "logging: {dir: logs}\n"
+)
+
+
+@pytest.mark.integration
+def test_status_and_logs_run_without_the_secrets_they_do_not_use(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """Unset HTTP/Telegram variables: status and logs work and say what is unavailable."""
+    config = make_config()
+    path = Path(str(config.source))
+    path.write_text(path.read_text(encoding="utf-8") + _UNSET, encoding="utf-8")
+    (tmp_path / "logs").mkdir()
+    status = CliRunner().invoke(cli, ["-c", str(path), "status", "--json"])
+    logs = CliRunner().invoke(cli, ["-c", str(path), "logs"])
+    verify = CliRunner().invoke(cli, ["-c", str(path), "verify"])
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.stdout)["source"] == "replica"
+    assert "${KHRONOS_TEST_CHAT} is not set: alerts.telegram is left out" in status.stderr
+    assert "http.token is unavailable" in status.stderr
+    assert logs.exit_code == 0, logs.output
+    assert verify.exit_code == 2  # the drill is not a reading command: every variable counts
+    assert "KHRONOS_TEST_HTTP_TOKEN is not set" in verify.output
+
+
+def _s3_key_from_env(make_config: MakeConfig, s3_server: S3Server, bucket: str) -> KhronosConfig:
+    """A config whose S3 secret is ${KHRONOS_TEST_S3_SECRET} (parsed with it set)."""
+    replica = s3_replica_yaml(bucket, s3_server.endpoint).replace(
+        f"secret-access-key: {S3_SECRET}", "secret-access-key: '${KHRONOS_TEST_S3_SECRET}'"
+    )
+    os.environ["KHRONOS_TEST_S3_SECRET"] = S3_SECRET
+    try:
+        return make_config(replica)
+    finally:
+        del os.environ["KHRONOS_TEST_S3_SECRET"]
+
+
+@pytest.mark.integration
+def test_status_without_a_daemon_names_the_replica_key_it_needs(
+    make_config: MakeConfig, s3_server: S3Server, bucket: str
+) -> None:
+    """No daemon: reading the replica needs its key; the error names the key and the variable."""
+    config = _s3_key_from_env(make_config, s3_server, bucket)
+    code, out = _cli(config, "status")
+    assert code == 2, out
+    assert (
+        "backup.dbs[0].replica.secret-access-key: environment variable KHRONOS_TEST_S3_SECRET "
+        "is not set" in out
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_status_beside_a_daemon_needs_no_replica_key(
+    make_config: MakeConfig, s3_server: S3Server, bucket: str
+) -> None:
+    """The daemon has the S3 key; a shell without it still gets the status from the daemon."""
+    config = _s3_key_from_env(make_config, s3_server, bucket)
+    service = BackupService(config, alerts=RecordingAlertSink())
+    await service.start()
+    try:
+        code, out, err = await _run_cli(config, "status", "--json")
+    finally:
+        await service.stop()
+    assert code == 0, err
+    assert json.loads(out)["source"] == "daemon"
+    assert "secret-access-key is unavailable to this command" in err

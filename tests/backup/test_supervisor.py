@@ -296,3 +296,24 @@ def test_forward_maps_levels_and_renames_reserved_keys() -> None:
         "db": "app.db",
     }
     assert (logs[1]["event"], logs[1]["log_level"]) == ("Error: cannot open config", "error")
+
+
+def test_forwarded_durations_read_as_durations() -> None:
+    """Go durations (nanoseconds in slog's JSON) become 5m, 1s...; other numbers stay numbers."""
+    lines = [
+        '{"level":"INFO","msg":"starting compaction monitor","level":2,"interval":300000000000}',
+        '{"level":"INFO","msg":"replicating to","type":"file","sync-interval":1000000000}',
+        (
+            '{"level":"INFO","msg":"starting L0 retention monitor","interval":15000000000,'
+            '"retention":300000000000}'
+        ),
+        '{"level":"INFO","msg":"done","elapsed":1500000,"size":567,"txid":"0000000000000001"}',
+    ]
+    logger = structlog.get_logger("t")
+    with structlog.testing.capture_logs() as logs:
+        for line in lines:
+            forward_log_line(logger, line)
+    assert logs[0]["interval"] == "5m"
+    assert logs[1]["sync-interval"] == "1s"
+    assert (logs[2]["interval"], logs[2]["retention"]) == ("15s", "5m")
+    assert (logs[3]["elapsed"], logs[3]["size"]) == ("1ms500us", 567)

@@ -109,6 +109,22 @@ def test_show_masks_secrets(write_config: WriteConfig) -> None:
         assert "**********" in result.output
 
 
+def test_show_masks_secrets_inside_urls(write_config: WriteConfig) -> None:
+    """The http.token inside a check URL's query and a URL's password are masked, host kept."""
+    path = write_config(
+        "http:\n  token: ${TOK}\n"
+        "checks:\n  http:\n    - name: bot\n"
+        "      url: http://admin:hunter2-url-pass@127.0.0.1:8080/health?token=${TOK}&v=1\n"
+    )
+    env = {"TOK": "super-secret-value-123"}
+    for args in (("config", "show", str(path)), ("config", "show", "--json", str(path))):
+        result = run(*args, env=env)
+        assert result.exit_code == 0
+        for secret in ("super-secret-value-123", "hunter2-url-pass"):
+            assert secret not in result.output
+        assert "http://admin:**********@127.0.0.1:8080/health?token=**********&v=1" in result.output
+
+
 def test_show_json_is_the_effective_config(write_config: WriteConfig) -> None:
     """--json prints the whole effective configuration with defaults filled in."""
     path = write_config("service: bot\n")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from khronos import logs
 from khronos.config import load_config, parse_config, resolve_config_path
 from khronos.errors import ConfigError
 from tests.conftest import WriteConfig
@@ -174,3 +175,75 @@ def test_load_records_source(write_config: WriteConfig) -> None:
     """The loaded config knows the file it came from."""
     path = write_config("service: a\n")
     assert load_config(path).source == path.resolve()
+
+
+# ------------------------------------------------- reading commands and unset variables
+
+_READER = (
+    "http: {token: '${HTTP_TOKEN}'}\n"
+    "alerts: {telegram: {bot_token: '${TG_TOKEN}', chat_id: '${TG_CHAT}'}}\n"
+    "checks:\n  http:\n"
+    "    - {name: bot, url: 'http://127.0.0.1:8080/health?token=${HTTP_TOKEN}'}\n"
+    "    - {name: web, url: 'http://127.0.0.1:8081/health'}\n"
+    "backup:\n  dbs:\n"
+    "    - path: /srv/app.db\n"
+    "      replica: {url: 's3://b/app', access-key-id: '${AWS_ID}', secret-access-key: "
+    "'${AWS_SECRET}'}\n"
+)
+
+
+def test_a_reading_command_loads_without_the_secrets_it_does_not_use() -> None:
+    """needs=...: unset secrets stay set but unknown; unset elsewhere leaves that part out."""
+    config = parse_config(_READER, environ={}, needs=("backup", "state_dir", "logging"))
+    assert config.http.token is not None
+    assert config.alerts is not None
+    assert config.alerts.telegram is None  # its chat_id is not set: left out
+    assert [c.name for c in config.checks.http] == ["web"]
+    assert config.backup is not None
+    assert config.backup.dbs[0].replica.secret_access_key is not None
+    described = {u.describe() for u in config.unset_variables}
+    assert "${TG_CHAT} is not set: alerts.telegram is left out" in described
+    assert "${HTTP_TOKEN} is not set: checks.http[0] is left out" in described
+    assert "${HTTP_TOKEN} is not set: http.token is unavailable to this command" in described
+
+
+def test_reading_an_unset_secret_fails_with_the_key_and_the_variable() -> None:
+    """A command that does use the secret gets the normal error: key path and variable."""
+    config = parse_config(_READER, environ={}, needs=("backup",))
+    assert config.backup is not None
+    with pytest.raises(ConfigError) as info:
+        config.backup.dbs[0].replica.secret_access_key.get_secret_value()  # type: ignore[union-attr]
+    (line,) = info.value.lines()
+    assert line.startswith(
+        "backup.dbs[0].replica.secret-access-key: environment variable AWS_SECRET is not set"
+    )
+
+
+def test_an_unset_variable_a_reading_command_needs_is_still_an_error() -> None:
+    """A non-secret value in a section the command reads must be set."""
+    text = "backup: {dbs: [{path: '${APP_DIR}/app.db', replica: {url: 'file:///r'}}]}\n"
+    with pytest.raises(ConfigError, match="APP_DIR is not set"):
+        parse_config(text, environ={}, needs=("backup",))
+
+
+def test_every_command_that_does_not_say_what_it_reads_needs_every_variable() -> None:
+    """Without needs (khronos run, verify, restore...), each unset variable is reported."""
+    found = problems(_READER, environ={})
+    assert sum("is not set" in line for line in found) == 6
+
+
+def test_a_secret_inside_a_part_left_out_is_noted_with_it() -> None:
+    """The bot token of a left-out alerts.telegram is noted as left out with it."""
+    config = parse_config(_READER, environ={}, needs=("backup",))
+    notes = {u.variable: u.left_out for u in config.unset_variables}
+    assert notes["TG_TOKEN"] == "alerts.telegram"
+
+
+def test_a_reading_command_logs_without_an_unset_redact_secret() -> None:
+    """logging.redact with an unset ${VAR}: the logs still configure (nothing to mask for it)."""
+    config = parse_config(
+        "logging: {redact: ['${KHRONOS_TEST_UNSET}'], dir: null}\n", environ={}, needs=("logging",)
+    )
+    logs.configure_from_config(config, handle_sigterm=False, exception_hooks=False)
+    logs.reset()
+    assert [u.variable for u in config.unset_variables] == ["KHRONOS_TEST_UNSET"]

@@ -5,16 +5,21 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import string
 import subprocess
 import sys
 import textwrap
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from khronos import logs
+from khronos.config import parse_config
 from tests.logs.conftest import Setup, read_lines
 
 BOT_SECRET = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"
@@ -178,6 +183,18 @@ def test_dataclasses_enums_and_header_pairs_in_fields_are_masked(
         assert leak not in text
 
 
+def test_python_warnings_are_logged_and_masked(setup_logs: Setup, tmp_path: Path) -> None:
+    """A warnings.warn() quoting a secret goes through the log pipeline, redacted."""
+    console = setup_logs(secrets=["warned-secret-8d2e"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("cannot use warned-secret-8d2e here", UserWarning, stacklevel=1)
+    text = _everywhere(tmp_path, console.getvalue())
+    assert "cannot use" in text
+    assert "UserWarning" in text
+    assert "warned-secret-8d2e" not in text
+
+
 @pytest.mark.integration
 def test_uncaught_exception_with_a_token_is_masked_everywhere(tmp_path: Path) -> None:
     """exceptions.log (and every other output) masks a token in the message and the stack."""
@@ -201,3 +218,166 @@ def test_uncaught_exception_with_a_token_is_masked_everywhere(tmp_path: Path) ->
     assert "cannot reach" in record["message"]
     files = "".join(p.read_text(encoding="utf-8") for p in tmp_path.glob("*.log*"))
     assert BOT_SECRET not in files + proc.stderr
+
+
+# ------------------------------------------------------------- URLs, values and prose
+
+URL_PASSWORD = "Pa55-w0rd-in-url"
+URL_TOKEN = "q7T0ken-in-query-9f"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            f"GET http://admin:{URL_PASSWORD}@127.0.0.1:8080/health",
+            f"GET http://admin:{logs.MASK}@127.0.0.1:8080/health",
+        ),
+        (
+            f"http://127.0.0.1/health?token={URL_TOKEN}&verbose=1",
+            f"http://127.0.0.1/health?token={logs.MASK}&verbose=1",
+        ),
+        (
+            f"https://h/x?a=1&api_key={URL_TOKEN}#access_token={URL_TOKEN}",
+            f"https://h/x?a=1&api_key={logs.MASK}#access_token={logs.MASK}",
+        ),
+        (
+            f"https://s3/o?X-Amz-Credential={URL_TOKEN}&X-Amz-Signature={URL_TOKEN}&x=y",
+            f"https://s3/o?X-Amz-Credential={logs.MASK}&X-Amz-Signature={logs.MASK}&x=y",
+        ),
+        (f"redis://:{URL_PASSWORD}@cache:6379/0", f"redis://:{logs.MASK}@cache:6379/0"),
+    ],
+)
+def test_url_passwords_and_token_like_query_values_are_masked(text: str, expected: str) -> None:
+    """A URL keeps its user, host, path and other parameters; the secrets in it are masked."""
+    assert logs.redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        (
+            "backup.dbs[0].replica.secret-access-key: environment variable AWS_SECRET_ACCESS_KEY "
+            "is not set (export AWS_SECRET_ACCESS_KEY=... before starting Khronos, or write "
+            "${AWS_SECRET_ACCESS_KEY:-default})"
+        ),
+        "backup.dbs[0].replica.secret-access-key: expected a string, got a list",
+        "checks.http[0].headers.authorization: expected a string",
+        "the endpoint wants basic authentication, then bearer authorization",
+        "http://host:8080/path?page=2&sort=name keyword=x",
+    ],
+)
+def test_prose_after_a_key_name_is_kept(text: str) -> None:
+    """Messages that name a secret key keep their words: only values are masked."""
+    assert logs.redact(text) == text
+
+
+def test_collect_secrets_finds_the_secrets_inside_urls() -> None:
+    """The password and token-like query values of a URL in the config are secrets too."""
+    config = parse_config(
+        "checks: {http: [{name: bot, url: "
+        f"'http://admin:{URL_PASSWORD}@127.0.0.1:8080/health?token={URL_TOKEN}&x=1'}}]}}"
+    )
+    found = logs.collect_secrets(config)
+    assert URL_PASSWORD in found
+    assert URL_TOKEN in found
+    assert "admin" not in found
+
+
+# ------------------------------------------------------------- property tests
+
+_TOKEN_ALPHABET = string.ascii_letters + string.digits + "_-"
+_SECRETS = st.text(alphabet=_TOKEN_ALPHABET, min_size=12, max_size=40).filter(
+    lambda s: any(c.isdigit() for c in s) and any(c.isupper() for c in s)
+)
+_AWS_SECRETS = st.text(alphabet=_TOKEN_ALPHABET + "/+", min_size=20, max_size=40).filter(
+    lambda s: any(c.isdigit() for c in s) and any(c.isupper() for c in s)
+)
+_WORDS = st.lists(
+    st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=15), min_size=1, max_size=8
+)
+_PUNCT = st.sampled_from(["", ",", ".", ";", ")"])
+_SURROUNDINGS = st.tuples(_WORDS, st.sampled_from([" ", "\n", " (", ": "]))
+_PLANTED = [
+    "aws_secret_access_key={s}",
+    "AWS_SECRET_ACCESS_KEY = {s}",
+    "secret-access-key: {s}",
+    '{{"SecretAccessKey": "{s}"}}',
+    "Authorization: Bearer {s}",
+    '{{"authorization": "Basic {s}"}}',
+    "curl -H 'Authorization: ApiKey {s}' http://x",
+    "Bearer {s}",
+    "https://user:{s}@host.example/path",
+    "GET https://host/p?x=1&token={s}&y=2",
+    "http://127.0.0.1:9/h?api_key={s}",
+    "https://app/cb#access_token={s}&state=1",
+    "https://s3.example/b/k?X-Amz-Signature={s}",
+]
+_KEY_NAMES = st.sampled_from(
+    [
+        "secret-access-key",
+        "replica.secret-access-key",
+        "aws_secret_access_key",
+        "AWS_SECRET_ACCESS_KEY",
+        "SecretAccessKey",
+        "authorization",
+        "Authorization",
+        "bearer",
+        "basic",
+    ]
+)
+
+
+@given(
+    template=st.sampled_from(_PLANTED),
+    secret=_SECRETS,
+    aws_secret=_AWS_SECRETS,
+    before=_SURROUNDINGS,
+    after=_SURROUNDINGS,
+)
+def test_planted_secrets_are_masked_wherever_they_sit(
+    template: str,
+    secret: str,
+    aws_secret: str,
+    before: tuple[list[str], str],
+    after: tuple[list[str], str],
+) -> None:
+    """A secret in a header, a key=value, JSON, a URL's userinfo or query never survives."""
+    value = aws_secret if "ecret" in template and "://" not in template else secret
+    planted = template.format(s=value)
+    text = f"{' '.join(before[0])}{before[1]}{planted}{after[1]}{' '.join(after[0])}"
+    masked = logs.Redactor().redact(text)
+    assert value not in masked
+    assert logs.MASK in masked
+
+
+@given(
+    secret=st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="*"),
+        min_size=4,
+        max_size=30,
+    ),
+    before=st.text(max_size=30),
+    after=st.text(max_size=30),
+)
+def test_a_configured_secret_is_masked_anywhere(secret: str, before: str, after: str) -> None:
+    """A literal secret is masked whatever surrounds it, even glued to other text."""
+    redactor = logs.Redactor([secret])
+    assert secret not in redactor.redact(before + secret + after)
+
+
+@given(
+    key=_KEY_NAMES,
+    separator=st.sampled_from([": ", "=", " = ", ": "]),
+    words=_WORDS,
+    punct=_PUNCT,
+    lead=_WORDS,
+)
+def test_prose_around_key_names_survives(
+    key: str, separator: str, words: list[str], punct: str, lead: list[str]
+) -> None:
+    """Lowercase words after a secret key's name are prose: the message is left as it is."""
+    if key in {"bearer", "basic"}:
+        separator = " "
+    text = f"{' '.join(lead)} {key}{separator}{' '.join(words)}{punct}"
+    assert logs.Redactor().redact(text) == text

@@ -31,6 +31,7 @@ only add rows and watch them disappear.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -86,7 +87,10 @@ class Outbox:
         self.path = Path(path)
         self.max_pending = max_pending
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # state_dir: private
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # alert texts: owner only
+            with contextlib.suppress(OSError):
+                self.path.chmod(0o600)  # a file from an older version; SQLite's -wal/-shm follow
             self._db = connect(self.path)
         except WRITE_ERRORS as exc:
             problem = describe_write_error(exc, self.path, time.time())

@@ -20,6 +20,7 @@ fallback in the temp folder, derived from ``state_dir`` so the CLI finds the sam
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,17 +74,27 @@ def control_socket_path(state_dir: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"khronos-{digest}.sock"
 
 
+_GO_TIME = re.compile(
+    r"(?P<head>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)(?:\.(?P<frac>\d+))?"
+    r"(?P<zone>[Zz]|[+-]\d\d:?\d\d)?"
+)
+
+
 def parse_time(value: str | None) -> datetime | None:
-    """An RFC 3339 time from Go (nanoseconds allowed) as an aware datetime."""
+    """An RFC 3339 time (Go's nanoseconds, or Python's ``isoformat``) as an aware datetime.
+
+    The zone is kept (``Z`` is UTC); a time written without one is taken as UTC, so every
+    value compares with ``datetime.now(UTC)``.  Anything else raises ``ValueError``.
+    """
     if not value:
         return None
-    text = value.replace("Z", "+00:00")
-    if "." in text:
-        head, rest = text.split(".", 1)
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        zone = rest[len(digits) :]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
-    return datetime.fromisoformat(text)
+    match = _GO_TIME.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"not an RFC 3339 time: {value!r}")
+    frac = (match["frac"] or "")[:6].ljust(6, "0")
+    zone = match["zone"] or "+00:00"
+    zone = "+00:00" if zone in "Zz" else zone
+    return datetime.fromisoformat(f"{match['head']}.{frac}{zone}")
 
 
 class ControlClient:

@@ -4,6 +4,10 @@ Secrets never go into the rendered file: they are passed to the child as environ
 that the file references (``${KHRONOS_LS_0_SECRET_ACCESS_KEY}``), and Litestream expands them.
 The file is still written with mode 0600 in ``state_dir``.
 
+The child's environment is Khronos' minus everything Litestream does not read
+(:func:`litestream_env`): ``PATH``, ``HOME``, ``TZ``, the locale, ``TMPDIR``, Go's TLS and
+proxy variables and the cloud credential variables, plus the rendered ``KHRONOS_LS_*`` secrets.
+
 ``AWS_CA_BUNDLE``: Litestream 0.5's S3 client fails with "unable to add custom RootCAs
 HTTPClient, has no WithTransportOptions" when it is set, so the child's environment drops it
 (the system trust store still applies) and :func:`litestream_env` reports that it did.
@@ -30,6 +34,8 @@ from khronos.errors import KhronosError
 
 __all__ = [
     "DROPPED_ENV",
+    "KEPT_ENV",
+    "KEPT_PREFIXES",
     "LitestreamNotFoundError",
     "RenderedConfig",
     "find_litestream",
@@ -40,6 +46,34 @@ __all__ = [
 ]
 
 DROPPED_ENV = ("AWS_CA_BUNDLE",)
+KEPT_ENV = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "TZ",
+        "TMPDIR",
+        "LANG",
+        "LANGUAGE",
+        # Go's TLS and HTTP: a private CA bundle, a proxy
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        # Litestream's own credential variables (used when the config gives no keys)
+        "LITESTREAM_ACCESS_KEY_ID",
+        "LITESTREAM_SECRET_ACCESS_KEY",
+        "LITESTREAM_AZURE_ACCOUNT_KEY",
+        "LITESTREAM_AZURE_SAS_TOKEN",
+    }
+)
+"""Variables a Litestream child gets from Khronos' environment (besides ``KEPT_PREFIXES``)."""
+KEPT_PREFIXES = ("LC_", "AWS_", "GOOGLE_", "AZURE_")
+"""Locale, and the cloud SDKs' credential chains (keys, profiles, web identity, regions) that
+Litestream's clients read when the config gives no keys.  ``AWS_CA_BUNDLE`` excepted."""
 # Parsed once in khronos.yml and already turned into the keys below: never rendered themselves.
 _NOT_RENDERED = frozenset({"url", "type", "account_id", "sync_interval"})
 
@@ -77,11 +111,20 @@ def find_litestream(setting: str = "auto") -> Path:
 
 
 def litestream_env(base: Mapping[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
-    """The environment for a Litestream child, and the names of variables that were dropped."""
-    env = dict(os.environ if base is None else base)
-    dropped = [name for name in DROPPED_ENV if name in env]
-    for name in dropped:
-        del env[name]
+    """The environment for a Litestream child, and the names of notable variables dropped.
+
+    Only what Litestream reads is passed (see ``KEPT_ENV``): the rest of Khronos' environment,
+    the HTTP token or the Telegram token variables for instance, never reaches the child.
+    The callers add the rendered config's ``KHRONOS_LS_*`` secrets.  ``AWS_CA_BUNDLE`` is
+    dropped and named in the result, so the caller can say so.
+    """
+    source = os.environ if base is None else base
+    dropped = [name for name in DROPPED_ENV if name in source]
+    env = {
+        name: value
+        for name, value in source.items()
+        if name not in DROPPED_ENV and (name in KEPT_ENV or name.startswith(KEPT_PREFIXES))
+    }
     return env, dropped
 
 
@@ -177,7 +220,7 @@ class RenderedConfig:
 
     def write(self, path: Path) -> None:
         """Write the file with mode 0600 (created that way, never world-readable)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -11,9 +11,11 @@
 - ``backup now`` without a daemon runs ``litestream replicate -once`` (0.5.17 has it: one sync
   of every database and its replica, then exit) and then checks the replica.
 
-Litestream's stderr is quoted in the errors only after :func:`~._restore_run.scrub` (the
-configured secrets are registered with the redactor first), and ``AWS_CA_BUNDLE`` is dropped
-from its environment with a log line, as everywhere else.
+Litestream's errors are translated by :func:`~._restore_run.explain_litestream_error` (a wrong
+bucket, rejected credentials, an unreachable endpoint: the same words as ``restore`` and
+``verify``) and quoted only after :func:`~._restore_run.scrub` (the configured secrets are
+registered with the redactor first); ``AWS_CA_BUNDLE`` is dropped from its environment, as
+everywhere else.
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ from pathlib import Path
 
 from khronos.backup._control import parse_time
 from khronos.backup._litestream import find_litestream, litestream_env, render_config
-from khronos.backup._restore_run import log_dropped_env, register_secrets, scrub
+from khronos.backup._restore_run import (
+    explain_litestream_error,
+    litestream_error_text,
+    log_dropped_env,
+    register_secrets,
+    scrub,
+)
 from khronos.backup._status import DbStatus, file_sizes
 from khronos.config._backup import BackupConfig, DatabaseConfig
 from khronos.errors import KhronosError
@@ -111,14 +119,19 @@ class _TempConfig:
 
     def __init__(self, backup: BackupConfig, dbs: list[DatabaseConfig]) -> None:
         register_secrets(backup)
-        self._dir = tempfile.TemporaryDirectory(prefix="khronos-ls-")
-        self.path = Path(self._dir.name) / "litestream.yml"
+        # everything that may raise (an unset secret, no binary) before the folder exists
         rendered = render_config(backup, dbs=dbs)
-        rendered.write(self.path)
+        self.binary = str(find_litestream(backup.litestream))
         self.env, self.dropped = litestream_env()
         log_dropped_env(self.dropped, dbs=[db.label for db in dbs])
         self.env.update(rendered.env)
-        self.binary = str(find_litestream(backup.litestream))
+        self._dir = tempfile.TemporaryDirectory(prefix="khronos-ls-")
+        self.path = Path(self._dir.name) / "litestream.yml"
+        try:
+            rendered.write(self.path)
+        except OSError:
+            self._dir.cleanup()
+            raise
 
     def __enter__(self) -> _TempConfig:
         return self
@@ -135,9 +148,9 @@ async def replica_position(
         argv = [conf.binary, "ltx", "-json", "-level", "all", "-config", str(conf.path)]
         rc, out, err = await _run([*argv, str(db.path)], conf.env, timeout, op)
     if rc != 0:
-        last = err.strip().splitlines()[-1] if err.strip() else f"exit code {rc}"
-        raise KhronosError(
-            f"cannot read the replica of {db.label}: {scrub(last)}",
+        raise explain_litestream_error(err, db, op=op) or KhronosError(
+            f"cannot read the replica of {db.label}: "
+            f"{litestream_error_text(err) or f'exit code {rc}'}",
             op=op,
             hint="check the replica's URL, credentials and network",
             recoverable=True,
@@ -190,6 +203,14 @@ async def offline_status(backup: BackupConfig, *, timeout: float = 60.0) -> list
     return out
 
 
+def _named_in(output: str, dbs: list[DatabaseConfig]) -> DatabaseConfig:
+    """The database an error of a run over several is about (its path or bucket), else the first."""
+    for db in dbs:
+        if str(db.path) in output or (db.replica.bucket and f"{db.replica.bucket}" in output):
+            return db
+    return dbs[0]
+
+
 async def replicate_once(
     backup: BackupConfig, dbs: list[DatabaseConfig], *, timeout: float = 60.0
 ) -> list[tuple[DatabaseConfig, int | None, int | None]]:
@@ -199,9 +220,8 @@ async def replicate_once(
         argv = [conf.binary, "replicate", "-once", "-config", str(conf.path)]
         rc, _out, err = await _run(argv, conf.env, timeout, "backup now")
     if rc != 0:
-        last = err.strip().splitlines()[-1] if err.strip() else f"exit code {rc}"
-        raise KhronosError(
-            f"litestream replicate -once failed: {scrub(last)}",
+        raise explain_litestream_error(err, _named_in(err, dbs), op="backup now") or KhronosError(
+            f"litestream replicate -once failed: {litestream_error_text(err) or f'exit code {rc}'}",
             op="backup now",
             hint="check the replica's URL, credentials and network",
             recoverable=True,

@@ -18,6 +18,7 @@ from typing import Literal
 
 from khronos.backup._control import ControlClient, ControlError, control_socket_path
 from khronos.backup._offline import offline_status, replicate_once
+from khronos.backup._restore_run import explain_litestream_error, register_secrets, scrub
 from khronos.backup._service import SyncError, select_dbs, sync_and_wait
 from khronos.backup._status import (
     STATUS_FILE,
@@ -27,7 +28,7 @@ from khronos.backup._status import (
     read_verify_file,
 )
 from khronos.config import KhronosConfig
-from khronos.config._backup import BackupConfig
+from khronos.config._backup import BackupConfig, DatabaseConfig
 from khronos.errors import KhronosError
 
 __all__ = ["SyncOutcome", "backup_now", "query_status", "require_backup"]
@@ -145,6 +146,18 @@ class SyncOutcome:
     via: Source
 
 
+def _explained(exc: SyncError, dbs: list[DatabaseConfig]) -> KhronosError:
+    """A failed sync through the daemon in the words restore and verify use, secrets masked."""
+    db = next((d for d in dbs if exc.message.startswith(f"{d.label}: ")), dbs[0])
+    explained = explain_litestream_error(
+        exc.message.removeprefix(f"{db.label}: "), db, op=exc.op or "backup now"
+    )
+    if explained is not None:
+        explained.message = f"{db.label}: {explained.message}"
+        return explained
+    return SyncError(scrub(exc.message), op=exc.op, hint=exc.hint, recoverable=exc.recoverable)
+
+
 async def backup_now(
     config: KhronosConfig, db: str | None = None, *, timeout: float = 60.0
 ) -> list[SyncOutcome]:
@@ -159,7 +172,11 @@ async def backup_now(
             except ControlError:
                 pass
             else:
-                results = await sync_and_wait(client, dbs, timeout=timeout)
+                register_secrets(backup)  # a message quoting S3 may name the access key id
+                try:
+                    results = await sync_and_wait(client, dbs, timeout=timeout)
+                except SyncError as exc:
+                    raise _explained(exc, dbs) from exc
                 return [
                     SyncOutcome(d.label, r.txid, r.replicated_txid, "daemon")
                     for d, r in zip(dbs, results, strict=True)

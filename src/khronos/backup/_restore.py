@@ -43,6 +43,13 @@ from pathlib import Path
 from typing import Any
 
 from khronos.backup._control import control_socket_path, parse_time
+from khronos.backup._restore_args import (
+    not_a_file,
+    output_target,
+    parse_timestamp,
+    parse_txid_arg,
+    select_database,
+)
 from khronos.backup._restore_run import (
     PROBE_TIMEOUT,
     STALL_TIMEOUT,
@@ -69,6 +76,7 @@ __all__ = [
     "Progress",
     "RestorePlan",
     "RestoreResult",
+    "output_target",
     "parse_timestamp",
     "parse_txid_arg",
     "restore_database",
@@ -131,65 +139,6 @@ class RestoreResult:
         }
 
 
-# ----------------------------------------------------------------------------- arguments
-
-
-def select_database(backup: BackupConfig, name_or_path: str | Path | None) -> DatabaseConfig:
-    """The configured database named (label) or at ``name_or_path``; the only one when None."""
-    names = ", ".join(f"{d.label} ({d.path})" for d in backup.dbs)
-    if name_or_path is None:
-        if len(backup.dbs) == 1:
-            return backup.dbs[0]
-        raise ConfigError.single(
-            "backup.dbs", f"{len(backup.dbs)} databases are configured: {names}", "name one"
-        )
-    text = str(name_or_path)
-    for db in backup.dbs:
-        if text == db.label:
-            return db
-    resolved = Path(text).expanduser().resolve()
-    for db in backup.dbs:
-        if Path(db.path).resolve() == resolved:
-            return db
-    raise ConfigError.single("backup.dbs", f"no configured database {text!r}", f"one of: {names}")
-
-
-def parse_timestamp(value: str | datetime) -> datetime:
-    """An RFC 3339 time with a zone (``2025-01-31T12:00:00Z``) as an aware UTC datetime."""
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
-        except ValueError as exc:
-            raise RestoreError(
-                f"invalid timestamp {value!r}",
-                hint="use RFC 3339 with a zone, e.g. 2025-01-31T12:00:00Z",
-            ) from exc
-    if moment.tzinfo is None:
-        raise RestoreError(
-            f"timestamp {value!s} has no time zone",
-            hint="add Z for UTC or an offset, e.g. 2025-01-31T12:00:00Z",
-        )
-    return moment.astimezone(UTC)
-
-
-def parse_txid_arg(value: str | int) -> str:
-    """A transaction id as Litestream wants it: 16 hex digits."""
-    try:
-        number = value if isinstance(value, int) else int(str(value).removeprefix("0x"), 16)
-    except ValueError as exc:
-        raise RestoreError(
-            f"invalid txid {value!r}", hint="a hex number, e.g. 00000000000000a1"
-        ) from exc
-    if not 0 < number < 1 << 64:
-        raise RestoreError(f"txid {value!r} is out of range", hint="txids start at 1")
-    return f"{number:016x}"
-
-
-# ----------------------------------------------------------------------------- litestream
-
-
 # ----------------------------------------------------------------------------- refusal
 
 
@@ -217,7 +166,8 @@ def _check_in_use(config: KhronosConfig, db: DatabaseConfig, target: Path) -> li
     """Reasons the restore must not run now (empty: go ahead)."""
     reasons = []
     if target == Path(db.path) and _replicating(config, db):
-        reasons.append(f"Khronos is still replicating it (control socket {config.state_dir})")
+        sock = control_socket_path(Path(config.state_dir))
+        reasons.append(f"khronos run is still replicating it (its Litestream answers on {sock})")
     for holder in db_holders(target):
         if holder.is_litestream:
             reasons.append(f"Litestream is replicating it ({holder.describe()})")
@@ -260,7 +210,7 @@ def restore_database(
         config=config,
         backup=config.backup,
         db=dbc,
-        target=Path(output).expanduser().resolve() if output else Path(dbc.path),
+        target=output_target(output) if output else Path(dbc.path),
         timestamp=parse_timestamp(timestamp) if timestamp is not None else None,
         txid=parse_txid_arg(txid) if txid is not None else None,
         notify=progress or no_progress,
@@ -305,8 +255,14 @@ class _Job:
         return ["-txid", self.txid] if self.txid else []
 
     def check(self, *, other_output: bool) -> list[str]:
-        if self.target.is_dir():
-            raise RestoreRefusedError(f"{self.target} is a directory", hint="give a file path")
+        kind = not_a_file(self.target)
+        if kind is not None:
+            # never replaced, not even with --force: a restore writes a database file, and
+            # opening a FIFO for the safety copy would block forever
+            raise RestoreRefusedError(
+                f"{self.target} is {kind}, not a database file",
+                hint="give the path of a regular file (or of one to create) with -o",
+            )
         reasons = _check_in_use(self.config, self.db, self.target)
         if other_output and self.target.exists() and self.target != Path(self.db.path):
             reasons.insert(0, f"{self.target} already exists")

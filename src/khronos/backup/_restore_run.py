@@ -6,7 +6,8 @@ so, as ``khronos run`` does) plus the secrets the config references.  Quick comm
 bounded by ``probe_timeout``: Litestream 0.5.17 retries an S3 endpoint that refuses
 connections for about four minutes before it gives up.  A download is stopped when its output
 stops growing for ``stall_timeout``.  Litestream's error messages are mapped to
-:class:`~khronos.errors.RestoreError` subclasses with hints.
+:class:`~khronos.errors.RestoreError` subclasses with hints by :func:`explain_litestream_error`,
+the one translation ``status`` and ``backup now`` use too.
 
 **Secrets.**  Litestream's stderr ends up in error messages that the CLI prints, that
 ``verify.json`` keeps and that become the restore-drill alert's reason; an S3 error may quote a
@@ -45,6 +46,8 @@ __all__ = [
     "LitestreamRun",
     "Progress",
     "describe_replica_error",
+    "explain_litestream_error",
+    "litestream_error_text",
     "log_dropped_env",
     "no_progress",
     "register_secrets",
@@ -73,10 +76,22 @@ def scrub(text: str) -> str:
     return get_redactor().redact(text)
 
 
-def log_dropped_env(dropped: Iterable[str], **context: Any) -> None:
-    """Say which variables were kept from Litestream's environment, and why."""
+_said: set[str] = set()
+_said_lock = threading.Lock()
+
+
+def log_dropped_env(dropped: Iterable[str], *, level: str = "debug", **context: Any) -> None:
+    """Say, once per process, which variables were kept from Litestream's environment and why.
+
+    One-shot commands say it at debug level (every run would repeat it); ``khronos run`` says
+    it at info, once, in its log.
+    """
     for name in dropped:
-        _log.info(
+        with _said_lock:
+            if name in _said:
+                continue
+            _said.add(name)
+        getattr(_log, level)(
             f"dropped {name} from Litestream's environment",
             variable=name,
             reason=AWS_CA_REASON,
@@ -218,43 +233,68 @@ def _unreachable(db: DatabaseConfig, timeout: float) -> ReplicaAccessError:
     )
 
 
-def _classify(output: str, db: DatabaseConfig) -> RestoreError:
-    """A Litestream error message as a RestoreError with a hint (secrets masked)."""
-    output = scrub(output)
-    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+def litestream_error_text(output: str) -> str:
+    """The line of Litestream's output that says what failed (its last ``Error:``), masked."""
+    lines = [line.strip() for line in scrub(output).strip().splitlines() if line.strip()]
     errors = [line.removeprefix("Error: ") for line in lines if line.startswith("Error:")]
-    text = errors[-1] if errors else (lines[-1] if lines else "litestream restore failed")
+    return errors[-1] if errors else (lines[-1] if lines else "")
+
+
+def explain_litestream_error(
+    output: str, db: DatabaseConfig, *, op: str = "restore"
+) -> RestoreError | None:
+    """Litestream's error (stderr, or a control-socket message) in plain words, with a hint.
+
+    The one translation every command uses (restore, verify, status, backup now, with or
+    without a daemon): a missing backup, a wrong bucket, rejected credentials, an unreachable
+    endpoint.  None when the error is none of those.  Secrets are masked.
+    """
+    text = litestream_error_text(output)
     replica = db.replica.display
     lowered = text.lower()
     if _NO_BACKUP in lowered:
         return NoBackupError(
             f"the replica {replica} has no backups yet",
+            op=op,
             hint="is khronos run replicating this database? see khronos status",
         )
     if "nosuchbucket" in lowered:
         return ReplicaAccessError(
             f"bucket {db.replica.bucket!r} does not exist at {db.replica.endpoint or 's3'}",
+            op=op,
             hint="check backup.dbs[].replica.bucket (and endpoint/region)",
         )
     if any(k in lowered for k in ("invalidaccesskeyid", "signaturedoesnotmatch", "accessdenied")):
         return ReplicaAccessError(
             f"the replica {replica} rejected the credentials ({_short(text)})",
+            op=op,
             hint="check access-key-id and secret-access-key (or AWS_ACCESS_KEY_ID/"
             "AWS_SECRET_ACCESS_KEY) and the key's permissions on the bucket",
         )
     if any(k in lowered for k in ("connection refused", "no such host", "i/o timeout")):
         return ReplicaAccessError(
             f"cannot reach the replica {replica} ({_short(text)})",
+            op=op,
             hint="check backup.dbs[].replica.endpoint and the network, then retry",
             recoverable=True,
         )
-    return RestoreError(f"litestream: {text}", hint=f"replica {replica}")
+    return None
+
+
+def _classify(output: str, db: DatabaseConfig) -> RestoreError:
+    """A Litestream error message as a RestoreError with a hint (secrets masked)."""
+    explained = explain_litestream_error(output, db)
+    if explained is not None:
+        return explained
+    text = litestream_error_text(output) or "litestream restore failed"
+    return RestoreError(f"litestream: {text}", hint=f"replica {db.replica.display}")
 
 
 def describe_replica_error(output: str, db: DatabaseConfig) -> str:
-    """Litestream's error text as the one line ``khronos restore`` would explain it with
-    ("bucket 'x' does not exist at ENDPOINT"...), secrets masked."""
-    return _classify(output, db).message
+    """A replication error Litestream logged, as one line: explained when
+    :func:`explain_litestream_error` knows it, else its text; secrets masked."""
+    explained = explain_litestream_error(output, db, op="backup")
+    return explained.message if explained is not None else litestream_error_text(output)
 
 
 def _short(text: str) -> str:

@@ -175,7 +175,7 @@ class BackupService:
         rendered.write(self.config_path)
         env, dropped = litestream_env(self._environ)
         env.update(rendered.env)
-        log_dropped_env(dropped)
+        log_dropped_env(dropped, level="info")
         self._supervisor = Supervisor(
             [str(binary), "replicate", "-config", str(self.config_path)],
             env,

@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 SIDECARS = ("-wal", "-shm", "-journal")
+_MAX_CMDLINE = 400
 IntegrityMode = Literal["quick", "full", "none"]
 
 
@@ -55,8 +56,12 @@ class DbHolder:
         return "litestream" in self.name or self.cmdline.split(" ", 1)[0].endswith("litestream")
 
     def describe(self) -> str:
-        """``pid 123 (python3 app.py)``."""
-        return f"pid {self.pid} ({(self.cmdline or self.name)[:80]})"
+        """``pid 123 (python3 app.py)``: the whole command line, or whole words of a long one."""
+        text = self.cmdline or self.name
+        cut = text.rfind(" ", 0, _MAX_CMDLINE) if len(text) > _MAX_CMDLINE else -1
+        if cut > 0:
+            text = f"{text[:cut]} …"
+        return f"pid {self.pid} ({text})"
 
 
 def _files(path: Path) -> list[Path]:

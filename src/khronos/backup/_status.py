@@ -108,7 +108,7 @@ class VerifyResult:
 
 
 def _when(value: object) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+    return parse_time(value) if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +169,7 @@ class DbStatus:
             local_txid=parse_txid(data.get("local_txid")),
             replica_txid=parse_txid(data.get("replica_txid")),
             lag_seconds=data.get("lag_seconds"),
-            last_sync_at=datetime.fromisoformat(last_sync) if last_sync else None,
+            last_sync_at=parse_time(last_sync) if isinstance(last_sync, str) else None,
             replicating=bool(data.get("replicating")),
             sync_errors=int(data.get("sync_errors") or 0),
             db_exists=bool(data.get("db_exists", True)),
@@ -340,10 +340,16 @@ class DbTracker:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON through a temp file and a rename (readers never see half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write JSON (mode 0600) through a temp file and a rename: readers never see half a file.
+
+    A missing folder (``state_dir``) is created 0700.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.chmod(0o600)
     tmp.replace(path)
 
 
@@ -369,7 +375,7 @@ def read_status_file(state_dir: Path) -> tuple[datetime | None, int | None, list
     """The daemon's snapshot: (written at, daemon pid, statuses); empty when missing."""
     try:
         data = json.loads((state_dir / STATUS_FILE).read_text(encoding="utf-8"))
-        written = datetime.fromisoformat(data["written_at"])
+        written = parse_time(data["written_at"])
         pid = data.get("pid")
         return written, pid, [DbStatus.from_json(d) for d in data.get("databases", [])]
     except (OSError, ValueError, KeyError, TypeError):

@@ -9,7 +9,8 @@
   (:meth:`Supervisor.mark_unresponsive`: the same ERROR alert), and re-fires whatever alert is
   open on each poll (:meth:`Supervisor.refresh_alert`) so the engine can repeat it.
 - **Logs**: the child logs JSON on stderr; each line is forwarded into structlog with its parsed
-  level, ``component="litestream"`` and its fields (a non-JSON line is forwarded as it is).
+  level, ``component="litestream"`` and its fields, durations written as ``5m`` rather than
+  Go's nanoseconds (a non-JSON line is forwarded as it is).
 - **Stop**: SIGTERM (Litestream then makes a final sync, bounded by its shutdown-sync-timeout),
   wait ``shutdown_timeout``, then SIGKILL.
 - **No orphans**: the child runs in its own session (a Ctrl-C on the terminal reaches Khronos
@@ -35,11 +36,13 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 import structlog
 
 from khronos.backup._alerts import AlertSink, NullAlertSink
+from khronos.backup._litestream import go_duration
 from khronos.config._backup import RestartPolicy
 from khronos.health import get_health, spawn
 
@@ -60,6 +63,9 @@ _PR_SET_PDEATHSIG = 1
 _LEVELS = {"DEBUG": "debug", "INFO": "info", "WARN": "warning", "WARNING": "warning"}
 _RESERVED = {"event", "level", "logger", "timestamp", "component", "log_level"}
 _SKIP = {"time", "level", "msg"}
+_DURATION_KEYS = ("interval", "retention", "timeout", "backoff", "delay", "duration", "elapsed")
+"""Litestream 0.5.17 logs these ``time.Duration`` fields (interval, sync-interval, retention,
+max_backoff, elapsed...) as integer nanoseconds."""
 
 LineCallback = Callable[[dict[str, Any]], None]
 
@@ -216,9 +222,21 @@ def forward_log_line(logger: Any, line: str) -> dict[str, Any] | None:
         return None
     level = str(record.get("level") or "INFO").upper()
     method = _LEVELS.get(level, "error" if level.startswith("ERR") else "info")
-    fields = {(f"ls_{k}" if k in _RESERVED else k): v for k, v in record.items() if k not in _SKIP}
+    fields = {
+        (f"ls_{k}" if k in _RESERVED else k): _duration(k, v)
+        for k, v in record.items()
+        if k not in _SKIP
+    }
     getattr(logger, method)(str(record.get("msg", "")), **fields)
     return record
+
+
+def _duration(key: str, value: Any) -> Any:
+    """A Go ``time.Duration`` field (slog writes nanoseconds) as ``5m``; anything else as is."""
+    name = key.lower().replace("-", "").replace("_", "")
+    if isinstance(value, int) and not isinstance(value, bool) and name.endswith(_DURATION_KEYS):
+        return go_duration(timedelta(microseconds=value / 1000))
+    return value
 
 
 class Supervisor:

@@ -5,7 +5,8 @@ integrity check of ``backup.verify.integrity``, and — when a Khronos daemon's 
 answers on the control socket — the restored copy holds exactly the rows the live database held
 at the same txid (:mod:`khronos.backup._digest`): a replica that silently misses committed rows
 fails the drill.  It also reports the newest txid in the replica and its time, the backup's
-age, and whether the replica is behind the local database.
+age, and whether the replica is behind the local database (by how many transactions, and how
+old the oldest of them is).
 
 **Behind** compares the replica's newest txid with the local txid that ``litestream status``
 reads from Litestream's own bookkeeping next to the database (``.<db>-litestream/ltx/0``, the
@@ -38,6 +39,7 @@ import structlog
 
 from khronos.backup._control import ControlClient, ControlError, control_socket_path, parse_time
 from khronos.backup._digest import Reference, differences, file_digest, take_reference
+from khronos.backup._offline import local_position
 from khronos.backup._restore import select_database
 from khronos.backup._restore_run import LitestreamRun, no_progress
 from khronos.backup._sqlite import IntegrityMode, integrity_problems
@@ -76,6 +78,10 @@ class VerifyReport:
     backup_age_seconds: float | None = None
     local_txid: str | None = None
     replica_behind: bool | None = None
+    behind_txids: int | None = None
+    """How many transactions the replica lacks (0 when not behind)."""
+    behind_seconds: float | None = None
+    """Age of the oldest local change the replica lacks (0 when not behind; None: unknown)."""
     integrity: IntegrityMode = "quick"
     size_bytes: int | None = None
     duration_seconds: float = 0.0
@@ -94,6 +100,8 @@ class VerifyReport:
             "txid": self.txid,
             "backup_age_seconds": _round(self.backup_age_seconds),
             "replica_behind": self.replica_behind,
+            "behind_txids": self.behind_txids,
+            "behind_seconds": _round(self.behind_seconds),
             "error": self.error,
         }
 
@@ -230,9 +238,11 @@ def _checked(
     times = [parse_time(f.get("timestamp")) for f in plan.get("files") or []]
     newest = max((t for t in times if t is not None), default=None)
     local = _local_txid(ls, ls.db) if base.path.exists() else None
-    behind = None
+    behind = txids = seconds = None
     if local is not None and txid is not None:
-        behind = int(txid, 16) < int(local, 16)
+        txids = max(0, int(local, 16) - int(txid, 16))
+        behind = txids > 0
+        seconds = _pending_age(base.path, int(txid, 16)) if behind else 0.0
     return replace(
         base,
         ok=not problems,
@@ -241,11 +251,19 @@ def _checked(
         backup_age_seconds=(base.at - newest).total_seconds() if newest else None,
         local_txid=local,
         replica_behind=behind,
+        behind_txids=txids,
+        behind_seconds=seconds,
         size_bytes=out.stat().st_size,
         duration_seconds=time.monotonic() - started,
         error=f"integrity check failed: {'; '.join(problems[:3])}" if problems else None,
         hint="the replica may be damaged: restore from an earlier point" if problems else None,
     )
+
+
+def _pending_age(db: Path, replica_txid: int) -> float | None:
+    """Seconds since the oldest local LTX file the replica lacks was written (None: none left)."""
+    pending = [mtime for low, mtime in local_position(db).files if low > replica_txid]
+    return max(0.0, time.time() - min(pending)) if pending else None
 
 
 def record_results(state_dir: Path, reports: Iterable[VerifyReport]) -> Path:
@@ -387,7 +405,7 @@ class VerifyScheduler:
         path = Path(self.config.state_dir) / VERIFY_FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            stamps = [datetime.fromisoformat(e["at"]) for e in data.values()]
+            stamps = [t for e in data.values() if (t := parse_time(e["at"])) is not None]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return self.initial_delay
         if not stamps or len(stamps) < len(self.dbs):

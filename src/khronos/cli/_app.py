@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ from khronos.config import (
     resolve_config_path,
 )
 from khronos.errors import KhronosError
-from khronos.logs._redact import redact
+from khronos.logs._redact import Redactor, collect_secrets
+from khronos.logs._redact import redact as _redact
 
 __all__ = ["AppState", "KhronosGroup", "cli", "config_option", "pass_state", "seconds"]
 
@@ -34,14 +36,32 @@ class AppState:
     def __init__(self, config_path: str | None, *, debug: bool) -> None:
         self.config_option = config_path
         self.debug = debug
+        self.redactor = Redactor()
+        """The loaded configuration's secrets: errors are printed through it (and the global
+        redactor), even after a command's logging setup has forgotten them."""
 
     def config_path(self, explicit: str | Path | None = None) -> Path:
         """A command's PATH, else --config, else $KHRONOS_CONFIG, else ./khronos.yml."""
         return resolve_config_path(explicit or self.config_option)
 
-    def load(self, explicit: str | Path | None = None) -> KhronosConfig:
-        """Load and validate the configuration (raises ConfigError)."""
-        return load_config(self.config_path(explicit))
+    def load(
+        self, explicit: str | Path | None = None, *, needs: Collection[str] | None = None
+    ) -> KhronosConfig:
+        """Load and validate the configuration (raises ConfigError).
+
+        ``needs``: a reading command's top-level sections; ``${VAR}`` left unset elsewhere (and
+        in secrets it may not read) are tolerated, with a note on stderr for each.
+        """
+        config = load_config(self.config_path(explicit), needs=needs)
+        for secret in collect_secrets(config):
+            self.redactor.add_secret(secret)
+        for unset in config.unset_variables:
+            click.echo(f"note: {unset.describe()}", err=True)
+        return config
+
+    def mask(self, text: str) -> str:
+        """``text`` with the configuration's secrets and every known pattern masked."""
+        return _redact(self.redactor.redact(text))
 
 
 pass_state = click.make_pass_decorator(AppState)
@@ -77,6 +97,11 @@ class KhronosGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         debug = bool(ctx.params.get("debug")) or os.environ.get("KHRONOS_DEBUG") == "1"
+
+        def redact(text: str) -> str:
+            state = ctx.find_object(AppState)  # set by the root callback, inside invoke()
+            return state.mask(text) if state is not None else _redact(text)
+
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -130,6 +155,7 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
       khronos config show         print the effective configuration, secrets masked
       khronos demo                try it out on a throw-away example
 
-    Exit codes: 0 success, 1 failure, 2 bad configuration or usage.
+    Exit codes: 0 success, 1 failure, 2 bad configuration or usage, 3 refused (restore: the
+    database is in use, or -o names something that is not a database file).
     """
     ctx.obj = AppState(config_path, debug=debug)

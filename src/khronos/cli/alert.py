@@ -8,6 +8,7 @@ import click
 
 from khronos.alerts import AlertEngine, DeliveryStatus, Level
 from khronos.cli._app import AppState, cli, config_option, pass_state, seconds
+from khronos.cli.status import command_logging
 from khronos.config import KhronosConfig
 from khronos.errors import KhronosError
 
@@ -51,7 +52,8 @@ def test(state: AppState, level: str, message: str, timeout: float) -> None:
     config = state.load()
     if config.alerts is None or config.alerts.telegram is None:
         click.echo("note: alerts.telegram is not configured; the alert goes to the log only")
-    status = asyncio.run(_send(config, Level[level.upper()], message, timeout))
+    with command_logging(config):
+        status = asyncio.run(_send(config, Level[level.upper()], message, timeout))
     if not status.delivered:
         raise KhronosError(
             f"alert {status.alert_id} was queued but not delivered: {status.detail}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import yaml
@@ -18,6 +19,7 @@ from khronos.cli._app import AppState, cli, config_option, pass_state
 from khronos.config import KhronosConfig, read_config_text, render_reference
 from khronos.config._yaml import parse_yaml
 from khronos.errors import ConfigError
+from khronos.logs import Redactor, collect_secrets
 
 __all__ = ["config_group"]
 
@@ -109,10 +111,13 @@ def migrate(path: str) -> None:
 def show(state: AppState, path: str | None, as_json: bool) -> None:
     """Print the effective configuration: defaults filled in, ${VARS} expanded, paths resolved.
 
-    Secrets (tokens, keys, passwords) are always printed as **********.
+    Secrets (tokens, keys, passwords, and inside URLs a password or a token-like query value)
+    are always printed as **********.
     """
     config = state.load(path)
-    data = config.model_dump(mode="json", exclude_none=True)
+    data = _masked(
+        config.model_dump(mode="json", exclude_none=True), Redactor(collect_secrets(config))
+    )
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -123,6 +128,17 @@ def show(state: AppState, path: str | None, as_json: bool) -> None:
         Console().print(Syntax(text, "yaml", background_color="default"))
     else:
         click.echo(text, nl=False)
+
+
+def _masked(value: Any, redactor: Redactor) -> Any:
+    """Every string with its secrets masked: a password or token inside a URL, a ${VAR} value."""
+    if isinstance(value, str):
+        return redactor.redact(value)
+    if isinstance(value, dict):
+        return {key: _masked(item, redactor) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, redactor) for item in value]
+    return value
 
 
 @config_group.command("reference")

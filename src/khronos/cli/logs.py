@@ -155,7 +155,7 @@ def _default_dir(state: AppState) -> Path:
     path = state.config_path()
     if not path.exists():
         return Path("logs")
-    config = state.load()
+    config = state.load(needs=("logging",))  # no secret is needed to read the log files
     if config.logging.dir is None:
         raise KhronosError(
             "logging.dir is null: this configuration writes no log files",

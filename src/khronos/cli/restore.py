@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from khronos.backup._restore import RestoreResult, restore_database, select_database
+from khronos.backup._restore import (
+    RestoreResult,
+    parse_timestamp,
+    parse_txid_arg,
+    restore_database,
+    select_database,
+)
 from khronos.cli._app import AppState, cli, config_option, pass_state
 from khronos.cli.status import command_logging
 from khronos.config import KhronosConfig, format_size
 from khronos.config._backup import DatabaseConfig
-from khronos.errors import ConfigError
+from khronos.errors import ConfigError, RestoreError
 
 __all__ = ["restore"]
 
@@ -34,14 +42,39 @@ class _PlainProgress:
             self.last = stage
 
 
+_T = TypeVar("_T")
+
+
+def _usage(parse: Callable[[str], _T], value: str | None) -> _T | None:
+    """An option parsed now, so a bad value is a usage error (exit 2) before anything runs."""
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except RestoreError as exc:
+        raise click.BadParameter(
+            f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+        ) from None
+
+
 @cli.command("restore")
 @config_option
 @click.argument("db_path", required=False, metavar="[DB_PATH]")
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="Restore to this path instead."
 )
-@click.option("--timestamp", metavar="RFC3339", help="Restore the state at this time.")
-@click.option("--txid", metavar="HEX", help="Restore up to this transaction id (inclusive).")
+@click.option(
+    "--timestamp",
+    metavar="RFC3339",
+    callback=lambda _c, _p, v: _usage(parse_timestamp, v),
+    help="Restore the state at this time (with a zone: 2025-01-31T12:00:00Z).",
+)
+@click.option(
+    "--txid",
+    metavar="HEX",
+    callback=lambda _c, _p, v: _usage(parse_txid_arg, v),
+    help="Restore up to this transaction id (inclusive).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--force", is_flag=True, help="Restore even if the database is in use.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -51,7 +84,7 @@ def restore(  # noqa: PLR0917 - click passes each option as an argument
     state: AppState,
     db_path: str | None,
     output: str | None,
-    timestamp: str | None,
+    timestamp: datetime | None,
     txid: str | None,
     dry_run: bool,
     force: bool,
@@ -64,7 +97,12 @@ def restore(  # noqa: PLR0917 - click passes each option as an argument
     database is copied first (WAL included) to <db>.pre-restore-<time>; the backup is restored
     beside it and checked with PRAGMA integrity_check before it replaces the database
     atomically. Refused (exit 3) while another process has the database open or Khronos
-    replicates it, unless --force.
+    replicates it, unless --force. -o must name a regular file (or one to create) in an
+    existing folder: a device, a FIFO, a dangling symbolic link or a missing folder is refused.
+
+    \b
+    Exit codes: 0 restored (or planned, with --dry-run), 1 failed (the database is left as it
+    was), 2 bad configuration or usage (e.g. a bad --timestamp), 3 refused (nothing changed).
     """
     if timestamp and txid:
         raise click.UsageError("give --timestamp or --txid, not both")

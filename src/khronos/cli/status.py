@@ -18,7 +18,7 @@ from khronos.backup._status import DbStatus, format_txid
 from khronos.cli._app import AppState, cli, config_option, pass_state
 from khronos.config import KhronosConfig
 
-__all__ = ["command_logging", "status"]
+__all__ = ["command_logging", "local_time", "status"]
 
 
 @contextlib.contextmanager
@@ -37,6 +37,11 @@ def command_logging(config: KhronosConfig) -> Iterator[None]:
         logs.reset()
 
 
+READS = ("state_dir", "backup", "logging", "service", "environment")
+"""What ``khronos status`` reads: other sections may name unset variables (a Telegram token,
+the HTTP token); a replica key it needs without a daemon fails when it is read."""
+
+
 @cli.command("status")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -45,14 +50,15 @@ def status(state: AppState, as_json: bool) -> None:
     """Show each database's backup: replica, txids, lag, last sync, last restore drill.
 
     Asks the running `khronos run` (its Litestream's control socket) when there is one;
-    otherwise reads the replica directly, and `replicating` is false.
+    otherwise reads the replica directly, and `replicating` is false. Works without the
+    secrets it does not use (Telegram, the HTTP token; the replica's keys while a daemon runs).
 
     \b
     JSON: {"source": "daemon"|"replica", "databases": [{"name", "path", "replica",
     "local_txid", "replica_txid", "lag_seconds", "last_sync_at", "replicating",
     "sync_errors", "db_size_bytes", "wal_size_bytes", "last_verify"}]}
     """
-    config = state.load()
+    config = state.load(needs=READS)
     with command_logging(config):
         source, statuses = asyncio.run(query_status(config))
     if as_json:
@@ -109,7 +115,12 @@ def _ago(when: datetime | None) -> str:
     if when is None:
         return "never"
     seconds = (datetime.now(UTC) - when).total_seconds()
-    return f"{when:%Y-%m-%d %H:%M:%S} ({seconds:.0f}s ago)"
+    return f"{local_time(when)} ({seconds:.0f}s ago)"
+
+
+def local_time(when: datetime, spec: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A time for people: in the local zone, with the zone's name (``2025-01-31 21:00:00 JST``)."""
+    return f"{when.astimezone():{spec} %Z}"
 
 
 def _state(s: DbStatus) -> str:
@@ -122,7 +133,7 @@ def _verify(s: DbStatus) -> str:
     v = s.last_verify
     if v is None:
         return "never"
-    when = f" {v.at:%Y-%m-%d %H:%M}" if v.at else ""
+    when = f" {local_time(v.at, '%Y-%m-%d %H:%M')}" if v.at else ""
     return (
         f"[green]ok[/green]{when}" if v.ok else f"[red]failed[/red]{when}: {escape(v.error or '')}"
     )

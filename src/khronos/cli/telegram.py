@@ -8,6 +8,7 @@ import click
 
 from khronos.alerts import DeliveryError, TelegramNotifier, explain_telegram_error
 from khronos.cli._app import AppState, cli, config_option, pass_state
+from khronos.cli.status import command_logging
 from khronos.config._alerts import TelegramConfig
 from khronos.errors import KhronosError
 
@@ -36,7 +37,10 @@ def check(state: AppState, no_send: bool) -> None:
             op="telegram check",
             hint="add alerts.telegram with bot_token and chat_id to khronos.yml (docs/alerts.md)",
         )
-    failures = asyncio.run(_check(config.alerts.telegram, config.service.name, send=not no_send))
+    with command_logging(config):
+        failures = asyncio.run(
+            _check(config.alerts.telegram, config.service.name, send=not no_send)
+        )
     if failures:
         raise KhronosError(f"{failures} problem(s) found", op="telegram check")
 

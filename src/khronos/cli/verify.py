@@ -12,7 +12,7 @@ from rich.table import Table
 
 from khronos.backup._verify import VerifyReport, verify_all
 from khronos.cli._app import AppState, cli, config_option, pass_state
-from khronos.cli.status import command_logging
+from khronos.cli.status import command_logging, local_time
 from khronos.config import format_duration, format_size
 from khronos.errors import ConfigError
 
@@ -47,19 +47,40 @@ def verify(ctx: click.Context, state: AppState, names: tuple[str, ...], as_json:
 
 
 def _table(out: Console, reports: list[VerifyReport]) -> None:
-    table = Table("db", "result", "txid", "backup time", "age", "behind", "size")
+    """One block per database, values whole (never cut on a narrow terminal)."""
     for r in reports:
+        table = Table(show_header=False, box=None, padding=(0, 2), title_justify="left")
         result = "[green]ok[/]" if r.ok else "[red]FAILED[/]"
-        age = format_duration_s(r.backup_age_seconds)
-        behind = {None: "?", True: "[yellow]yes[/]", False: "no"}[r.replica_behind]
-        when = r.backup_time.isoformat() if r.backup_time else "-"
-        size = format_size(r.size_bytes) if r.size_bytes is not None else "-"
-        table.add_row(escape(r.db), result, r.txid or "-", when, age, behind, size)
-    out.print(table)
-    for r in reports:
+        table.title = f"[bold]{escape(r.db)}[/bold]  {result}"
+        table.add_column(style="dim", no_wrap=True)
+        table.add_column(overflow="fold")
+        table.add_row("replica", escape(r.replica))
+        table.add_row("newest txid", r.txid or "-")
+        when = local_time(r.backup_time) if r.backup_time else "-"
+        if r.backup_age_seconds is not None:
+            when += f" ({format_duration_s(r.backup_age_seconds)} old)"
+        table.add_row("backup time", when)
+        if r.txid is not None:
+            table.add_row("behind", _behind(r))
+        if r.size_bytes is not None:
+            table.add_row("restored", f"{format_size(r.size_bytes)}, integrity check {r.integrity}")
         if not r.ok:
             hint = f" ({escape(r.hint)})" if r.hint else ""
-            out.print(f"[red]{escape(r.db)}[/]: {escape(r.error or 'failed')}{hint}")
+            table.add_row("[red]error[/]", f"{escape(r.error or 'failed')}{hint}")
+        out.print(table)
+
+
+def _behind(r: VerifyReport) -> str:
+    """``no``, or by how much: ``by 3 txids (the oldest change 2s old)``."""
+    if r.replica_behind is None:
+        return "unknown (no local Litestream state)"
+    if not r.replica_behind:
+        return "no"
+    count = r.behind_txids or 0
+    text = f"by {count} txid{'s' if count != 1 else ''}"
+    if r.behind_seconds is not None:
+        text += f" (the oldest change {format_duration_s(r.behind_seconds)} old)"
+    return f"[yellow]{text}[/]"
 
 
 def format_duration_s(seconds: float | None) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from khronos.config._base import Section
-from khronos.config._types import ConfigValueError, Duration, Secret, check_http_url
+from khronos.config._types import ConfigValueError, Duration, Secret, check_http_url, is_unset
 
 __all__ = ["AlertsConfig", "BreakerConfig", "TelegramConfig", "parse_chat_id"]
 
@@ -69,6 +69,8 @@ class TelegramConfig(Section):
     @field_validator("bot_token")
     @classmethod
     def _check_token(cls, value: Any) -> Any:
+        if is_unset(value):
+            return value
         if not re.fullmatch(r"\d+:[A-Za-z0-9_-]{20,}", value.get_secret_value().strip()):
             raise ConfigValueError(
                 "does not look like a bot token",

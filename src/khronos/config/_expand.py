@@ -14,20 +14,35 @@ from typing import Any
 from khronos.config._yaml import KeyPath, Positions, format_path
 from khronos.errors import ConfigProblem
 
-__all__ = ["EnvExpander"]
+__all__ = ["EnvExpander", "unset_problem"]
 
 _REF = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def unset_problem(name: str) -> tuple[str, str]:
+    """The problem and hint for an unset ``${name}``."""
+    return (
+        f"environment variable {name} is not set",
+        f"export {name}=... before starting Khronos, or write ${{{name}:-default}}",
+    )
+
+
 class EnvExpander:
     """Expands references in a document; collects problems and the names of variables read."""
 
-    def __init__(self, environ: Mapping[str, str], positions: Positions) -> None:
+    def __init__(
+        self, environ: Mapping[str, str], positions: Positions, *, tolerant: bool = False
+    ) -> None:
         self.environ = environ
         self.positions = positions
+        self.tolerant = tolerant
+        """Record unset variables in :attr:`unset` (the reference is left as it is) instead of
+        reporting them as problems; the loader decides what to do with each."""
         self.problems: list[ConfigProblem] = []
         self.used: set[str] = set()
+        self.unset: dict[KeyPath, list[str]] = {}
+        """Key path -> the unset variables its value references (``tolerant`` only)."""
 
     def expand(self, data: Any, path: KeyPath = ()) -> Any:
         """``data`` with every ``${...}`` in its strings expanded."""
@@ -66,10 +81,9 @@ class EnvExpander:
         if sep:
             return value or default
         if value is None:
-            self._problem(
-                path,
-                f"environment variable {name} is not set",
-                f"export {name}=... before starting Khronos, or write ${{{name}:-default}}",
-            )
+            if self.tolerant:
+                self.unset.setdefault(path, []).append(name)
+                return whole
+            self._problem(path, *unset_problem(name))
             return whole
         return value

@@ -11,16 +11,17 @@ import os
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from khronos.config._expand import EnvExpander
-from khronos.config._model import KhronosConfig
-from khronos.config._types import ConfigValueError
+from khronos.config._expand import EnvExpander, unset_problem
+from khronos.config._model import KhronosConfig, UnsetVariable
+from khronos.config._types import ConfigValueError, UnsetSecret
 from khronos.config._yaml import MAX_BYTES, KeyPath, Positions, format_path, parse_yaml
 from khronos.errors import ConfigError, ConfigProblem
 
@@ -90,12 +91,20 @@ def read_config_text(path: Path) -> str:
 
 
 def load_config(
-    path: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    needs: Collection[str] | None = None,
 ) -> KhronosConfig:
-    """Read and validate a configuration file (default path: see :func:`resolve_config_path`)."""
+    """Read and validate a configuration file (default path: see :func:`resolve_config_path`).
+
+    ``needs``: see :func:`parse_config`.
+    """
     file = resolve_config_path(path, environ)
     text = read_config_text(file)
-    return parse_config(text, source=str(file), base_dir=file.resolve().parent, environ=environ)
+    return parse_config(
+        text, source=str(file), base_dir=file.resolve().parent, environ=environ, needs=needs
+    )
 
 
 def parse_config(
@@ -104,8 +113,17 @@ def parse_config(
     source: str | None = None,
     base_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    needs: Collection[str] | None = None,
 ) -> KhronosConfig:
-    """Validate configuration text; relative paths resolve against ``base_dir``."""
+    """Validate configuration text; relative paths resolve against ``base_dir``.
+
+    Every ``${VAR}`` must be set, unless ``needs`` names the top-level sections a (reading)
+    command uses: then an unset variable in a secret (``http.token``, a bot token, an S3 key)
+    leaves an :class:`~khronos.config._types.UnsetSecret` that fails only when read, and one
+    elsewhere outside ``needs`` leaves out the smallest optional part holding it
+    (``alerts.telegram``, one ``checks.http`` entry).  What was left out is listed in
+    :attr:`KhronosConfig.unset_variables`.
+    """
     env = os.environ if environ is None else environ
     document = parse_yaml(text, source=source)
     if document is None:
@@ -131,10 +149,20 @@ def parse_config(
             ],
             source=source,
         )
-    expander = EnvExpander(env, document.positions)
+    expander = EnvExpander(env, document.positions, tolerant=needs is not None)
     data = expander.expand(document.data)
     if expander.problems:
         raise ConfigError(expander.problems, source=source)
+    notes: list[UnsetVariable] = []
+    if expander.unset:
+        notes, missing = _tolerate_unset(data, expander.unset, set(needs or ()))
+        if missing:
+            for where, name in missing:
+                line, col = document.positions.find(where) or (None, None)
+                expander.problems.append(
+                    ConfigProblem(format_path(where), *unset_problem(name), line, col)
+                )
+            raise ConfigError(expander.problems, source=source)
     context = {"base_dir": base_dir if base_dir is not None else Path.cwd()}
     try:
         config = KhronosConfig.model_validate(data, context=context)
@@ -147,7 +175,101 @@ def parse_config(
         raise ConfigError(_dedupe(problems), source=source) from None
     if source is not None:
         config._source = Path(source).resolve()  # noqa: SLF001 - set once, by the loader only
+    config._unset = notes  # noqa: SLF001 - set once, by the loader only
     return config
+
+
+# ----------------------------------------------------------------------------- unset variables
+
+
+def _tolerate_unset(
+    data: Any, unset: dict[KeyPath, list[str]], needs: set[str]
+) -> tuple[list[UnsetVariable], list[tuple[KeyPath, str]]]:
+    """Apply the ``needs`` rule to each unset reference (see :func:`parse_config`), in place."""
+    notes: list[UnsetVariable] = []
+    problems: list[tuple[KeyPath, str]] = []
+    drops: set[KeyPath] = set()
+    for path, names in unset.items():
+        label = format_path(path)
+        if _is_secret(path):
+            _replace_at(data, path, UnsetSecret(label, names))
+            notes.extend(UnsetVariable(name, label, None) for name in names)
+            continue
+        drop = None if path and str(path[0]) in needs else _droppable(path)
+        if drop is None:
+            problems.extend((path, name) for name in names)
+            continue
+        drops.add(drop)
+        notes.extend(UnsetVariable(name, label, format_path(drop)) for name in names)
+    for drop in sorted(drops, key=_sort_key, reverse=True):  # later list items first
+        _remove_at(data, drop)
+    left_out = [format_path(drop) for drop in drops]
+    for i, note in enumerate(notes):  # a secret inside a part left out goes with it
+        outer = next((p for p in left_out if note.path.startswith((f"{p}.", f"{p}["))), None)
+        if note.left_out is None and outer is not None:
+            notes[i] = UnsetVariable(note.variable, note.path, outer)
+    return notes, problems
+
+
+def _sort_key(path: KeyPath) -> list[tuple[int, int | str]]:
+    return [(1, part) if isinstance(part, int) else (0, part) for part in path]
+
+
+def _field_at(path: KeyPath) -> FieldInfo | None:
+    """The model field the last key of ``path`` names (by name or kebab-case alias)."""
+    current: Any = KhronosConfig
+    field: FieldInfo | None = None
+    for part in path:
+        if isinstance(part, int):
+            continue  # a list item: the same annotation
+        model = _model_of(current)
+        if model is None:
+            return None
+        field = next((f for name, f in model.model_fields.items() if part in {name, f.alias}), None)
+        if field is None:
+            return None
+        current = field.annotation
+    return field
+
+
+def _is_secret(path: KeyPath) -> bool:
+    field = _field_at(path)
+    return field is not None and _holds(field.annotation, SecretStr)
+
+
+def _holds(annotation: Any, kind: type) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, kind):
+        return True
+    return any(_holds(arg, kind) for arg in typing.get_args(annotation))
+
+
+def _droppable(path: KeyPath) -> KeyPath | None:
+    """The smallest part holding ``path`` that may be left out: a list item or an optional key."""
+    for end in range(len(path), 0, -1):
+        prefix = path[:end]
+        if isinstance(prefix[-1], int):
+            return prefix
+        field = _field_at(prefix)
+        if field is not None and not field.is_required():
+            return prefix
+    return None
+
+
+def _replace_at(data: Any, path: KeyPath, value: Any) -> None:
+    parent = data
+    for part in path[:-1]:
+        parent = parent[part]
+    parent[path[-1]] = value
+
+
+def _remove_at(data: Any, path: KeyPath) -> None:
+    parent = data
+    try:
+        for part in path[:-1]:
+            parent = parent[part]
+        del parent[path[-1]]
+    except (KeyError, IndexError, TypeError):
+        return  # inside a part already left out
 
 
 # ----------------------------------------------------------------------------- error mapping

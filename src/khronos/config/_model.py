@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -26,7 +27,7 @@ from khronos.config._types import (
     parse_listen,
 )
 
-__all__ = ["HttpConfig", "KhronosConfig", "MetricsConfig", "ServiceConfig"]
+__all__ = ["HttpConfig", "KhronosConfig", "MetricsConfig", "ServiceConfig", "UnsetVariable"]
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _METRIC_PREFIX_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -145,6 +146,24 @@ class MetricsConfig(Section):
         return value
 
 
+@dataclass(frozen=True, slots=True)
+class UnsetVariable:
+    """A ``${VAR}`` not set while a reading command loaded the configuration."""
+
+    variable: str
+    path: str
+    """The key that references it (``alerts.telegram.bot_token``)."""
+    left_out: str | None
+    """The part left out because of it (``alerts.telegram``); None for a secret, which stays
+    set but fails when read."""
+
+    def describe(self) -> str:
+        """``${X} is not set: alerts.telegram is left out`` (for a note on stderr)."""
+        if self.left_out:
+            return f"${{{self.variable}}} is not set: {self.left_out} is left out"
+        return f"${{{self.variable}}} is not set: {self.path} is unavailable to this command"
+
+
 class KhronosConfig(Section):
     """The whole configuration file."""
 
@@ -176,11 +195,17 @@ class KhronosConfig(Section):
     """Built-in health checks."""
 
     _source: Path | None = PrivateAttr(default=None)
+    _unset: list[UnsetVariable] = PrivateAttr(default_factory=list)
 
     @property
     def source(self) -> Path | None:
         """The file this configuration was read from, if any."""
         return self._source
+
+    @property
+    def unset_variables(self) -> list[UnsetVariable]:
+        """The ``${VAR}`` left unset in a configuration loaded for a reading command."""
+        return list(self._unset)
 
     @property
     def base_dir(self) -> Path:

@@ -29,6 +29,7 @@ from khronos.config._types import (
     ResolvedPath,
     Secret,
     check_http_url,
+    is_unset,
 )
 
 __all__ = [
@@ -351,7 +352,8 @@ class ReplicaConfig(Section):
                     "sse-customer-algorithm alone does nothing (Litestream ignores it)",
                     "add sse-customer-key or sse-customer-key-path",
                 )
-            if self.sse_customer_key and not _is_sse_key(self.sse_customer_key.get_secret_value()):
+            sse_key = self.sse_customer_key
+            if sse_key and not is_unset(sse_key) and not _is_sse_key(sse_key.get_secret_value()):
                 raise ConfigValueError(
                     "sse-customer-key is not 32 bytes in base64 (Litestream would refuse it)",
                     "make one with: openssl rand -base64 32",

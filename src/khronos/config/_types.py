@@ -31,9 +31,11 @@ __all__ = [
     "ListenAddress",
     "ResolvedPath",
     "Secret",
+    "UnsetSecret",
     "check_http_url",
     "format_duration",
     "format_size",
+    "is_unset",
     "parse_duration",
     "parse_listen",
     "parse_size",
@@ -214,6 +216,49 @@ ByteSize = Annotated[
 
 
 # -------------------------------------------------------------------------------------- secrets
+
+
+class UnsetSecret(SecretStr):
+    """A secret whose ``${VAR}`` is not set, in a configuration loaded for a reading command.
+
+    ``khronos status`` and ``khronos logs`` load the configuration without the secrets they do
+    not use (see ``parse_config(needs=...)``).  The key stays set (``is not None`` holds, it
+    prints as ``**********``), but reading the value raises the same clear
+    :class:`~khronos.errors.ConfigError` as a normal load would, naming the key and the
+    variable: a command that does need the secret fails there.
+    """
+
+    is_unset = True
+
+    def __init__(self, path: str, variables: list[str]) -> None:
+        super().__init__("${" + variables[0] + "}")
+        self.path = path
+        self.variables = variables
+
+    def get_secret_value(self) -> str:
+        """Raises :class:`~khronos.errors.ConfigError`: the value is not known."""
+        from khronos.errors import ConfigError  # noqa: PLC0415 - errors does not import config
+
+        name = self.variables[0]
+        raise ConfigError.single(
+            self.path,
+            f"environment variable {name} is not set",
+            f"export {name}=... before running this command, or write ${{{name}:-default}}",
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnsetSecret) and (self.path, self.variables) == (
+            other.path,
+            other.variables,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.path, tuple(self.variables)))
+
+
+def is_unset(value: object) -> bool:
+    """Whether ``value`` is an :class:`UnsetSecret` (a secret this command loaded without)."""
+    return isinstance(value, UnsetSecret)
 
 
 def _to_secret(value: object) -> SecretStr:

@@ -1,8 +1,18 @@
-"""Masking secrets in text: Telegram bot tokens, Authorization headers, AWS keys, known values.
+"""Masking secrets in text: Telegram bot tokens, Authorization headers, AWS keys, URL
+passwords and token-like query values, and known values.
 
 :class:`Redactor` is used by every log output and by anything else that prints text which may
-hold a secret (the CLI error printer, the alert sender).  The patterns are compiled once; a
-secret added with :meth:`Redactor.add_secret` rebuilds the one regex of literal values.
+hold a secret (the CLI error printer, the alert sender, ``config show``).  The patterns are
+compiled once; a secret added with :meth:`Redactor.add_secret` rebuilds the one regex of literal
+values.  :func:`collect_secrets` finds every secret of a configuration: its ``Secret`` values,
+and the passwords and token-like query values inside its URLs.
+
+**Values, not prose.**  A pattern keyed on a name (``secret-access-key:``, ``Authorization:``,
+``Basic``) masks what follows only when it looks like a value: an error such as
+``secret-access-key: expected a string`` or ``export AWS_SECRET_ACCESS_KEY=... before`` keeps
+its words.  Prose is one or more lowercase words of at most 15 letters (or nothing but
+punctuation); a secret made only of such a word is not caught by these patterns (the configured
+ones still are, literally, and by their key in structured fields).
 """
 
 from __future__ import annotations
@@ -13,16 +23,31 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from enum import Enum
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, SecretStr
 
-__all__ = ["MASK", "MIN_SECRET_LENGTH", "Redactor", "collect_secrets", "get_redactor", "redact"]
+__all__ = [
+    "MASK",
+    "MIN_SECRET_LENGTH",
+    "Redactor",
+    "collect_secrets",
+    "get_redactor",
+    "redact",
+    "url_secrets",
+]
 
 MASK = "**********"
 MIN_SECRET_LENGTH = 4
 """Literal secrets shorter than this are not masked (they would mask ordinary words)."""
 
-# Each alternative keeps a harmless prefix in group "keep" and masks the rest.
+# Each alternative keeps a harmless prefix in its named group and masks the rest.
+# A query parameter whose name ends with one of these holds a secret (X-Amz-Signature,
+# X-Amz-Credential, access_token, api_key, apikey, sig, auth, password...).
+_QUERY_NAME = (
+    r"(?i:token|key|secret|passw(?:or)?d|pwd|sig|signature|auth|authorization|credentials?|"
+    r"session(?:id)?)"
+)
 _COLON = r"(?::|%(?:25)?3[Aa])"  # ":" as is, URL-encoded (%3A) or encoded twice (%253A)
 _PATTERNS = (
     # Telegram bot tokens in URLs and text: bot123456:AAE...  /  123456789:AAE... (35 chars),
@@ -45,15 +70,26 @@ _PATTERNS = (
     r"(?P<auth>(?<![A-Za-z0-9])(?i:authorization)\\?[\"']?\s*[:=][ \t]*)[^\s\"'\\][^\r\n]*",
     r"(?P<bearer>(?<![A-Za-z0-9])(?i:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}",
     # AWS secret keys: aws_secret_access_key=..., "SecretAccessKey": "...", secret-access-key: ...
+    # (not ${AWS_SECRET_ACCESS_KEY:-default}: a variable reference, not a value)
     (
-        r"(?P<aws>(?i:aws_?secret_?access_?key|secret[_-]?access[_-]?key)[\"']?\s*[:=]\s*[\"']?)"
+        r"(?P<aws>(?<![$A-Za-z0-9])(?<!\$\{)(?<!\$\{AWS_)"
+        r"(?i:aws_?secret_?access_?key|secret[_-]?access[_-]?key)[\"']?\s*[:=]\s*[\"']?)"
         r"[^\s\"',;}]+"
     ),
     # an AWS access key id followed by its 40-character secret
     r"(?P<akia>(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}[\s\"',:;=]+)[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])",
 )
 _COMBINED = re.compile("|".join(_PATTERNS))
-_GROUPS = ("tg", "tgbare", "authq", "auth", "bearer", "aws", "akia")
+# a URL's password: scheme://user:PASSWORD@host (only tried when the text has "://" and "@")
+_USERINFO = re.compile(
+    r"(?P<userinfo>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#@]+(?=@)"
+)
+# a token-like query (or fragment) value: ?token=..., &api_key=..., #access_token=...
+_QUERY = re.compile(r"(?P<query>[?&;#][A-Za-z0-9_.-]*" + _QUERY_NAME + r"=)[^&#\s\"'<>]+")
+_NAMED = frozenset({"authq", "auth", "bearer", "aws"})
+"""Patterns keyed on a name: what follows is masked only when it is not prose."""
+_PROSE_WORD = re.compile(r"[(\[]?-?[a-z]{1,15}[.,;:!?)\]]*")
+_QUERY_NAME_RE = re.compile(r"[A-Za-z0-9_.-]*" + _QUERY_NAME)
 # Cheap test before the regex: every pattern needs one of these substrings.
 _HINTS = (":", "=", "%3", "%25", "earer", "asic", "AKIA", "ASIA")
 # A field whose whole value is a secret: token, api_key, x-api-key, X-Api-Key, apiKey, botToken,
@@ -68,10 +104,18 @@ _MAX_DEPTH = 16
 """Nested values deeper than this are written as their (redacted) ``str()``: no cycles."""
 
 
+def _is_prose(value: str) -> bool:
+    """Whether the text after a key name reads as words (``expected a string``), not a value."""
+    if not any(ch.isalnum() for ch in value):
+        return True  # "...", an already masked value
+    return all(_PROSE_WORD.fullmatch(word) for word in value.split())
+
+
 def _replace(match: re.Match[str]) -> str:
-    for name in _GROUPS:
-        kept = match.group(name)
+    for name, kept in match.groupdict().items():
         if kept is not None:
+            if name in _NAMED and _is_prose(match.group(0)[len(kept) :]):
+                return match.group(0)
             return kept + MASK
     return MASK  # pragma: no cover - every alternative has a group
 
@@ -94,6 +138,8 @@ class Redactor:
     def add_secret(self, value: str | SecretStr | None) -> None:
         """Mask this exact value from now on (values shorter than 4 characters are ignored)."""
         if isinstance(value, SecretStr):
+            if getattr(value, "is_unset", False) is True:
+                return  # an UnsetSecret: its ${VAR} is not set in this process, nothing to mask
             value = value.get_secret_value()
         if not value or len(value) < MIN_SECRET_LENGTH or value in self._secrets:
             return
@@ -113,6 +159,10 @@ class Redactor:
         literal = self._literal
         if literal is not None:
             text = literal.sub(MASK, text)
+        if "=" in text:
+            text = _QUERY.sub(_replace, text)
+        if "@" in text and "://" in text:
+            text = _USERINFO.sub(_replace, text)
         for hint in _HINTS:
             if hint in text:
                 return _COMBINED.sub(_replace, text)
@@ -188,13 +238,42 @@ def redact(text: str) -> str:
 
 
 def collect_secrets(model: BaseModel) -> list[str]:
-    """Every secret value (``SecretStr``) anywhere in a configuration model."""
+    """Every secret anywhere in a configuration model.
+
+    The ``SecretStr`` values (except those whose ``${VAR}`` is not set in this process), and
+    inside every URL the password (``user:PASSWORD@``) and token-like query values
+    (``?token=``, ``&api_key=``...), as written and percent-decoded.
+    """
     return sorted(set(_walk(model)))
+
+
+def url_secrets(text: str) -> list[str]:
+    """The password and token-like query or fragment values of a URL (none if not a URL)."""
+    if "://" not in text:
+        return []
+    try:
+        parts = urlsplit(text.strip())
+        password = parts.password
+    except ValueError:
+        return []
+    found = [password, unquote(password)] if password else []
+    for part in (parts.query, parts.fragment):
+        for name, value in parse_qsl(part, keep_blank_values=False):
+            if _QUERY_NAME_RE.fullmatch(name):
+                found.append(value)
+        for raw in part.split("&"):
+            name, _, value = raw.partition("=")
+            if value and _QUERY_NAME_RE.fullmatch(unquote(name)):
+                found.append(value)
+    return [value for value in dict.fromkeys(found) if value]
 
 
 def _walk(value: Any) -> Iterator[str]:
     if isinstance(value, SecretStr):
-        yield value.get_secret_value()
+        if getattr(value, "is_unset", False) is not True:  # an UnsetSecret has no value
+            yield value.get_secret_value()
+    elif isinstance(value, str):
+        yield from url_secrets(value)
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             yield from _walk(getattr(value, name))

@@ -189,6 +189,7 @@ def configure(
         _state.sink = sink
         _state.log_dir = Path(directory) if directory is not None else None
         _install(sink, number, handle_sigterm=handle_sigterm)
+        logging.captureWarnings(True)  # warnings text is logged, so it is redacted too
     if exception_hooks:
         install_exception_hooks()
 
@@ -362,6 +363,7 @@ def reset() -> None:
         _uninstall_sigterm()
         _state.log_dir = None
         structlog.reset_defaults()
+        logging.captureWarnings(False)
         get_redactor().clear_secrets()
     uninstall_exception_hooks()
 
