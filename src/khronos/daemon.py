@@ -50,7 +50,7 @@ from prometheus_client import CollectorRegistry
 from khronos import logs
 from khronos._version import __version__
 from khronos.alerts import AlertEngine, Level, alert_routes, breaker_metrics_listener
-from khronos.backup import BackupService, VerifyReport, VerifyScheduler
+from khronos.backup import BackupService, VerifyReport, VerifyScheduler, read_verify_file
 from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
 from khronos.errors import KhronosError
@@ -112,8 +112,20 @@ class _EngineAlertSink:
     def __init__(self, engine: AlertEngine) -> None:
         self._engine = engine
 
-    def fire(self, key: str, level: str, message: str, details: dict[str, Any]) -> None:
-        self._engine.fire(key, message, level, details)
+    def fire(
+        self,
+        key: str,
+        level: str,
+        message: str,
+        details: dict[str, Any],
+        *,
+        since: float | None = None,
+        worst: str | None = None,
+        worst_value: float | None = None,
+    ) -> None:
+        self._engine.fire(
+            key, message, level, details, since=since, worst=worst, worst_value=worst_value
+        )
 
     def resolve(self, key: str) -> None:
         self._engine.resolve(key)
@@ -297,6 +309,7 @@ class Daemon:
                 "no backup: section in the configuration: no database is being backed up",
                 hint="add backup: with your SQLite files (see docs/backup.md)",
             )
+        self._recall_drills()
         if self.verify is not None:
             self.verify.start()
             if self.verify.task is not None:
@@ -401,6 +414,27 @@ class Daemon:
         except Exception:  # noqa: BLE001 - one part failing to stop must not strand the rest
             _log.exception("failed to stop cleanly", part=part)
 
+    def _recall_drills(self) -> None:
+        """The last drill's outcome holds until the next drill, across restarts: a failure a
+        previous run left open stays open (drills may run less often than the engine waits
+        for a restored condition to be confirmed), a pass resolves it."""
+        labels = {db.label for db in self.config.backup.dbs} if self.config.backup else set()
+        for label, result in read_verify_file(self.state_dir).items():
+            if label not in labels:
+                continue
+            if result.ok:
+                self.engine.resolve(f"backup.verify.{label}")
+            else:
+                self._drill_failed(label, result.error)
+
+    def _drill_failed(self, label: str, reason: str | None) -> None:
+        self.engine.fire(
+            f"backup.verify.{label}",
+            f"Restore drill of {label} failed: the backup may not be restorable",
+            "CRITICAL",
+            {"database": label, "reason": reason or "unknown"},
+        )
+
     async def _on_verify(self, report: VerifyReport) -> None:
         key = f"backup.verify.{report.db}"
         if report.ok:
@@ -408,12 +442,7 @@ class Daemon:
             return
         if report.gap and self.backup is not None:
             self.backup.keeper.flag(report.db, report.error or "the drill found missing rows")
-        self.engine.fire(
-            key,
-            f"Restore drill of {report.db} failed: the backup may not be restorable",
-            "CRITICAL",
-            {"database": report.db, "reason": report.error or "unknown"},
-        )
+        self._drill_failed(report.db, report.error)
 
     def _write_daemon_file(self) -> None:
         document: Mapping[str, Any] = {

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from khronos.alerts import AlertEngine, AlertMetrics, ManualClock, Outbox, TelegramNotifier
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
+from tests.smallfs import SmallFilesystem, small_filesystem
 
 FAULT_REPEAT = int(os.environ.get("KHRONOS_FAULT_REPEAT", "2"))
 
@@ -114,47 +113,8 @@ async def advance_until(
     await wait_until(advanced)
 
 
-class SmallFilesystem:
-    """A small tmpfs mounted as root, and a filler file that uses up its free space."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.filler = root / "filler"
-
-    def fill(self) -> None:
-        """Write the filler until the filesystem answers ENOSPC."""
-        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            for chunk in (65536, 4096, 512):
-                with contextlib.suppress(OSError):
-                    while True:
-                        os.write(fd, b"\0" * chunk)
-        finally:
-            os.close(fd)
-        assert os.statvfs(self.root).f_bavail == 0
-
-    def free(self) -> None:
-        """Delete the filler: the space is back."""
-        self.filler.unlink()
-
-
 @pytest.fixture(name="small_fs")
 def fixture_small_fs(tmp_path: Path) -> Iterator[SmallFilesystem]:
     """A 2 MB tmpfs (skipped, with the reason, where mounting is not permitted)."""
-    root = tmp_path / "small"
-    root.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("a full filesystem needs a tmpfs mounted as root")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
-    try:
-        yield SmallFilesystem(root)
-    finally:
-        if subprocess.run(["umount", str(root)], check=False).returncode != 0:
-            subprocess.run(["umount", "-l", str(root)], check=False)
+    with small_filesystem(tmp_path / "small") as fs:
+        yield fs

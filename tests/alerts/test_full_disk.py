@@ -21,8 +21,9 @@ from starlette.applications import Starlette
 
 from khronos.alerts import Level, ManualClock, Outbox, OutboxError, alert_routes
 from khronos.alerts._outbox import OutboxRow
-from tests.alerts.conftest import MakeEngine, SmallFilesystem, advance_until, wait_until
+from tests.alerts.conftest import MakeEngine, advance_until, wait_until
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram
+from tests.smallfs import SmallFilesystem
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,6 @@ import contextlib
 import os
 import random
 import socket
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +32,7 @@ from tests.daemon.harness import (
     stop,
     write_config,
 )
+from tests.smallfs import small_filesystem
 
 pytestmark = pytest.mark.integration
 
@@ -264,34 +264,6 @@ def test_the_open_files_limit_is_raised_to_the_hard_limit(
         assert stop(daemon.proc) == 0, daemon.err.read_text()[-2000:]
 
 
-@contextlib.contextmanager
-def tiny_filesystem(path: Path) -> Iterator[Path]:
-    """A 1 MB tmpfs mounted at ``path`` (root only; skipped with the reason otherwise)."""
-    path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def fill(path: Path) -> Path:
-    """Write zeros into ``path`` until its filesystem is full; the file written."""
-    filler = path / "filler"
-    with filler.open("wb") as out, contextlib.suppress(OSError):
-        while True:
-            out.write(b"\0" * 65536)
-            out.flush()
-    return filler
-
-
 def post_alert(daemon: Running, message: str) -> httpx.Response:
     """POST /api/alerts/test with the daemon's token."""
     return httpx.post(
@@ -308,20 +280,20 @@ def test_a_full_state_dir_gets_503_from_the_alert_api_and_the_checks_keep_runnin
     """state_dir on a full filesystem: POST /api/alerts/test answers 503 saying why (or 202),
     never 500; the disk check that fires meanwhile keeps running, and when space is back it
     passes again and the API queues again."""
-    with tiny_filesystem(tmp_path / "state") as state:
-        checks = f"{{memory: null, disk: {{path: {state}, min_free: 300kb, every: 1s}}}}"
+    with small_filesystem(tmp_path / "state", "1m") as small:
+        checks = f"{{memory: null, disk: {{path: {small.root}, min_free: 300kb, every: 1s}}}}"
         write_config(tmp_path, telegram, backup=False, checks=checks)
         daemon = start(tmp_path, env)
         disk_up = 'khronos_check_up{check="disk"}'
         try:
             poll(lambda: metric(daemon.url, disk_up) == 1.0, what="the disk check to pass")
-            filler = fill(state)
+            small.fill()
             poll(lambda: metric(daemon.url, disk_up) == 0.0, what="the disk check to fail")
             answer = post_alert(daemon, "while full")
             assert answer.status_code in (202, 503), answer.text
             if answer.status_code == 503:
                 assert "could not be queued" in answer.json()["error"]
-            filler.unlink()
+            small.free()
             poll(lambda: metric(daemon.url, disk_up) == 1.0, what="the disk check to pass again")
             assert metric(daemon.url, 'khronos_part_up{part="check.disk"}') == 1.0
             assert post_alert(daemon, "space is back").status_code == 202

@@ -32,8 +32,20 @@ AlertLevel = Literal["INFO", "WARN", "ERROR", "CRITICAL"]
 class AlertSink(Protocol):
     """Where backup sends its alerts."""
 
-    def fire(self, key: str, level: str, message: str, details: dict[str, Any]) -> None:
-        """Open (or escalate) the alert ``key``."""
+    def fire(
+        self,
+        key: str,
+        level: str,
+        message: str,
+        details: dict[str, Any],
+        *,
+        since: float | None = None,
+        worst: str | None = None,
+        worst_value: float | None = None,
+    ) -> None:
+        """Open (or escalate) the alert ``key``.  ``since``: Unix time the problem was first
+        observed; ``worst``/``worst_value``: the worst value so far (text, and a number to rank
+        it), which the resolved notice quotes."""
 
     def resolve(self, key: str) -> None:
         """Close the alert ``key``: the condition has cleared."""
@@ -42,7 +54,7 @@ class AlertSink(Protocol):
 class NullAlertSink:
     """Drops every alert (the default when nothing is wired)."""
 
-    def fire(self, key: str, level: str, message: str, details: dict[str, Any]) -> None:
+    def fire(self, key: str, level: str, message: str, details: dict[str, Any], **_: Any) -> None:
         """Ignore the alert."""
 
     def resolve(self, key: str) -> None:
@@ -58,6 +70,8 @@ class AlertEvent:
     level: str | None = None
     message: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """The keyword arguments of the call (``since``, ``worst``, ``worst_value``)."""
 
 
 class RecordingAlertSink:
@@ -67,9 +81,11 @@ class RecordingAlertSink:
         self.events: list[AlertEvent] = []
         self.open: dict[str, AlertEvent] = {}
 
-    def fire(self, key: str, level: str, message: str, details: dict[str, Any]) -> None:
-        """Record and open the alert."""
-        event = AlertEvent("fire", key, level, message, dict(details))
+    def fire(
+        self, key: str, level: str, message: str, details: dict[str, Any], **extra: Any
+    ) -> None:
+        """Record and open the alert (``since``/``worst`` land in :attr:`AlertEvent.extra`)."""
+        event = AlertEvent("fire", key, level, message, dict(details), dict(extra))
         self.events.append(event)
         self.open[key] = event
 
@@ -101,10 +117,12 @@ class SafeAlertSink:
     def __init__(self, sink: AlertSink) -> None:
         self.sink = sink
 
-    def fire(self, key: str, level: str, message: str, details: dict[str, Any]) -> None:
+    def fire(
+        self, key: str, level: str, message: str, details: dict[str, Any], **extra: Any
+    ) -> None:
         """Fire through the wrapped sink; never raises."""
         try:
-            self.sink.fire(key, level, message, details)
+            self.sink.fire(key, level, message, details, **extra)
         except Exception as exc:  # noqa: BLE001 - the point of this class
             get_health().record_error("alerts", exc)
 

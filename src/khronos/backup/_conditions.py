@@ -21,12 +21,14 @@ cleared.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import structlog
 
 from khronos.backup._alerts import AlertSink
 from khronos.backup._status import DbStatus
+from khronos.config import format_duration
 from khronos.config._backup import BackupConfig
 
 __all__ = ["BackupConditions", "condition_keys"]
@@ -85,6 +87,11 @@ class BackupConditions:
             details["error"] = error
         because = f": {error}" if error else ""
         limit = self.backup.lag_alert_after.total_seconds()
+        now = time.time()
+        worst = {
+            "worst": f"lag {format_duration(timedelta(seconds=round(lag)))}",
+            "worst_value": lag,
+        }
         self._toggle(
             f"backup.lag.{label}",
             lag > limit,
@@ -95,12 +102,14 @@ class BackupConditions:
                 "hint": "check the replica's reachability and credentials, and that "
                 "Litestream runs (khronos status)",
             },
+            since=now - lag,
+            **worst,
         )
         down = self.backup.down_alert_after.total_seconds()
         reason = because or (": Litestream is not replicating it" if not status.replicating else "")
         failing = 0.0
         if status.failing_since is not None:
-            failing = max(0.0, time.time() - status.failing_since.timestamp())
+            failing = max(0.0, now - status.failing_since.timestamp())
         self._toggle(
             f"backup.replica.{label}",
             status.replica_down,
@@ -112,10 +121,18 @@ class BackupConditions:
                 "hint": "fix the replica (bucket, credentials, network) or Litestream; "
                 "nothing is lost locally, it is uploaded once the replica accepts it",
             },
+            since=now - max(lag, failing),
+            **worst,
         )
 
     def _toggle(
-        self, key: str, active: bool, level: str, message: str, details: dict[str, Any]
+        self,
+        key: str,
+        active: bool,
+        level: str,
+        message: str,
+        details: dict[str, Any],
+        **extra: Any,
     ) -> None:
         unknown = key in self._maybe_open
         self._maybe_open.discard(key)
@@ -123,7 +140,7 @@ class BackupConditions:
             if key not in self.firing:
                 _log.warning("backup alert", alert=key, message=message, db=details.get("db"))
                 self.firing.add(key)
-            self.alerts.fire(key, level, message, details)
+            self.alerts.fire(key, level, message, details, **extra)
         elif key in self.firing or unknown:
             self.firing.discard(key)
             self.alerts.resolve(key)

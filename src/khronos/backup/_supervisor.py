@@ -75,6 +75,8 @@ class _OpenAlert:
     level: str
     message: str
     details: dict[str, Any]
+    since: float | None = None
+    """Wall time the problem began (the first exit, or the first stalled poll)."""
 
 
 class Clock(Protocol):
@@ -355,19 +357,25 @@ class Supervisor:
                 "hint": "a hung Litestream: check its log lines and the replica; restarting "
                 "khronos restarts it",
             },
+            since=self.clock.time() - seconds,
         )
         return True
 
     def refresh_alert(self) -> None:
         """Fire the open replication alert again (the engine repeats it when it is due)."""
         if self._alert is not None:
+            alert = self._alert
             self.alerts.fire(
-                REPLICATION_ALERT, self._alert.level, self._alert.message, self._alert.details
+                REPLICATION_ALERT, alert.level, alert.message, alert.details, since=alert.since
             )
 
-    def _fire(self, level: str, message: str, details: dict[str, Any]) -> None:
-        self._alert = _OpenAlert(level, message, details)
-        self.alerts.fire(REPLICATION_ALERT, level, message, details)
+    def _fire(
+        self, level: str, message: str, details: dict[str, Any], since: float | None = None
+    ) -> None:
+        if self._alert is not None and since is None:
+            since = self._alert.since
+        self._alert = _OpenAlert(level, message, details, since)
+        self.alerts.fire(REPLICATION_ALERT, level, message, details, since=since)
 
     def restart(self, reason: str) -> None:
         """A planned restart: SIGTERM the child (its final sync runs) and start it again at
@@ -506,6 +514,7 @@ class Supervisor:
             f"Backup replication is down: Litestream exited with code {rc}; "
             f"restarting in {delay:g}s",
             details,
+            since=self.clock.time(),
         )
         return True
 
