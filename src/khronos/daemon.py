@@ -321,7 +321,7 @@ class Daemon:
                 "or remove the key",
             )
         self.checks.start()
-        for part, task in self.checks.tasks.items():
+        for part, task in (*self.checks.tasks.items(), *self.engine.tasks.items()):
             self.health.watch(part, task)
         self._write_daemon_file()
         _log.info(

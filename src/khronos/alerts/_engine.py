@@ -42,6 +42,7 @@ from khronos.alerts._semantic import Cooldown, SemanticAlerts
 from khronos.alerts._state_dir import STATE_DIR_CONDITION, StateDirWatch, report_unsaved
 from khronos.alerts._worker import DeliveryWorker
 from khronos.config import KhronosConfig
+from khronos.health import get_health
 from khronos.logs import Redactor, collect_secrets, get_redactor
 
 __all__ = [
@@ -119,7 +120,6 @@ class AlertEngine(SemanticAlerts):
         self._takeover: asyncio.Task[None] | None = None
         self._maintenance: asyncio.Task[None] | None = None
         self._state_dir = StateDirWatch(self)
-        self._tick_error = ""
         self.worker = DeliveryWorker(
             outbox,
             self.notifiers,
@@ -215,10 +215,15 @@ class AlertEngine(SemanticAlerts):
             return False
 
     async def _take_over(self) -> None:
-        while not self._acquire():
+        while True:
+            try:
+                if self._acquire():
+                    _log.info("took over delivering the alert outbox")
+                    self._begin_delivery()
+                    return
+            except Exception as exc:  # noqa: BLE001 - delivery must start some day
+                get_health().record_error("alerts.takeover", exc)
             await asyncio.sleep(_TAKEOVER_POLL_S)  # real time: another process owns the lock
-        _log.info("took over delivering the alert outbox")
-        self._begin_delivery()
 
     def _begin_delivery(self) -> None:
         configured = {n.name: n for n in self.notifiers}
@@ -250,12 +255,7 @@ class AlertEngine(SemanticAlerts):
             try:
                 self.tick()
             except Exception as exc:  # noqa: BLE001 - the task must outlive any one bad round
-                signature = f"{type(exc).__name__}: {exc}"
-                if signature != self._tick_error:
-                    _log.exception("alert maintenance failed; trying again", error=signature)
-                self._tick_error = signature
-            else:
-                self._tick_error = ""
+                get_health().record_error("alerts.maintenance", exc)
             await asyncio.sleep(self.poll_interval)
 
     def tick(self) -> None:
@@ -266,6 +266,15 @@ class AlertEngine(SemanticAlerts):
         if self.worker.running:
             for notice in self._book.expire():
                 self._notify(notice)
+
+    @property
+    def tasks(self) -> dict[str, asyncio.Task[None]]:
+        """The engine's long-lived tasks by part name, for an owner to watch: the maintenance
+        task and each channel's delivery supervisor."""
+        out = dict(self.worker.tasks)
+        if self._maintenance is not None:
+            out["alerts.maintenance"] = self._maintenance
+        return out
 
     async def stop(self, timeout: float = 0.0) -> None:
         """Wait up to ``timeout`` seconds for pending alerts, then stop (the rest stay queued)."""

@@ -34,6 +34,7 @@ from khronos.alerts._clock import Clock
 from khronos.alerts._metrics import AlertMetrics
 from khronos.alerts._notifier import DeliveryError, Notifier, OutgoingMessage, RateLimit
 from khronos.alerts._outbox import Outbox
+from khronos.health import get_health
 
 __all__ = ["DeliveryWorker", "RateLimiter"]
 
@@ -135,6 +136,11 @@ class DeliveryWorker:
         """Whether the channel tasks are running."""
         return any(not t.done() for t in self._tasks)
 
+    @property
+    def tasks(self) -> dict[str, asyncio.Task[None]]:
+        """The channel supervisors by part name (``alerts.<channel>``), for an owner to watch."""
+        return {f"alerts.{n}": t for n, t in zip(self.notifiers, self._tasks, strict=False)}
+
     def start(self) -> None:
         """Start one supervisor task per channel on the running event loop."""
         if self.running:
@@ -178,8 +184,8 @@ class DeliveryWorker:
             event.clear()  # before looking, so a row added meanwhile wakes the next round
             try:
                 self._spawn(notifier)
-            except Exception:  # noqa: BLE001 - the supervisor must outlive a bad read
-                _log.exception("alert delivery supervisor failed", channel=notifier.name)
+            except Exception as exc:  # noqa: BLE001 - the supervisor must outlive a bad read
+                get_health().record_error(f"alerts.{notifier.name}", exc)
             # asyncio.timeout, not wait_for: wait_for can swallow a cancel that arrives just as
             # the event is set (then stop() would wait for this loop forever).
             with contextlib.suppress(TimeoutError):
@@ -197,24 +203,16 @@ class DeliveryWorker:
 
     async def _run_chat(self, notifier: Notifier, chat: str) -> None:
         key = (notifier.name, chat)
-        failing = ""
         try:
             while True:
                 try:
                     if not await self._step(notifier, chat):
                         return  # no await since the empty head: a new row wakes the supervisor
-                    failing = ""
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - the worker must outlive any one bad row
-                    signature = f"{type(exc).__name__}: {exc}"
-                    if signature != failing:  # the same error again is not logged again
-                        _log.exception(
-                            "alert delivery step failed; trying again",
-                            channel=notifier.name,
-                            error=signature,
-                        )
-                    failing = signature
+                    # counted, and logged once while the same error repeats
+                    get_health().record_error(f"alerts.{notifier.name}", exc)
                     await asyncio.sleep(self.backoff_initial)  # real time: a clock sleep spins
         finally:
             if self._chat_tasks.get(key) is asyncio.current_task():
