@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import socket
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +40,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from khronos.backup._alerts import AlertSink, NullAlertSink, SafeAlertSink
+from khronos.backup._claims import ReplicationClaims
 from khronos.backup._conditions import BackupConditions
 from khronos.backup._continuity import ContinuityKeeper
 from khronos.backup._control import ControlClient, ControlError, SyncResult, control_socket_path
@@ -49,7 +48,6 @@ from khronos.backup._litestream import find_litestream, litestream_env, render_c
 from khronos.backup._metrics import BackupCollector, BackupSample
 from khronos.backup._offline import force_snapshot
 from khronos.backup._restore_run import describe_replica_error, log_dropped_env, register_secrets
-from khronos.backup._sqlite import db_holders
 from khronos.backup._status import (
     STATUS_FILE,
     DbStatus,
@@ -62,9 +60,8 @@ from khronos.backup._status import (
 from khronos.backup._supervisor import Clock, ProcessRunner, Supervisor, SystemClock
 from khronos.config import KhronosConfig
 from khronos.config._backup import BackupConfig, DatabaseConfig
-from khronos.errors import BackupError, KhronosError
+from khronos.errors import KhronosError
 from khronos.health import get_health, spawn
-from khronos.locks import FileLock, LockedError
 
 __all__ = ["CONFIG_FILE", "BackupService", "SyncError", "free_loopback_port", "select_dbs"]
 
@@ -140,7 +137,7 @@ class BackupService:
             take_snapshot=self._force_snapshot,
             request_restart=self._restart_for_repair,
         )
-        self._locks: list[FileLock] = []
+        self._claims = ReplicationClaims()
         self._stalled_since: float | None = None
         self._log = structlog.get_logger("khronos.backup")
         if registry is not None:
@@ -161,11 +158,11 @@ class BackupService:
         binary = find_litestream(self.backup.litestream)
         register_secrets(self.backup)
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._claim_replication()
+        self._claims.take(self.backup, self.state_dir)
         try:
             await self._start(binary)
         except BaseException:
-            self._release_claims()
+            self._claims.release()
             raise
 
     async def _start(self, binary: Path) -> None:
@@ -216,7 +213,7 @@ class BackupService:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        self._release_claims()
+        self._claims.release()
         self._log.info("backup stopped")
 
     def status(self) -> list[DbStatus]:
@@ -263,36 +260,6 @@ class BackupService:
         return matches[0] if len(matches) == 1 else None
 
     # ------------------------------------------------------------------------ internals
-
-    def _claim_replication(self) -> None:
-        """One replicator per database and per replica on this machine (see the module doc)."""
-        for db in self.backup.dbs:
-            for holder in db_holders(db.path):
-                if holder.is_litestream:
-                    raise BackupError(
-                        f"{db.path} is already replicated by Litestream ({holder.describe()})",
-                        op="backup start",
-                        hint="two replicators of one database damage its replica: stop the "
-                        "other khronos run or litestream first",
-                    )
-        note = f"state_dir {self.state_dir}"
-        try:
-            for db in self.backup.dbs:
-                for what, identity in (
-                    (f"the database {db.path}", f"db:{db.path}"),
-                    (f"the replica {db.replica.display}", f"replica:{db.replica.display}"),
-                ):
-                    lock = _host_lock(identity, what, note)
-                    if lock is not None:
-                        self._locks.append(lock)
-        except LockedError as exc:
-            self._release_claims()
-            raise BackupError(exc.message, op="backup start", hint=exc.hint) from None
-
-    def _release_claims(self) -> None:
-        for lock in self._locks:
-            lock.release()
-        self._locks.clear()
 
     async def _force_snapshot(self, dbs: list[DatabaseConfig]) -> None:
         await force_snapshot(self.backup, dbs)
@@ -502,25 +469,3 @@ async def sync_and_wait(
             )
         results.append(result)
     return results
-
-
-def _host_lock(identity: str, what: str, note: str) -> FileLock | None:
-    """A lock for ``identity`` shared by every Khronos on this machine, or None when the shared
-    lock folder cannot be used (another user made it, say): the check is then skipped."""
-    folder = Path(tempfile.gettempdir()) / "khronos-locks"
-    try:
-        if not folder.exists():
-            folder.mkdir(mode=0o1777, exist_ok=True)
-            folder.chmod(0o1777)  # every user's Khronos may add its locks (like /tmp)
-        digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
-        return FileLock.acquire(
-            folder / f"{digest}.lock",
-            what=what,
-            op="backup start",
-            hint="two replicators of one database or replica damage the replica: stop the "
-            "other khronos run first, or give this one another database/replica",
-            mode=0o644,
-            note=note,
-        )
-    except PermissionError:
-        return None

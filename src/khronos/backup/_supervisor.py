@@ -8,16 +8,11 @@
   reports a child that runs but does not answer (or does not replicate) for a while
   (:meth:`Supervisor.mark_unresponsive`: the same ERROR alert), and re-fires whatever alert is
   open on each poll (:meth:`Supervisor.refresh_alert`) so the engine can repeat it.
-- **Logs**: the child logs JSON on stderr; each line is forwarded into structlog with its parsed
-  level, ``component="litestream"`` and its fields, durations written as ``5m`` rather than
-  Go's nanoseconds (a non-JSON line is forwarded as it is).
+- **Logs**: each stderr line is forwarded into structlog with ``component="litestream"``
+  (:func:`~khronos.backup._process.forward_log_line`).
 - **Stop**: SIGTERM (Litestream then makes a final sync, bounded by its shutdown-sync-timeout),
   wait ``shutdown_timeout``, then SIGKILL.
-- **No orphans**: the child runs in its own session (a Ctrl-C on the terminal reaches Khronos
-  only, which stops the child gracefully) and, on Linux, with ``PR_SET_PDEATHSIG = SIGTERM``
-  so the kernel stops it when Khronos dies, even by SIGKILL.  The death signal is tied to the
-  *thread* that started the child: run the event loop in the main thread, or in a thread that
-  lives as long as the service.
+- **No orphans**: see :mod:`khronos.backup._process`.
 
 The process runner and the clock are injectable (:class:`ProcessRunner`, :class:`Clock`) so the
 policy can be tested without real processes or real time.
@@ -27,22 +22,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
-import json
-import os
 import signal
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Protocol
 
 import structlog
 
 from khronos.backup._alerts import AlertSink, NullAlertSink
-from khronos.backup._litestream import go_duration
+from khronos.backup._process import (
+    AsyncioProcessRunner,
+    ProcessHandle,
+    ProcessRunner,
+    forward_log_line,
+    parse_log_line,
+)
 from khronos.config._backup import RestartPolicy
 from khronos.health import get_health, spawn
 
@@ -59,13 +54,6 @@ __all__ = [
 ]
 
 REPLICATION_ALERT = "backup.replication"
-_PR_SET_PDEATHSIG = 1
-_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARN": "warning", "WARNING": "warning"}
-_RESERVED = {"event", "level", "logger", "timestamp", "component", "log_level"}
-_SKIP = {"time", "level", "msg"}
-_DURATION_KEYS = ("interval", "retention", "timeout", "backoff", "delay", "duration", "elapsed")
-"""Litestream 0.5.17 logs these ``time.Duration`` fields (interval, sync-interval, retention,
-max_backoff, elapsed...) as integer nanoseconds."""
 
 LineCallback = Callable[[dict[str, Any]], None]
 
@@ -106,139 +94,6 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         """:func:`asyncio.sleep`."""
         await asyncio.sleep(seconds)
-
-
-class ProcessHandle(Protocol):
-    """A started child process."""
-
-    @property
-    def pid(self) -> int:
-        """Its process id."""
-
-    def stderr_lines(self) -> AsyncIterator[bytes]:
-        """Its stderr, line by line, until it closes."""
-
-    async def wait(self) -> int:
-        """Wait for the exit; the return code (negative: killed by that signal)."""
-
-    def send_signal(self, sig: int) -> None:
-        """Send a signal (no error if it has exited)."""
-
-
-class ProcessRunner(Protocol):
-    """Starts child processes."""
-
-    async def spawn(self, argv: Sequence[str], env: Mapping[str, str]) -> ProcessHandle:
-        """Start ``argv`` with exactly ``env``; raises OSError when it cannot be started."""
-
-
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A preexec function: own session, and SIGTERM when the parent dies (Linux prctl)."""
-    libc_name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
-
-    def setup() -> None:
-        if libc_name:
-            libc = ctypes.CDLL(libc_name, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-            if os.getppid() != parent_pid:  # the parent died before prctl took effect
-                os._exit(1)
-
-    return setup
-
-
-class _AsyncioHandle:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self._proc = proc
-
-    @property
-    def pid(self) -> int:
-        return self._proc.pid
-
-    async def stderr_lines(self) -> AsyncIterator[bytes]:
-        stream = self._proc.stderr
-        if stream is None:
-            return
-        while True:
-            try:
-                line = await stream.readline()
-            except ValueError:  # a line longer than the stream limit: take what is there
-                line = await stream.read(65536)
-            if not line:
-                return
-            yield line
-
-    async def wait(self) -> int:
-        return await self._proc.wait()
-
-    def send_signal(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self._proc.send_signal(sig)
-
-
-class AsyncioProcessRunner:
-    """Real processes through asyncio, in their own session, dying with Khronos (Linux)."""
-
-    async def spawn(self, argv: Sequence[str], env: Mapping[str, str]) -> ProcessHandle:
-        """Start the process with stdin closed, stdout discarded and stderr piped."""
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            env=dict(env),
-            start_new_session=True,
-            preexec_fn=_die_with_parent(os.getpid()),
-            limit=1024 * 1024,
-        )
-        return _AsyncioHandle(proc)
-
-
-def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """JSON object hook keeping the first of repeated keys (Litestream logs level twice)."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        out.setdefault(key, value)
-    return out
-
-
-def parse_log_line(line: str) -> dict[str, Any] | None:
-    """A Litestream JSON log line as a dict, or None when the line is not a JSON object."""
-    text = line.strip()
-    if not text.startswith("{"):
-        return None
-    try:
-        data = json.loads(text, object_pairs_hook=_first_wins)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def forward_log_line(logger: Any, line: str) -> dict[str, Any] | None:
-    """Log one Litestream stderr line through ``logger``; return the parsed record, if any."""
-    record = parse_log_line(line)
-    if record is None:
-        text = line.rstrip()
-        if text:
-            method = "error" if text.lower().startswith(("error", "panic", "fatal")) else "info"
-            getattr(logger, method)(text)
-        return None
-    level = str(record.get("level") or "INFO").upper()
-    method = _LEVELS.get(level, "error" if level.startswith("ERR") else "info")
-    fields = {
-        (f"ls_{k}" if k in _RESERVED else k): _duration(k, v)
-        for k, v in record.items()
-        if k not in _SKIP
-    }
-    getattr(logger, method)(str(record.get("msg", "")), **fields)
-    return record
-
-
-def _duration(key: str, value: Any) -> Any:
-    """A Go ``time.Duration`` field (slog writes nanoseconds) as ``5m``; anything else as is."""
-    name = key.lower().replace("-", "").replace("_", "")
-    if isinstance(value, int) and not isinstance(value, bool) and name.endswith(_DURATION_KEYS):
-        return go_duration(timedelta(microseconds=value / 1000))
-    return value
 
 
 class Supervisor:
