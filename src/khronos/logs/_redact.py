@@ -8,6 +8,7 @@ secret added with :meth:`Redactor.add_secret` rebuilds the one regex of literal 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -81,6 +82,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
+        self._version = 0
         self._secrets: set[str] = set()
         self._literal: re.Pattern[str] | None = None
         for value in secrets:
@@ -90,6 +92,11 @@ class Redactor:
     def secrets_count(self) -> int:
         """How many literal secrets are masked."""
         return len(self._secrets)
+
+    @property
+    def version(self) -> int:
+        """Changes whenever the literal secrets change (for callers caching redacted text)."""
+        return self._version
 
     def add_secret(self, value: str | SecretStr | None) -> None:
         """Mask this exact value from now on (values shorter than 4 characters are ignored)."""
@@ -101,12 +108,14 @@ class Redactor:
             self._secrets.add(value)
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._literal = re.compile("|".join(re.escape(s) for s in ordered))
+            self._version += 1
 
     def clear_secrets(self) -> None:
         """Forget every literal secret (the built-in patterns stay)."""
         with self._lock:
             self._secrets.clear()
             self._literal = None
+            self._version += 1
 
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced by ``**********``."""
@@ -129,7 +138,7 @@ class Redactor:
         """
         if value is None or isinstance(value, bool):
             return value
-        if key is not None and _SECRET_FIELD.search(key):
+        if key is not None and _is_secret_key(key):
             return value if isinstance(value, str | bytes) and not value else MASK
         if isinstance(value, str):
             return self.redact(value)
@@ -171,7 +180,13 @@ def _is_secret_name(name: object) -> bool:
     """Whether a header-like name (``"Authorization"``, ``b"x-api-key"``) holds a secret."""
     if isinstance(name, bytes):
         name = name.decode("latin-1")
-    return isinstance(name, str) and _SECRET_FIELD.search(name) is not None
+    return isinstance(name, str) and _is_secret_key(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_key(name: str) -> bool:
+    """Whether a field name holds a secret (cached: log records reuse a few names)."""
+    return _SECRET_FIELD.search(name) is not None
 
 
 _default = Redactor()
