@@ -41,6 +41,8 @@ __all__ = ["DEFAULT_MAX_QUEUED", "ForeignHandler", "Outputs", "QueueLogger", "Ro
 
 DEFAULT_MAX_QUEUED = 10_000
 """Records that may wait for the writer; a caller that finds more waits for room."""
+RETRY_SECONDS = 1.0
+"""How often a file that cannot be written is tried again while no new record comes."""
 BATCH = 1024
 """Records the writer renders before writing them out."""
 _MAX_WAIT_STEP = 0.005
@@ -145,6 +147,10 @@ class Outputs:
                 self.console.append(line, rendered.fields)
             except Exception:  # noqa: BLE001 - e.g. the pretty renderer: fall back to JSON
                 self.console.append(line, None)
+
+    def waiting(self) -> bool:
+        """Whether a file holds lines it could not write yet."""
+        return any(route.file.failure is not None for route in self.routes)
 
     def flush(self) -> None:
         """Write what every output has buffered."""
@@ -330,7 +336,14 @@ class Sink:
     def _run(self) -> None:
         get, qsize = self.queue.get, self.queue.qsize
         while True:
-            batch = [get()]
+            try:
+                # a file that cannot be written is tried again even if nothing new comes
+                first = get(timeout=RETRY_SECONDS) if self.outputs.waiting() else get()
+            except queue.Empty:
+                with self._io:
+                    self.outputs.flush()
+                continue
+            batch = [first]
             batch.extend(get() for _ in range(min(qsize(), BATCH - 1)))
             try:
                 if self._write_batch(batch):
