@@ -9,15 +9,13 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from khronos import logs
 from khronos.logs import _setup
-from tests.logs.conftest import Setup, read_lines
+from tests.logs.conftest import Setup, read_lines, wait_until
 
 LINES = 1000
 _WRITER = textwrap.dedent(
@@ -84,6 +82,7 @@ def test_full_queue_makes_the_caller_wait_and_loses_nothing(
     setup_logs: Setup, tmp_path: Path
 ) -> None:
     """Past max_queued waiting records the caller waits for the writer; every line arrives."""
+    lost_before = logs.records_lost()
     console = _BlockingConsole()
     setup_logs(console_stream=console, max_queued=50)
     log = logs.get_logger()
@@ -91,7 +90,7 @@ def test_full_queue_makes_the_caller_wait_and_loses_nothing(
     assert console.entered.wait(timeout=30)  # the writer thread is now stuck on "first"
     burst = threading.Thread(target=lambda: [log.info("burst", n=n) for n in range(200)])
     burst.start()
-    _wait_until(lambda: _queued() >= 50)
+    wait_until(lambda: _queued() >= 50, "the queue filled up")
     assert burst.is_alive()  # 200 records cannot fit: the caller is waiting for room
     assert _queued() <= 51
     console.release.set()
@@ -99,17 +98,10 @@ def test_full_queue_makes_the_caller_wait_and_loses_nothing(
     logs.shutdown()
     records = read_lines(tmp_path / "logs/combined.log")
     assert [r.get("n") for r in records] == [None, *range(200)]
-    assert logs.records_lost() == {}
+    assert logs.records_lost() == lost_before
 
 
 def _queued() -> int:
     sink = _setup._state.sink
     assert sink is not None
     return sink.queue.qsize()
-
-
-def _wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, "condition never came true"
-        time.sleep(0.01)

@@ -6,9 +6,10 @@ window where the live name does not exist, and answers a failed write with a tra
 ("--- Logging error ---") while the line is lost without a count.  Here:
 
 - Lines are appended to a buffer and written with one ``write`` per batch (``O_APPEND``).
-- Rotation renames ``name.log.{keep-1}`` ... ``name.log`` one step up, newest last, then opens
-  the new live file at once: at any instant the names that exist hold the files in age order
-  (what ``khronos logs -f`` relies on).
+- Rotation renames ``name.log.{keep-1}`` ... ``name.log`` one step up, oldest first (the rename
+  onto ``name.log.{keep}`` replaces the oldest), then opens the new live file at once: at any
+  instant the names that exist hold the files in age order (what ``khronos logs -f`` relies
+  on).
 - A failed write (a full disk, EIO, no descriptors left) never raises and never prints a
   traceback: a partly written line is cut off again (the file stays valid JSON lines), the lines
   stay in memory (up to :data:`MAX_PENDING_BYTES` per file; the oldest beyond that are dropped and
@@ -256,11 +257,12 @@ class LogFile:
     def _rotate(self) -> None:
         """``name.log.N`` -> ``.N+1`` (the oldest replaced), ..., ``name.log`` -> ``.1``."""
         try:
-            for index in range(self.keep - 1, 0, -1):
-                try:
-                    self._numbered(index).rename(self._numbered(index + 1))
-                except FileNotFoundError:
-                    continue
+            for index in self._rotated_indices():  # oldest first
+                older = self._numbered(index)
+                if index > self.keep:  # left from a larger `keep`
+                    older.unlink(missing_ok=True)
+                elif index < self.keep:
+                    older.rename(self._numbered(index + 1))  # replaces .keep: the oldest goes
             self.path.rename(self._numbered(1))
         except OSError as exc:
             self._rotate_after = time.monotonic() + ROTATE_RETRY_SECONDS
@@ -277,6 +279,16 @@ class LogFile:
         if failure is not None:
             count_lost(self.name, failure.reason, dropped)
         return dropped
+
+    def _rotated_indices(self) -> list[int]:
+        """The N of every ``name.log.N`` there is, highest first."""
+        prefix = self.name + "."
+        found = [
+            int(entry.name[len(prefix) :])
+            for entry in self.path.parent.iterdir()
+            if entry.name.startswith(prefix) and entry.name[len(prefix) :].isdigit()
+        ]
+        return sorted(found, reverse=True)
 
     def _numbered(self, index: int) -> Path:
         return self.path.with_name(f"{self.name}.{index}")
