@@ -139,21 +139,28 @@ class LogFile:
         self._fd: int | None = None
         self._size = 0
         self._buf = bytearray()
-        self._lines = 0
         self._rotate_after = 0.0
+        self._room = -1
+        """Bytes that can still be appended with no check (the fast path); -1: always check."""
 
     @property
     def pending_lines(self) -> int:
         """Lines accepted but not written yet (waiting for the next flush, or a full disk)."""
-        return self._lines
+        return self._buf.count(b"\n")
 
     def append(self, line: bytes) -> None:
         """Add one line (ending in a newline); rotate first when it would overflow the file."""
+        size = len(line)
+        if size <= self._room:
+            self._buf += line
+            self._room -= size
+            return
         if self._fd is None and self.failure is None and not self.guest:
             self._open_or_fail()
+        used = self._size + len(self._buf)
         if (
-            self._size + len(self._buf) + len(line) > self.max_size
-            and self._size + len(self._buf) > 0
+            used + size > self.max_size
+            and used > 0
             and self.failure is None
             and not self.guest
             and time.monotonic() >= self._rotate_after
@@ -162,9 +169,18 @@ class LogFile:
             if self.failure is None:
                 self._rotate()
         self._buf += line
-        self._lines += 1
         if self.failure is not None and len(self._buf) > MAX_PENDING_BYTES:
             self._drop_oldest()
+        self._update_room()
+
+    def _update_room(self) -> None:
+        healthy = self._fd is not None and self.failure is None
+        if healthy and self.guest:
+            self._room = MAX_PENDING_BYTES - len(self._buf)
+        elif healthy and time.monotonic() >= self._rotate_after:
+            self._room = self.max_size - self._size - len(self._buf)
+        else:
+            self._room = -1
 
     def flush(self) -> None:
         """Write the buffered lines; on failure keep them for the next try (never raises)."""
@@ -184,7 +200,6 @@ class LogFile:
             failure.noted, failure.lost = True, 0
         consumed = max(0, written - len(notice))
         if consumed:
-            self._lines -= self._buf.count(b"\n", 0, consumed)
             del self._buf[:consumed]
         if error is None:
             if failure is not None:
@@ -192,6 +207,7 @@ class LogFile:
                 self.events.recovered(self, failure)
         else:
             self._fail(error)
+        self._update_room()
 
     def _write(self, data: bytes | bytearray) -> tuple[int, OSError | None]:
         """Write whole lines of ``data``: (bytes written, the error that stopped it)."""
@@ -217,6 +233,7 @@ class LogFile:
         return written, None
 
     def _fail(self, exc: OSError) -> None:
+        self._room = -1
         if self.failure is None:
             self.failure = Failure(exc.strerror or str(exc), reason_of(exc))
             self.events.failed(self, self.failure)
@@ -230,7 +247,6 @@ class LogFile:
             return
         dropped = self._buf.count(b"\n", 0, cut)
         del self._buf[:cut]
-        self._lines -= dropped
         failure = self.failure
         if failure is not None:
             failure.lost += dropped
@@ -273,9 +289,8 @@ class LogFile:
 
     def give_up(self) -> int:
         """Drop the lines still waiting for a failing file (at shutdown): how many, counted."""
-        dropped, failure = self._lines, self.failure
+        dropped, failure = self.pending_lines, self.failure
         self._buf.clear()
-        self._lines = 0
         if failure is not None:
             count_lost(self.name, failure.reason, dropped)
         return dropped
@@ -297,9 +312,9 @@ class LogFile:
         """In a forked child: forget the parent's unwritten lines; append, never rotate."""
         self.guest = True
         self._buf.clear()
-        self._lines = 0
         self.failure = None
         self._close()
+        self._room = -1
 
     def _reopen_if_moved(self) -> None:
         if self._fd is None:
@@ -316,6 +331,7 @@ class LogFile:
 
     def _close(self) -> None:
         fd, self._fd = self._fd, None
+        self._room = -1
         if fd is not None:
             with contextlib.suppress(OSError):  # EIO on close: the data is already written
                 os.close(fd)

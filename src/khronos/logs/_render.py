@@ -45,7 +45,9 @@ CONTEXT_ATTR = "_khronos_context"
 _INTERNAL = frozenset({"event", "exc_info", "stack_info"})
 _STATIC = (SERVICE, ENVIRONMENT, PID, VERSION)
 _MILLIS = tuple(f".{n:03d}Z" for n in range(1000))
-_MAX_CACHED_KEYS = 10_000
+_MAX_CACHED = 2_000
+"""Distinct field names (and messages) remembered redacted; the caches restart beyond."""
+_MAX_CACHED_MESSAGE = 200
 _NUMBERS = frozenset({int, float, bool, type(None)})
 _LEVEL_NAMES = {
     logging.DEBUG: "debug",
@@ -95,8 +97,9 @@ class Renderer:
         # (second, its formatted prefix) as one tuple: a forked child or the writes after
         # shutdown() format on the callers' threads, and a pair of attributes could mismatch.
         self._cached: tuple[int, str] = (-1, "")
-        # (redactor version, {field name: its redacted form}): records reuse a few names
-        self._keys: tuple[int, dict[str, tuple[str, bool]]] = (-1, {})
+        # (redactor version, {field name: (redacted, numbers plain)}, {message: redacted}):
+        # records reuse a few names and messages; one tuple, swapped whole when secrets change
+        self._cached_texts: tuple[int, dict[str, tuple[str, bool]], dict[str, str]] = (-1, {}, {})
 
     def timestamp(self, created: float) -> str:
         """ISO 8601 UTC with milliseconds: ``2024-05-01T12:00:00.123Z``."""
@@ -111,12 +114,17 @@ class Renderer:
         """A field name's redacted form, and whether numbers under it are written as they are."""
         return self.redactor.redact(key), self.redactor.redact_value(1, key) == 1
 
-    def _key_cache(self) -> dict[str, tuple[str, bool]]:
-        version, keys = self._keys
-        if version != self.redactor.version or len(keys) > _MAX_CACHED_KEYS:
-            keys = {}
-            self._keys = (self.redactor.version, keys)
-        return keys
+    def _caches(self) -> tuple[dict[str, tuple[str, bool]], dict[str, str]]:
+        """Field names and messages seen before, redacted (valid until the secrets change)."""
+        version, keys, messages = self._cached_texts
+        if (
+            version != self.redactor.version
+            or len(keys) > _MAX_CACHED
+            or len(messages) > _MAX_CACHED
+        ):
+            keys, messages = {}, {}
+            self._cached_texts = (self.redactor.version, keys, messages)
+        return keys, messages
 
     def render(self, item: Any) -> Rendered:
         """A queued item (Khronos' tuple or a foreign ``LogRecord``) as its line."""
@@ -158,11 +166,19 @@ class Renderer:
         if "exc_info" in ed:
             ed = dict(structlog.processors.format_exc_info(None, "", dict(ed)))
         redactor = self.redactor
+        keys, messages = self._caches()
         message = ed.get("event", "")
+        if message.__class__ is not str:
+            message = str(message)
+        redacted = messages.get(message)
+        if redacted is None:
+            redacted = redactor.redact(message)
+            if len(message) <= _MAX_CACHED_MESSAGE:
+                messages[message] = redacted
         fields: dict[str, Any] = {
             TIMESTAMP: self.timestamp(created),
             LEVEL: _level_name(level),
-            MESSAGE: redactor.redact(message if isinstance(message, str) else str(message)),
+            MESSAGE: redacted,
             CORRELATION_ID: ed.get(CORRELATION_ID),
             USER_ID: ed.get(USER_ID, SYSTEM_USER),
             SERVICE: self.service,
@@ -172,7 +188,7 @@ class Renderer:
         }
         if logger is not None or LOGGER in ed:
             fields[LOGGER] = ed.get(LOGGER, logger)
-        redact_value, keys = redactor.redact_value, self._key_cache()
+        redact_value = redactor.redact_value
         for key, value in ed.items():
             if key in fields or key in _INTERNAL:
                 continue

@@ -175,7 +175,7 @@ def configure(
         dir_lock = None
         if directory is not None and _any_file(files_cfg):
             dir_lock = _lock_dir(Path(directory))  # raises before anything is torn down
-            outputs.routes.extend(_file_routes(Path(directory), files_cfg, outputs))
+            outputs.set_routes(_file_routes(Path(directory), files_cfg, outputs))
         _teardown(keep=dir_lock)
         _state.dir_lock = dir_lock
         sink = Sink(outputs, max_queued=max_queued)

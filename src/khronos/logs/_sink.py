@@ -116,8 +116,23 @@ class Outputs:
         self.renderer = renderer
         self.console = console
         self.routes: list[Route] = []
+        self._targets: dict[tuple[int, bool, bool], tuple[LogFile, ...]] = {}
         if console is not None:
             console.on_failure = self._console_failed
+
+    def set_routes(self, routes: list[Route]) -> None:
+        """The files and which records each takes."""
+        self.routes = routes
+        self._targets.clear()
+
+    def _files_for(self, level: int, critical: bool, uncaught: bool) -> tuple[LogFile, ...]:
+        """The files a record of this level and these flags goes to (computed once)."""
+        wanted = {"critical": critical, "uncaught": uncaught}
+        return tuple(
+            route.file
+            for route in self.routes
+            if level >= route.min_level and (route.only is None or wanted[route.only])
+        )
 
     @property
     def files(self) -> list[LogFile]:
@@ -132,16 +147,13 @@ class Outputs:
             rendered = self.renderer.notice(
                 logging.ERROR, f"could not render a log record: {type(exc).__name__}: {exc}"
             )
-        line, level = rendered.line, rendered.level
-        for route in self.routes:
-            if level < route.min_level:
-                continue
-            only = route.only
-            if only is not None and not (
-                rendered.critical if only == "critical" else rendered.uncaught
-            ):
-                continue
-            route.file.append(line)
+        line = rendered.line
+        key = (rendered.level, rendered.critical, rendered.uncaught)
+        files = self._targets.get(key)
+        if files is None:
+            files = self._targets[key] = self._files_for(*key)
+        for file in files:
+            file.append(line)
         if self.console is not None:
             try:
                 self.console.append(line, rendered.fields)
