@@ -86,6 +86,17 @@ class ForeignHandler(logging.Handler):
         super().__init__()
         self._sink = sink
 
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Like ``Handler.handle`` without the handler's lock (``emit`` is thread-safe).
+
+        A caller waiting for room in the queue must not hold a lock that the writer thread
+        could need: a record the writer logs itself through ``logging`` would deadlock.
+        """
+        if not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
             record.msg = record.getMessage()
