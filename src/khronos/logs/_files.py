@@ -242,8 +242,11 @@ class LogFile:
 
     def _drop_oldest(self) -> None:
         """Keep the newest lines within MAX_PENDING_BYTES; count the ones dropped."""
-        cut = self._buf.find(b"\n", len(self._buf) - MAX_PENDING_BYTES - 1) + 1
-        if cut <= 0:
+        excess = len(self._buf) - MAX_PENDING_BYTES
+        if excess <= 0:
+            return
+        cut = self._buf.find(b"\n", excess - 1) + 1
+        if cut <= 0:  # pragma: no cover - every buffered line ends with a newline
             return
         dropped = self._buf.count(b"\n", 0, cut)
         del self._buf[:cut]

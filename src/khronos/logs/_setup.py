@@ -20,7 +20,6 @@ from __future__ import annotations
 import atexit
 import enum
 import logging
-import logging.handlers
 import os
 import signal
 import sys
@@ -85,7 +84,7 @@ def _add_ids(_logger: WrappedLogger, _method: str, ed: EventDict) -> EventDict:
 
 
 def _resolve_exc_info(_logger: WrappedLogger, _method: str, ed: EventDict) -> EventDict:
-    # The listener thread cannot call sys.exc_info() for the caller: resolve it here.
+    # The writer thread cannot call sys.exc_info() for the caller: resolve it here.
     exc_info = ed.get("exc_info")
     if exc_info is not None:
         if exc_info is True:
@@ -262,7 +261,6 @@ def _file_routes(directory: Path, files: LogFilesConfig, outputs: Outputs) -> li
         ("critical", files.critical, logging.ERROR, "critical"),
         ("exceptions", files.exceptions, logging.NOTSET, "uncaught"),
     ]
-    directory.mkdir(parents=True, exist_ok=True)
     routes: list[Route] = []
     for name, settings, level, only in table:
         if settings is None:
