@@ -6,6 +6,9 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
+from khronos.logs import _reader
 from khronos.logs._reader import LogReader
 
 
@@ -78,6 +81,28 @@ def test_a_missing_name_between_two_files_is_stepped_over(tmp_path: Path) -> Non
     _append(tmp_path / "combined.log", _line(1))
     with LogReader(tmp_path) as reader:
         assert _history(reader) == [0, 1]
+
+
+def test_a_name_missing_for_a_moment_is_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name below the current file is empty while a rotation passes: never step over it.
+
+    Probing names one after the other, the reader can see the empty name of a rotation under
+    way together with a name below it that the rotation has already refilled with a newer file.
+    """
+    _append(tmp_path / "combined.log.3", _line(0))
+    _append(tmp_path / "moving", _line(1))  # on its way to combined.log.2
+    _append(tmp_path / "combined.log.1", _line(2))
+    _append(tmp_path / "combined.log", _line(3))
+
+    def rotation_goes_on(_seconds: float) -> None:
+        if (tmp_path / "moving").exists():
+            (tmp_path / "moving").rename(tmp_path / "combined.log.2")
+
+    monkeypatch.setattr(_reader, "_pause", rotation_goes_on)
+    with LogReader(tmp_path) as reader:
+        assert _history(reader) == [0, 1, 2, 3]
 
 
 def test_without_history_follow_reads_a_new_file_from_its_start(tmp_path: Path) -> None:

@@ -7,11 +7,14 @@ finds the next one by identity, never by a list of names taken earlier (a rotati
 listing the names and opening them skipped whole files, and lines written between reading the
 history and following were lost).
 
-Finding the next file: the current file is at ``name.log.k`` (found by its inode); open the
-first name below it that exists (``name.log.{k-1}``, else lower), then check the current file
-is *still* at ``.k``.  The writer renames the oldest first and the live file last, so as long
-as ``.k`` stands still no name below it changes: what was opened is the successor.  Otherwise
-(a rotation in between), try again.  Before switching, the current file is read to its end
+Finding the next file: the current file is at ``name.log.k`` (found by its inode); open
+``name.log.{k-1}`` (``name.log`` for k = 1), then check the current file is *still* at ``.k``.
+A rotation renames the oldest first and the live file last, so at any instant the names are in
+age order with at most one empty name (the one just renamed away) moving down: two
+neighbouring names that both exist at one instant hold neighbouring files.  So if the current
+file did not move while its neighbour was opened, the neighbour is its successor.  A missing
+neighbour is that empty name passing by: look again (only a name missing for
+:data:`GAP_SECONDS` is stepped over).  Before switching, the current file is read to its end
 once more: whatever the writer put there before renaming it is in it by then.
 """
 
@@ -89,6 +92,10 @@ def log_files(directory: Path, name: str = "combined.log") -> list[Path]:
 _CHUNK = 1 << 20
 _RETRY = 0.001
 """Pause before looking again while a rotation is under way (a name briefly missing)."""
+_pause = time.sleep
+GAP_SECONDS = 1.0
+"""A name missing this long below the current file is a gap (deleted by hand, or a live file
+the writer could not create yet), not a rotation passing through: step over it."""
 
 
 class LogReader:
@@ -243,40 +250,51 @@ class LogReader:
             try:
                 handle = files[0].open("rb")
             except FileNotFoundError:
-                time.sleep(_RETRY)
+                _pause(_RETRY)
                 continue
             again = log_files(self.directory, self.name)
             if again and again[0] == files[0] and _holds(files[0], handle):
                 self._index = _index_of(files[0], self.name)
                 return handle
             handle.close()
-            time.sleep(_RETRY)
+            _pause(_RETRY)
 
     def _successor(self) -> IO[bytes] | None:
-        """The next newer file, opened; None when the current file is the live one."""
+        """The next newer file, opened; None when the current file is the newest there is."""
         handle = self._handle
         assert handle is not None  # noqa: S101 - callers check
+        missing_since: tuple[int, float] | None = None
         while True:
             index = self._locate(handle)
             if index is None:
                 if os.fstat(handle.fileno()).st_nlink == 0:
                     # rotated past `keep` and deleted while read: go on with the oldest left
                     return self._open_oldest()
-                time.sleep(_RETRY)  # being renamed right now: look again
+                _pause(_RETRY)  # being renamed right now: look again
                 continue
             self._index = index
             if index == 0:
                 return None
-            successor = self._open_below(index)
-            if _holds(self._path(index), handle):  # did not move: the names below stood still
+            try:
+                successor: IO[bytes] | None = self._path(index - 1).open("rb")
+            except FileNotFoundError:
+                # Most likely a rotation passing through (the name is back in a moment); only
+                # a name missing for GAP_SECONDS is a real gap to step over.
+                now = time.monotonic()
+                if missing_since is None or missing_since[0] != index:
+                    missing_since = (index, now)
+                if now - missing_since[1] < GAP_SECONDS:
+                    _pause(_RETRY)
+                    continue
+                successor = self._open_from(index - 2)
+            if _holds(self._path(index), handle):  # did not move: its neighbour is next
                 return successor
             if successor is not None:
                 successor.close()
 
-    def _open_below(self, index: int) -> IO[bytes] | None:
-        """The first file that exists below ``name.{index}`` (a name may be missing: deleted by
-        hand, or a live file the writer could not create yet)."""
-        for lower in range(index - 1, -1, -1):
+    def _open_from(self, index: int) -> IO[bytes] | None:
+        """The first file that exists at ``name.{index}`` or below (None: none does)."""
+        for lower in range(index, -1, -1):
             try:
                 return self._path(lower).open("rb")
             except FileNotFoundError:
