@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import logging
+import os
+import shutil
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,3 +65,69 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+class SmallDisk:
+    """A 512 kB tmpfs mounted for one test: fill it up, free it again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._filler = path / "filler"
+
+    def fill(self) -> None:
+        """Write a file until the filesystem says ENOSPC, down to the last byte."""
+        with self._filler.open("ab", buffering=0) as handle:
+            chunk = 64 * 1024
+            while chunk:
+                try:
+                    handle.write(b"\0" * chunk)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    chunk //= 2
+
+    def free(self) -> None:
+        """Delete the filler: the space comes back."""
+        self._filler.unlink()
+
+
+@pytest.fixture(name="small_disk")
+def fixture_small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    """A real small filesystem (tmpfs, mounted as root); skips with the reason otherwise."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mount = shutil.which("mount")
+    if mount is None:
+        pytest.skip("mount is not installed")
+    path = tmp_path / "disk"
+    path.mkdir()
+    done = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield SmallDisk(path)
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
+
+
+def wait_until(condition: Callable[[], bool], what: str = "condition") -> None:
+    """Poll ``condition`` until it holds (30 s deadline)."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} never came true"
+        time.sleep(0.01)
+
+
+def fault_repeat(default: int = 2) -> int:
+    """Repetitions for fault and race tests: ``$KHRONOS_FAULT_REPEAT`` (20 in reliability)."""
+    raw = os.environ.get("KHRONOS_FAULT_REPEAT", "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        pytest.fail(f"KHRONOS_FAULT_REPEAT must be a whole number >= 1, not {raw!r}")
+    return int(raw)

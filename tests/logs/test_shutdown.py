@@ -1,4 +1,4 @@
-"""Nothing queued is lost on SIGTERM; a full queue drops records and says how many."""
+"""Nothing queued is lost on SIGTERM; a full queue makes the caller wait, never drops."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from khronos import logs
-from tests.logs.conftest import Setup, read_lines
+from khronos.logs import _setup
+from tests.logs.conftest import Setup, read_lines, wait_until
 
 LINES = 1000
 _WRITER = textwrap.dedent(
@@ -77,20 +78,30 @@ class _BlockingConsole(io.StringIO):
         return super().write(text)
 
 
-def test_full_queue_drops_records_and_counts_them(setup_logs: Setup, tmp_path: Path) -> None:
-    """Past max_queued waiting records, new ones are dropped; a warning gives their number."""
+def test_full_queue_makes_the_caller_wait_and_loses_nothing(
+    setup_logs: Setup, tmp_path: Path
+) -> None:
+    """Past max_queued waiting records the caller waits for the writer; every line arrives."""
+    lost_before = logs.records_lost()
     console = _BlockingConsole()
     setup_logs(console_stream=console, max_queued=50)
     log = logs.get_logger()
     log.info("first")
     assert console.entered.wait(timeout=30)  # the writer thread is now stuck on "first"
-    for n in range(200):
-        log.info("burst", n=n)
+    burst = threading.Thread(target=lambda: [log.info("burst", n=n) for n in range(200)])
+    burst.start()
+    wait_until(lambda: _queued() >= 50, "the queue filled up")
+    assert burst.is_alive()  # 200 records cannot fit: the caller is waiting for room
+    assert _queued() <= 51
     console.release.set()
+    burst.join(timeout=60)
     logs.shutdown()
     records = read_lines(tmp_path / "logs/combined.log")
-    assert [r.get("n") for r in records[1:51]] == list(range(50))
-    warning = records[-1]
-    assert (warning["level"], warning["dropped"]) == ("warning", 150)
-    assert "dropped 150 log record(s)" in warning["message"]
-    assert len(records) == 52
+    assert [r.get("n") for r in records] == [None, *range(200)]
+    assert logs.records_lost() == lost_before
+
+
+def _queued() -> int:
+    sink = _setup._state.sink
+    assert sink is not None
+    return sink.queue.qsize()

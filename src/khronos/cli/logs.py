@@ -17,7 +17,7 @@ from khronos.config import parse_duration
 from khronos.config._types import ConfigValueError
 from khronos.errors import KhronosError
 from khronos.logs._keys import CORRELATION_ID, EXCEPTION, LEVEL, MESSAGE, TIMESTAMP, USER_ID
-from khronos.logs._reader import LEVEL_ORDER, LogQuery, ReadStats, follow, log_files, read_history
+from khronos.logs._reader import LEVEL_ORDER, LogQuery, LogReader
 
 __all__ = ["logs_command"]
 
@@ -120,9 +120,8 @@ def logs_command(  # noqa: PLR0917 - click passes each option as an argument
             hint="pass --dir, or check logging.dir in khronos.yml",
         )
     query = LogQuery(level=level, user=user, correlation=correlation, since=since, grep=grep)
-    stats = ReadStats()
     console = Console(highlight=False, soft_wrap=True)
-    name = f"{file_name}.log"
+    reader = LogReader(directory, f"{file_name}.log", query)
 
     def show(line: str, record: dict[str, Any]) -> None:
         if as_json:
@@ -131,24 +130,22 @@ def logs_command(  # noqa: PLR0917 - click passes each option as an argument
             console.print(_pretty(record))
 
     try:
-        history = read_history(log_files(directory, name), query, stats, leave_partial=following)
-        for line, record in history:
+        for line, record in reader.history(leave_partial=following):
             show(line, record)
         if following:
             deadline = None if follow_timeout is None else time.monotonic() + follow_timeout
             stop = (lambda: False) if deadline is None else (lambda: time.monotonic() >= deadline)
-            # From where the history stopped, in that same file: nothing written in between
-            # (or rotated away in between) is skipped.
-            for line, record in follow(
-                directory / name, query, stats, start=stats.position, stop=stop, poll_interval=0.1
-            ):
+            # Goes on in the very file (and at the offset) the history ended in, even if it
+            # has been rotated since: nothing written in between is skipped.
+            for line, record in reader.follow(stop=stop, poll_interval=0.1):
                 show(line, record)
                 sys.stdout.flush()
     except KeyboardInterrupt:
         pass
     finally:
-        if stats.malformed:
-            click.echo(f"skipped {stats.malformed} malformed line(s)", err=True)
+        reader.close()
+        if reader.malformed:
+            click.echo(f"skipped {reader.malformed} malformed line(s)", err=True)
 
 
 def _default_dir(state: AppState) -> Path:

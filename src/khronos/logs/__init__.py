@@ -16,6 +16,7 @@ from khronos.logs._context import (
     is_valid_correlation_id,
     new_correlation_id,
 )
+from khronos.logs._files import records_lost
 from khronos.logs._helpers import (
     JobRun,
     job,
@@ -49,6 +50,7 @@ from khronos.logs._setup import (
     ENV_LOG_LEVEL,
     configure,
     configure_from_config,
+    failing_files,
     flush,
     get_logger,
     is_configured,
@@ -81,6 +83,7 @@ __all__ = [
     "collect_secrets",
     "configure",
     "configure_from_config",
+    "failing_files",
     "flush",
     "get_correlation_id",
     "get_logger",
@@ -97,6 +100,7 @@ __all__ = [
     "log_job_start",
     "log_user_action",
     "new_correlation_id",
+    "records_lost",
     "redact",
     "reset",
     "shutdown",

@@ -53,8 +53,7 @@ class DirLock:
                 if not _lock(fd, directory):
                     return cls(directory, None)
                 if _same_file(fd, path):
-                    os.ftruncate(fd, 0)
-                    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                    _write_pid(fd)
                     return cls(directory, fd)
                 os.close(fd)
         except OSError as exc:
@@ -109,6 +108,16 @@ def _lock(fd: int, directory: Path) -> bool:
         os.close(fd)
         raise
     return True
+
+
+def _write_pid(fd: int) -> None:
+    """Note our pid for the error a second process gets; on a full disk, lock without it."""
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError as exc:
+        if exc.errno not in {errno.ENOSPC, errno.EDQUOT}:
+            raise
 
 
 def _same_file(fd: int, path: Path) -> bool:

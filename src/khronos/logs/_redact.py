@@ -18,6 +18,7 @@ ones still are, literally, and by their key in structured fields).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -125,6 +126,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
+        self._version = 0
         self._secrets: set[str] = set()
         self._literal: re.Pattern[str] | None = None
         for value in secrets:
@@ -134,6 +136,11 @@ class Redactor:
     def secrets_count(self) -> int:
         """How many literal secrets are masked."""
         return len(self._secrets)
+
+    @property
+    def version(self) -> int:
+        """Changes whenever the literal secrets change (for callers caching redacted text)."""
+        return self._version
 
     def add_secret(self, value: str | SecretStr | None) -> None:
         """Mask this exact value from now on (values shorter than 4 characters are ignored)."""
@@ -147,12 +154,14 @@ class Redactor:
             self._secrets.add(value)
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._literal = re.compile("|".join(re.escape(s) for s in ordered))
+            self._version += 1
 
     def clear_secrets(self) -> None:
         """Forget every literal secret (the built-in patterns stay)."""
         with self._lock:
             self._secrets.clear()
             self._literal = None
+            self._version += 1
 
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced by ``**********``."""
@@ -179,7 +188,7 @@ class Redactor:
         """
         if value is None or isinstance(value, bool):
             return value
-        if key is not None and _SECRET_FIELD.search(key):
+        if key is not None and _is_secret_key(key):
             return value if isinstance(value, str | bytes) and not value else MASK
         if isinstance(value, str):
             return self.redact(value)
@@ -221,7 +230,13 @@ def _is_secret_name(name: object) -> bool:
     """Whether a header-like name (``"Authorization"``, ``b"x-api-key"``) holds a secret."""
     if isinstance(name, bytes):
         name = name.decode("latin-1")
-    return isinstance(name, str) and _SECRET_FIELD.search(name) is not None
+    return isinstance(name, str) and _is_secret_key(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_key(name: str) -> bool:
+    """Whether a field name holds a secret (cached: log records reuse a few names)."""
+    return _SECRET_FIELD.search(name) is not None
 
 
 _default = Redactor()

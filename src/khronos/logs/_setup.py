@@ -1,10 +1,14 @@
 """``configure()``: one structlog + stdlib logging pipeline, writing through a queue.
 
 The caller's side of a log call is only structlog's processors (context, IDs) and a
-``queue.put``; a :class:`~logging.handlers.QueueListener` thread renders each record once (JSON
-via orjson, secrets masked) and writes it to the console and the rotated files.  Records from
-the standard ``logging`` module (httpx, uvicorn, ...) reach the same queue through a handler on
-the root logger, with the caller's correlation ID captured on the way.
+``queue.put``; a writer thread renders each record once (JSON via orjson, secrets masked) and
+writes it to the console and the rotated files (``_sink``, ``_render``, ``_files``).  Records
+from the standard ``logging`` module (httpx, uvicorn, ...) reach the same queue through a
+handler on the root logger, with the caller's correlation ID captured on the way.
+
+Nothing is dropped when the writer falls behind: the caller waits for room.  A file that cannot
+be written (a full disk) keeps its lines in memory, reports once, counts what it has to drop
+(:func:`records_lost`) and resumes by itself.
 
 One process writes a log folder: :func:`configure` locks it (``_dirlock``) and refuses a folder
 another process writes.  A child made by ``os.fork()`` keeps logging, synchronously, into its
@@ -16,7 +20,6 @@ from __future__ import annotations
 import atexit
 import enum
 import logging
-import logging.handlers
 import os
 import signal
 import sys
@@ -37,25 +40,19 @@ from khronos.config._model import KhronosConfig
 from khronos.errors import ConfigError
 from khronos.logs._context import _correlation_id, _user_id
 from khronos.logs._dirlock import DirLock
+from khronos.logs._files import Console, LogFile
 from khronos.logs._hooks import install_exception_hooks, uninstall_exception_hooks
 from khronos.logs._keys import CORRELATION_ID, USER_ID
-from khronos.logs._output import (
-    ConsoleHandler,
-    CriticalFilter,
-    JsonFormatter,
-    RecordFields,
-    UncaughtFilter,
-    make_console_formatter,
-    rotating_file,
-)
 from khronos.logs._redact import collect_secrets, get_redactor
-from khronos.logs._sink import DEFAULT_MAX_QUEUED, ForeignHandler, QueueLogger, Sink
+from khronos.logs._render import Renderer, pretty_renderer
+from khronos.logs._sink import DEFAULT_MAX_QUEUED, ForeignHandler, Outputs, QueueLogger, Route, Sink
 
 __all__ = [
     "ENV_LOG_LEVEL",
     "QUIET_LOGGERS",
     "configure",
     "configure_from_config",
+    "failing_files",
     "flush",
     "get_logger",
     "is_configured",
@@ -87,7 +84,7 @@ def _add_ids(_logger: WrappedLogger, _method: str, ed: EventDict) -> EventDict:
 
 
 def _resolve_exc_info(_logger: WrappedLogger, _method: str, ed: EventDict) -> EventDict:
-    # The listener thread cannot call sys.exc_info() for the caller: resolve it here.
+    # The writer thread cannot call sys.exc_info() for the caller: resolve it here.
     exc_info = ed.get("exc_info")
     if exc_info is not None:
         if exc_info is True:
@@ -171,20 +168,16 @@ def configure(
     redactor = get_redactor()
     for secret in (*cfg.redact, *secrets):
         redactor.add_secret(secret)
-    fields = RecordFields(service, environment, version, redactor)
-    json_formatter = JsonFormatter(fields)
-
-    handlers: list[logging.Handler] = []
-    if mode != "off":
-        handlers.append(_console_handler(mode, console_stream, fields, json_formatter))
+    renderer = Renderer(service, environment, version, redactor)
+    outputs = Outputs(renderer, _console(mode, console_stream) if mode != "off" else None)
     with _lock:
         dir_lock = None
         if directory is not None and _any_file(files_cfg):
             dir_lock = _lock_dir(Path(directory))  # raises before anything is torn down
-            handlers.extend(_file_handlers(Path(directory), files_cfg, json_formatter))
+            outputs.set_routes(_file_routes(Path(directory), files_cfg, outputs))
         _teardown(keep=dir_lock)
         _state.dir_lock = dir_lock
-        sink = Sink(handlers, max_queued=max_queued)
+        sink = Sink(outputs, max_queued=max_queued)
         sink.start()
         _state.sink = sink
         _state.log_dir = Path(directory) if directory is not None else None
@@ -208,21 +201,12 @@ def _resolve_level(level: str | int | None, cfg: LoggingConfig) -> int:
         ) from None
 
 
-def _console_handler(
-    mode: ConsoleMode,
-    console_stream: IO[str] | None,
-    fields: RecordFields,
-    json_formatter: logging.Formatter,
-) -> logging.Handler:
+def _console(mode: ConsoleMode, console_stream: IO[str] | None) -> Console:
     """``auto``: pretty (coloured) when the stream is a terminal, JSON otherwise."""
     stream = console_stream if console_stream is not None else sys.stderr
     tty = bool(getattr(stream, "isatty", lambda: False)())
     pretty = mode == "pretty" or (mode == "auto" and tty)
-    handler = ConsoleHandler(console_stream)
-    handler.setFormatter(
-        make_console_formatter(fields, pretty=pretty, colors=tty) if pretty else json_formatter
-    )
-    return handler
+    return Console(console_stream, pretty_renderer(colors=tty) if pretty else None)
 
 
 def _install(sink: Sink, number: int, *, handle_sigterm: bool) -> None:
@@ -270,31 +254,22 @@ def _lock_dir(directory: Path) -> DirLock:
     return DirLock.acquire(resolved)
 
 
-def _file_handlers(
-    directory: Path, files: LogFilesConfig, formatter: logging.Formatter
-) -> list[logging.Handler]:
-    """One rotated file per configured entry: (name, settings, lowest level, filter)."""
-    table: list[tuple[str, Any, int, logging.Filter | None]] = [
+def _file_routes(directory: Path, files: LogFilesConfig, outputs: Outputs) -> list[Route]:
+    """One rotated file per configured entry: (name, settings, lowest level, only which)."""
+    table: list[tuple[str, Any, int, str | None]] = [
         ("combined", files.combined, logging.NOTSET, None),
         ("errors", files.errors, logging.ERROR, None),
-        ("critical", files.critical, logging.ERROR, CriticalFilter()),
-        ("exceptions", files.exceptions, logging.NOTSET, UncaughtFilter()),
+        ("critical", files.critical, logging.ERROR, "critical"),
+        ("exceptions", files.exceptions, logging.NOTSET, "uncaught"),
     ]
-    handlers: list[logging.Handler] = []
+    routes: list[Route] = []
     for name, settings, level, only in table:
         if settings is None:
             continue
-        handler = rotating_file(
-            directory / f"{name}.log",
-            max_size=settings.max_size,
-            keep=settings.keep,
-            formatter=formatter,
-            level=level,
-        )
-        if only is not None:
-            handler.addFilter(only)
-        handlers.append(handler)
-    return handlers
+        path = directory / f"{name}.log"
+        file = LogFile(path, max_size=settings.max_size, keep=settings.keep, events=outputs)
+        routes.append(Route(file, level, only))
+    return routes
 
 
 def get_logger(name: str | None = None, **bind: Any) -> Any:
@@ -315,12 +290,24 @@ def log_dir() -> Path | None:
 
 
 def flush() -> None:
-    """Wait until every queued record is written and the files are flushed; keep logging."""
-    with _lock:
-        sink = _state.sink
-        if sink is not None and sink.listener is not None:
-            sink.stop()
-            sink.start()
+    """Wait until every record logged so far is written to its files; keep logging."""
+    sink = _state.sink
+    if sink is not None:
+        sink.flush()
+
+
+def failing_files() -> dict[Path, str]:
+    """The log files that cannot be written right now, with why (``No space left on device``).
+
+    Their new lines wait in memory (up to 4 MB each) and are written when the file can be
+    written again; what has to be dropped meanwhile is counted in :func:`records_lost`.
+    """
+    sink = _state.sink
+    if sink is None:
+        return {}
+    return {
+        file.path: file.failure.error for file in sink.outputs.files if file.failure is not None
+    }
 
 
 def shutdown() -> None:
@@ -332,6 +319,7 @@ def shutdown() -> None:
     with _lock:
         if _state.sink is not None:
             _state.sink.stop()
+            _state.sink.outputs.give_up_pending()
         _release_dir_lock()
 
 
@@ -345,8 +333,8 @@ def _teardown(keep: DirLock | None = None) -> None:
     sink, _state.sink = _state.sink, None
     if sink is not None:
         sink.stop()
-        for handler in sink.handlers:
-            handler.close()
+        sink.outputs.give_up_pending()
+        sink.outputs.close()
     if _state.root_handler is not None:
         logging.getLogger().removeHandler(_state.root_handler)
         _state.root_handler = None
