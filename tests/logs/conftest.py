@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import errno
 import io
 import json
 import logging
 import os
-import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -20,6 +17,7 @@ import pytest
 import structlog
 
 from khronos import logs
+from tests.smallfs import SmallFilesystem, small_filesystem
 
 
 @pytest.fixture(autouse=True)
@@ -67,52 +65,12 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-class SmallDisk:
-    """A 512 kB tmpfs mounted for one test: fill it up, free it again."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._filler = path / "filler"
-
-    def fill(self) -> None:
-        """Write a file until the filesystem says ENOSPC, down to the last byte."""
-        with self._filler.open("ab", buffering=0) as handle:
-            chunk = 64 * 1024
-            while chunk:
-                try:
-                    handle.write(b"\0" * chunk)
-                except OSError as exc:
-                    if exc.errno != errno.ENOSPC:
-                        raise
-                    chunk //= 2
-
-    def free(self) -> None:
-        """Delete the filler: the space comes back."""
-        self._filler.unlink()
-
-
 @pytest.fixture(name="small_disk")
-def fixture_small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
-    """A real small filesystem (tmpfs, mounted as root); skips with the reason otherwise."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mount = shutil.which("mount")
-    if mount is None:
-        pytest.skip("mount is not installed")
-    path = tmp_path / "disk"
-    path.mkdir()
-    done = subprocess.run(
-        [mount, "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield SmallDisk(path)
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
+def fixture_small_disk(tmp_path: Path) -> Iterator[SmallFilesystem]:
+    """A real small filesystem (a 512 kB tmpfs, mounted as root); skips with the reason
+    otherwise."""
+    with small_filesystem(tmp_path / "disk", "512k") as disk:
+        yield disk
 
 
 def wait_until(condition: Callable[[], bool], what: str = "condition") -> None:

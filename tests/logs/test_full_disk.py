@@ -16,7 +16,8 @@ import pytest
 
 from khronos import logs
 from khronos.logs import _files
-from tests.logs.conftest import Setup, SmallDisk, read_lines, wait_until
+from tests.logs.conftest import Setup, read_lines, wait_until
+from tests.smallfs import SmallFilesystem
 
 ENOSPC_TEXT = "No space left on device"
 
@@ -34,11 +35,11 @@ def _lost_since(before: dict[tuple[str, str], int]) -> dict[tuple[str, str], int
 
 @pytest.mark.integration
 def test_full_disk_is_reported_once_and_loses_nothing(
-    setup_logs: Setup, small_disk: SmallDisk
+    setup_logs: Setup, small_disk: SmallFilesystem
 ) -> None:
     """Lines logged while the disk is full wait in memory and are written once space returns."""
     before = logs.records_lost()
-    console = setup_logs(log_dir=small_disk.path)
+    console = setup_logs(log_dir=small_disk.root)
     log = logs.get_logger()
     log.info("before")
     logs.flush()
@@ -46,7 +47,7 @@ def test_full_disk_is_reported_once_and_loses_nothing(
     for n in range(100):
         log.info("line", n=n)
     logs.flush()
-    combined = small_disk.path / "combined.log"
+    combined = small_disk.root / "combined.log"
     assert logs.failing_files() == {combined: ENOSPC_TEXT}
     reports = [r["message"] for r in _console_records(console) if "log dir full" in r["message"]]
     assert reports == [f"log dir full: cannot write {combined} ({ENOSPC_TEXT})"]
@@ -64,12 +65,12 @@ def test_full_disk_is_reported_once_and_loses_nothing(
 
 @pytest.mark.integration
 def test_lines_beyond_the_memory_bound_are_counted(
-    setup_logs: Setup, small_disk: SmallDisk, monkeypatch: pytest.MonkeyPatch
+    setup_logs: Setup, small_disk: SmallFilesystem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past MAX_PENDING_BYTES the oldest waiting lines are dropped, counted and said in the file."""
     monkeypatch.setattr(_files, "MAX_PENDING_BYTES", 20_000)
     before = logs.records_lost()
-    setup_logs(log_dir=small_disk.path, console="off")
+    setup_logs(log_dir=small_disk.root, console="off")
     log = logs.get_logger()
     small_disk.fill()
     for n in range(500):
@@ -78,7 +79,7 @@ def test_lines_beyond_the_memory_bound_are_counted(
     small_disk.free()
     wait_until(lambda: not logs.failing_files(), "writing resumed")
     logs.shutdown()
-    records = read_lines(small_disk.path / "combined.log")
+    records = read_lines(small_disk.root / "combined.log")
     (notice,) = [r for r in records if r["level"] == "warning"]
     kept = [r["n"] for r in records if r["message"] == "line"]
     assert notice["lost"] > 0
@@ -101,11 +102,11 @@ _FULL_AT_START = textwrap.dedent(
 
 
 @pytest.mark.integration
-def test_full_disk_never_prints_tracebacks(small_disk: SmallDisk) -> None:
+def test_full_disk_never_prints_tracebacks(small_disk: SmallFilesystem) -> None:
     """Started on a full disk: stderr gets one line per file and the count lost at exit."""
     small_disk.fill()
     done = subprocess.run(
-        [sys.executable, "-c", _FULL_AT_START, str(small_disk.path)],
+        [sys.executable, "-c", _FULL_AT_START, str(small_disk.root)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -114,7 +115,7 @@ def test_full_disk_never_prints_tracebacks(small_disk: SmallDisk) -> None:
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert "Logging error" not in done.stderr
-    combined, errors = small_disk.path / "combined.log", small_disk.path / "errors.log"
+    combined, errors = small_disk.root / "combined.log", small_disk.root / "errors.log"
     assert done.stdout.strip() == str(sorted([str(combined), str(errors)]))
     lines = done.stderr.splitlines()
     assert lines[:2] == [

@@ -33,3 +33,14 @@ def test_the_process_wide_health_is_read_at_each_scrape(registry: CollectorRegis
         assert registry.get_sample_value("bot_internal_errors_total", {"part": "alerts.api"}) == 1
     finally:
         set_health(previous)
+
+
+def test_log_records_lost_are_exported_per_output_and_reason() -> None:
+    """What the log writer could not write (khronos.logs.records_lost) is a counter."""
+    registry = CollectorRegistry()
+    lost = {("combined.log", "disk_full"): 12, ("console", "broken_pipe"): 1}
+    registry.register(HealthCollector(Health(), lost=lambda: lost))
+    sample = registry.get_sample_value(
+        "khronos_log_records_lost_total", {"output": "combined.log", "reason": "disk_full"}
+    )
+    assert sample == 12.0

@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from khronos.health import Health, get_health
+from khronos.logs import records_lost
 
 __all__ = ["HealthCollector"]
 
@@ -23,10 +24,15 @@ class HealthCollector(Collector):
     scrape, so a Health set later with :func:`~khronos.health.set_health` is the one shown)."""
 
     def __init__(
-        self, health: Health | Callable[[], Health] | None = None, *, namespace: str = "khronos"
+        self,
+        health: Health | Callable[[], Health] | None = None,
+        *,
+        namespace: str = "khronos",
+        lost: Callable[[], dict[tuple[str, str], int]] = records_lost,
     ) -> None:
         self._health = health
         self.namespace = namespace
+        self._lost = lost
 
     def _current(self) -> Health:
         if isinstance(self._health, Health):
@@ -57,5 +63,13 @@ class HealthCollector(Collector):
         for part, running in parts:
             counter.add_metric([part], errors.get(part, 0))
             up.add_metric([part], 1 if running else 0)
+        lost = CounterMetricFamily(
+            f"{ns}_log_records_lost",
+            "Log lines that could not be written (a full disk, no descriptors...), per output.",
+            labels=["output", "reason"],
+        )
+        for (output, reason), count in sorted(self._lost().items()):
+            lost.add_metric([output, reason], count)
         yield counter
         yield up
+        yield lost
