@@ -14,19 +14,28 @@ import typing as _typing
 from khronos._version import __version__
 from khronos.config import KhronosConfig, load_config, parse_config
 from khronos.errors import (
+    AlertError,
     BackupError,
+    CircuitOpenError,
     ConfigError,
     ConfigProblem,
+    ControlError,
+    DaemonError,
+    DeliveryError,
     KhronosError,
+    LitestreamNotFoundError,
+    LockedError,
     NoBackupError,
+    OutboxError,
     ReplicaAccessError,
     RestoreError,
     RestoreRefusedError,
+    SyncError,
 )
 
 if _typing.TYPE_CHECKING:
     from khronos import logs
-    from khronos.alerts import AlertEngine, CircuitBreaker, CircuitOpenError, Level
+    from khronos.alerts import AlertEngine, CircuitBreaker, Level
     from khronos.backup import (
         BackupService,
         DbStatus,
@@ -46,7 +55,6 @@ _LAZY = {
     "BackupService": "khronos.backup",
     "CheckRunner": "khronos.checks",
     "CircuitBreaker": "khronos.alerts",
-    "CircuitOpenError": "khronos.alerts",
     "CorrelationIdMiddleware": "khronos.logs",
     "Daemon": "khronos.daemon",
     "DbStatus": "khronos.backup",
@@ -77,6 +85,7 @@ def __getattr__(name: str) -> _typing.Any:
 
 __all__ = [
     "AlertEngine",
+    "AlertError",
     "BackupError",
     "BackupService",
     "CheckRunner",
@@ -84,18 +93,25 @@ __all__ = [
     "CircuitOpenError",
     "ConfigError",
     "ConfigProblem",
+    "ControlError",
     "CorrelationIdMiddleware",
     "Daemon",
+    "DaemonError",
     "DbStatus",
+    "DeliveryError",
     "KhronosConfig",
     "KhronosError",
     "Level",
+    "LitestreamNotFoundError",
+    "LockedError",
     "Metrics",
     "MetricsMiddleware",
     "NoBackupError",
+    "OutboxError",
     "ReplicaAccessError",
     "RestoreError",
     "RestoreRefusedError",
+    "SyncError",
     "VerifyReport",
     "__version__",
     "bind_correlation_id",

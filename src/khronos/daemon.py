@@ -53,7 +53,7 @@ from khronos.alerts import AlertEngine, Level, alert_routes, breaker_metrics_lis
 from khronos.backup import BackupService, VerifyReport, VerifyScheduler, read_verify_file
 from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
-from khronos.errors import KhronosError
+from khronos.errors import DaemonError
 from khronos.health import Health, PartDown, get_health, set_health
 from khronos.metrics import HealthCollector, Metrics
 from khronos.server import (
@@ -91,10 +91,6 @@ _LOW_NOFILE = 1024
 _APP_METRIC_CHECKS = ("error_rate", "queue_backlog")
 
 _log = structlog.get_logger("khronos.daemon")
-
-
-class DaemonError(KhronosError):
-    """``khronos run`` cannot start (for example another daemon uses the same ``state_dir``)."""
 
 
 def read_daemon_file(state_dir: str | Path) -> dict[str, Any] | None:

@@ -5,19 +5,22 @@ The tree::
     KhronosError                 operation, hint, recoverable; exit code 1
     ├── ConfigError              one or more ConfigProblem (key path, problem, hint); exit code 2
     ├── BackupError              a backup, restore or restore-drill operation failed
-    │   └── RestoreError         a restore failed; the current database is left as it was
+    │   ├── LitestreamNotFoundError   no Litestream binary where configured
+    │   ├── ControlError              Litestream's control socket did not answer, or refused
+    │   ├── SyncError                 a forced sync did not reach the replica in time
+    │   └── RestoreError              a restore failed; the current database is left as it was
     │       ├── RestoreRefusedError   refused: the database is in use or replicated; exit 3
     │       ├── NoBackupError         the replica has no backup (at that point in time)
     │       └── ReplicaAccessError    the replica cannot be read (bucket, credentials, network)
-    ├── LitestreamNotFoundError  (khronos.backup) no Litestream binary where configured
-    ├── ControlError             (khronos.backup) Litestream's control socket did not answer
-    ├── SyncError                (khronos.backup) a forced sync did not reach the replica in time
-    ├── DeliveryError            (khronos.alerts) a channel refused or failed to send an alert
-    ├── OutboxError              (khronos.alerts) the alert outbox file cannot be opened
-    ├── CircuitOpenError         (khronos.alerts) a call refused because its breaker is open
-    └── DaemonError              (khronos.daemon) ``khronos run`` cannot start (state_dir in use)
+    ├── AlertError               an alert could not be stored or delivered
+    │   ├── DeliveryError        a channel refused or failed to send an alert
+    │   └── OutboxError          the alert outbox file cannot be opened
+    ├── CircuitOpenError         a call refused because its circuit breaker is open
+    ├── LockedError              another process holds a lock (a state_dir, a log folder...)
+    └── DaemonError              ``khronos run`` cannot start
 
-The classes marked with a module live there, next to the code that raises them.
+Every class lives here and is exported from ``khronos``.  API misuse (a wrong type, a
+contradictory argument) raises ``ValueError``/``TypeError``, not one of these.
 
 Errors an operator sees carry *what* failed, *where* (a key path, a file) and a *hint* on how to
 fix it, and say whether retrying can help.  The CLI prints them as one or a few lines and exits
@@ -31,14 +34,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AlertError",
     "BackupError",
+    "CircuitOpenError",
     "ConfigError",
     "ConfigProblem",
+    "ControlError",
+    "DaemonError",
+    "DeliveryError",
     "KhronosError",
+    "LitestreamNotFoundError",
+    "LockedError",
     "NoBackupError",
+    "OutboxError",
     "ReplicaAccessError",
     "RestoreError",
     "RestoreRefusedError",
+    "SyncError",
 ]
 
 
@@ -136,6 +148,18 @@ class BackupError(KhronosError):
     """A backup, restore or restore-drill operation failed."""
 
 
+class LitestreamNotFoundError(BackupError):
+    """The Litestream binary cannot be found or run."""
+
+
+class ControlError(BackupError):
+    """Litestream's control socket did not answer, or answered with an error."""
+
+
+class SyncError(BackupError):
+    """A forced sync did not reach the replica in time."""
+
+
 class RestoreError(BackupError):
     """A restore failed.  The current database is left exactly as it was.
 
@@ -176,3 +200,64 @@ class NoBackupError(RestoreError):
 
 class ReplicaAccessError(RestoreError):
     """The replica cannot be read: wrong bucket, bad credentials, unreachable endpoint."""
+
+
+class AlertError(KhronosError):
+    """An alert could not be stored or delivered."""
+
+
+class DeliveryError(AlertError):
+    """A channel did not accept a message.
+
+    ``reason`` is a short label for metrics (``timeout``, ``network``, ``server_error``,
+    ``rate_limited``, ``unauthorized``, ``forbidden``, ``chat_not_found``, ``rejected``);
+    ``retry_after`` is the wait the channel asked for; ``recoverable`` is false when trying the
+    same message again cannot help (then the worker drops it after logging).  Messages never
+    contain a bot token.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        retry_after: float | None = None,
+        recoverable: bool = True,
+        hint: str | None = None,
+        reachable: bool = False,
+    ) -> None:
+        super().__init__(message, op="send alert", hint=hint, recoverable=recoverable)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.reachable = reachable
+        """True when the service answered (a 4xx/429): not a sign that it is down."""
+
+
+class OutboxError(AlertError):
+    """The alert outbox file cannot be opened (a full disk, permissions, a damaged file)."""
+
+
+class CircuitOpenError(KhronosError):
+    """A call was refused because its circuit breaker is open."""
+
+    def __init__(self, name: str, retry_in: float) -> None:
+        super().__init__(
+            f"circuit breaker {name!r} is open; next try in {max(retry_in, 0):.1f}s",
+            op=name,
+            hint="the service failed repeatedly; calls resume automatically",
+            recoverable=True,
+        )
+        self.breaker = name
+        self.retry_in = retry_in
+
+
+class LockedError(KhronosError):
+    """Another process holds the lock; ``holder`` is its pid when it wrote one."""
+
+    def __init__(self, message: str, *, holder: int | None, op: str, hint: str) -> None:
+        super().__init__(message, op=op, hint=hint)
+        self.holder = holder
+
+
+class DaemonError(KhronosError):
+    """``khronos run`` cannot start (for example another daemon uses the same ``state_dir``)."""

@@ -15,19 +15,11 @@ import fcntl
 import os
 from pathlib import Path
 
-from khronos.errors import KhronosError
+from khronos.errors import LockedError
 
 __all__ = ["FileLock", "LockedError"]
 
 _UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS}
-
-
-class LockedError(KhronosError):
-    """Another process holds the lock; ``holder`` is its pid when it wrote one."""
-
-    def __init__(self, message: str, *, holder: int | None, op: str, hint: str) -> None:
-        super().__init__(message, op=op, hint=hint)
-        self.holder = holder
 
 
 class FileLock:

@@ -25,7 +25,7 @@ from typing import Literal, ParamSpec, Protocol, TypeVar
 import structlog
 
 from khronos.alerts._clock import Clock, SystemClock
-from khronos.errors import KhronosError
+from khronos.errors import CircuitOpenError
 
 __all__ = [
     "BreakerEvent",
@@ -41,20 +41,6 @@ BreakerState = Literal["closed", "open", "half_open"]
 P = ParamSpec("P")
 T = TypeVar("T")
 _log = structlog.get_logger("khronos.alerts")
-
-
-class CircuitOpenError(KhronosError):
-    """A call was refused because its circuit breaker is open."""
-
-    def __init__(self, name: str, retry_in: float) -> None:
-        super().__init__(
-            f"circuit breaker {name!r} is open; next try in {max(retry_in, 0):.1f}s",
-            op=name,
-            hint="the service failed repeatedly; calls resume automatically",
-            recoverable=True,
-        )
-        self.breaker = name
-        self.retry_in = retry_in
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 import structlog
 
 from khronos.alerts._model import Level
-from khronos.errors import KhronosError
+from khronos.errors import DeliveryError
 
 __all__ = ["DeliveryError", "LogNotifier", "Notifier", "OutgoingMessage", "RateLimit"]
 
@@ -37,33 +37,6 @@ class RateLimit:
 
     count: int
     period: float
-
-
-class DeliveryError(KhronosError):
-    """A channel did not accept a message.
-
-    ``reason`` is a short label for metrics (``timeout``, ``network``, ``server_error``,
-    ``rate_limited``, ``unauthorized``, ``forbidden``, ``chat_not_found``, ``rejected``);
-    ``retry_after`` is the wait the channel asked for; ``recoverable`` is false when trying the
-    same message again cannot help (then the worker drops it after logging).  Messages never
-    contain a bot token.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        reason: str,
-        retry_after: float | None = None,
-        recoverable: bool = True,
-        hint: str | None = None,
-        reachable: bool = False,
-    ) -> None:
-        super().__init__(message, op="send alert", hint=hint, recoverable=recoverable)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.reachable = reachable
-        """True when the service answered (a 4xx/429): not a sign that it is down."""
 
 
 @runtime_checkable

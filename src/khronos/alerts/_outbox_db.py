@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from khronos.alerts._model import Condition, Level
-from khronos.errors import KhronosError
+from khronos.errors import OutboxError
 
 __all__ = [
     "OUTBOX_FILE",
@@ -90,10 +90,6 @@ class StoredRow:
     created_at: float
     attempts: int = 0
     last_error: str | None = None
-
-
-class OutboxError(KhronosError):
-    """The alert outbox file cannot be opened (a full disk, permissions, a damaged file)."""
 
 
 @dataclass(frozen=True, slots=True)

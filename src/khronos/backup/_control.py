@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from khronos.errors import KhronosError
+from khronos.errors import ControlError
 
 __all__ = [
     "ControlClient",
@@ -41,10 +41,6 @@ __all__ = [
 ]
 
 _MAX_SOCKET_PATH = 100
-
-
-class ControlError(KhronosError):
-    """Litestream's control socket did not answer, or answered with an error."""
 
 
 @dataclass(frozen=True, slots=True)

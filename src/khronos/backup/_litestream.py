@@ -30,7 +30,7 @@ from pydantic import SecretStr
 
 from khronos.config._backup import BackupConfig, DatabaseConfig, ReplicaConfig
 from khronos.config._types import format_size
-from khronos.errors import KhronosError
+from khronos.errors import LitestreamNotFoundError
 
 __all__ = [
     "DROPPED_ENV",
@@ -76,10 +76,6 @@ KEPT_PREFIXES = ("LC_", "AWS_", "GOOGLE_", "AZURE_")
 Litestream's clients read when the config gives no keys.  ``AWS_CA_BUNDLE`` excepted."""
 # Parsed once in khronos.yml and already turned into the keys below: never rendered themselves.
 _NOT_RENDERED = frozenset({"url", "type", "account_id", "sync_interval"})
-
-
-class LitestreamNotFoundError(KhronosError):
-    """The Litestream binary cannot be found or run."""
 
 
 def find_litestream(setting: str = "auto") -> Path:

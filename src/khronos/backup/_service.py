@@ -60,16 +60,12 @@ from khronos.backup._status import (
 from khronos.backup._supervisor import Clock, ProcessRunner, Supervisor, SystemClock
 from khronos.config import KhronosConfig
 from khronos.config._backup import BackupConfig, DatabaseConfig
-from khronos.errors import KhronosError
+from khronos.errors import KhronosError, SyncError
 from khronos.health import get_health, spawn
 
 __all__ = ["CONFIG_FILE", "BackupService", "SyncError", "free_loopback_port", "select_dbs"]
 
 CONFIG_FILE = "litestream.yml"
-
-
-class SyncError(KhronosError):
-    """A forced sync did not reach the replica in time."""
 
 
 def free_loopback_port() -> int:
