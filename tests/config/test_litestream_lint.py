@@ -11,9 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from khronos.backup import find_litestream, litestream_env
-from khronos.backup._lint import lint_litestream, migrate_litestream
 from khronos.cli import cli
-from khronos.config import parse_config
+from khronos.config import lint_litestream, migrate_litestream, parse_config
 
 SEED = Path(__file__).parent / "data" / "litestream-0.3-seed.yml"
 
