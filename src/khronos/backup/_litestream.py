@@ -28,8 +28,7 @@ from typing import Any
 import yaml
 from pydantic import SecretStr
 
-from khronos.config._backup import BackupConfig, DatabaseConfig, ReplicaConfig
-from khronos.config._types import format_size
+from khronos.config import BackupConfig, DatabaseConfig, ReplicaConfig, format_size
 from khronos.errors import LitestreamNotFoundError
 
 __all__ = [

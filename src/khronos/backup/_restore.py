@@ -29,11 +29,9 @@ The order of operations, and why a crash at any point leaves a usable database:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import shutil
-import socket
 import sqlite3
 import tempfile
 import time
@@ -42,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from khronos.backup._control import control_socket_path, parse_time
+from khronos.backup._control import ControlClient, control_socket_path, parse_time
 from khronos.backup._download import PROBE_TIMEOUT, STALL_TIMEOUT, Progress, download, no_progress
 from khronos.backup._invocation import CONFIG_NAME, Invocation, blocking
 from khronos.backup._restore_args import not_a_file, output_target, parse_timestamp, parse_txid_arg
@@ -58,7 +56,13 @@ from khronos.backup._sqlite import (
     reserve_path,
 )
 from khronos.config import BackupConfig, DatabaseConfig, KhronosConfig
-from khronos.errors import BackupError, NoBackupError, RestoreError, RestoreRefusedError
+from khronos.errors import (
+    BackupError,
+    ControlError,
+    NoBackupError,
+    RestoreError,
+    RestoreRefusedError,
+)
 
 __all__ = [
     "Progress",
@@ -137,19 +141,15 @@ def _replicating(config: KhronosConfig, db: DatabaseConfig) -> bool:
     sock = control_socket_path(Path(config.state_dir))
     if not sock.exists():
         return False
+
+    async def listed() -> set[str]:
+        async with ControlClient(sock, timeout=2.0) as client:
+            return {entry.path for entry in await client.list()}
+
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(2.0)
-            conn.connect(str(sock))
-            conn.sendall(b"GET /list HTTP/1.0\r\nHost: litestream\r\n\r\n")
-            chunks = []
-            while chunk := conn.recv(65536):
-                chunks.append(chunk)
-        listing = json.loads(b"".join(chunks).partition(b"\r\n\r\n")[2])
-    except (OSError, ValueError):
+        return str(db.path) in blocking(listed())
+    except (ControlError, ValueError):
         return False
-    paths = {str(d.get("path")) for d in listing.get("databases", []) if isinstance(d, dict)}
-    return str(db.path) in paths
 
 
 def _check_in_use(config: KhronosConfig, db: DatabaseConfig, target: Path) -> list[str]:
