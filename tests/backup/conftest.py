@@ -159,9 +159,9 @@ def fixture_s3_proxy(s3_server: S3Server) -> Iterator[TcpProxy]:
 @pytest.fixture(autouse=True)
 def _forget_said_notes() -> Iterator[None]:
     """Each test starts as a fresh process would: the once-per-process notes not said yet."""
-    from khronos.backup import _restore_run
+    from khronos.backup import _invocation
 
-    said: set[str] = getattr(_restore_run, "_said", set())
+    said: set[str] = _invocation._said
     said.clear()
     yield
     said.clear()

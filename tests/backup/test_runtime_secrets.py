@@ -17,10 +17,10 @@ import pytest
 import structlog
 from click.testing import CliRunner
 
-from khronos.backup import BackupService, RecordingAlertSink, litestream_env
-from khronos.backup._offline import offline_status, replicate_once
+from khronos.backup import BackupService, Invocation, RecordingAlertSink, litestream_env
 from khronos.backup._restore import restore_database
-from khronos.backup._restore_run import LitestreamRun
+from khronos.backup._status import replica_status
+from khronos.backup._sync import replicate_once
 from khronos.backup._verify import verify_database
 from khronos.cli import cli
 from khronos.config import KhronosConfig
@@ -71,7 +71,7 @@ def _verify_text(config: KhronosConfig) -> str:
 def _status_text(config: KhronosConfig) -> str:
     assert config.backup is not None
     with pytest.raises(KhronosError) as info:
-        asyncio.run(offline_status(config.backup))
+        asyncio.run(replica_status(config.backup))
     return str(info.value)
 
 
@@ -106,10 +106,10 @@ def test_cli_restore_error_has_no_secret(leaky_config: KhronosConfig) -> None:
     assert S3_SECRET not in result.output
 
 
-def test_litestream_run_repr_has_no_secret(leaky_config: KhronosConfig, tmp_path: Path) -> None:
-    """LitestreamRun holds the secrets in env; its repr does not show them."""
+def test_invocation_repr_has_no_secret(leaky_config: KhronosConfig, tmp_path: Path) -> None:
+    """An Invocation holds the secrets in env; its repr does not show them."""
     assert leaky_config.backup is not None
-    run = LitestreamRun.prepare(leaky_config.backup, leaky_config.backup.dbs[0], tmp_path, 5.0)
+    run = Invocation.prepare(leaky_config.backup, tmp_path / "litestream.yml")
     assert S3_SECRET in run.env.values()
     assert S3_SECRET not in repr(run)
     assert S3_KEY not in repr(run)
@@ -127,7 +127,7 @@ def _verify(config: KhronosConfig) -> None:
 
 def _status(config: KhronosConfig) -> None:
     assert config.backup is not None
-    asyncio.run(offline_status(config.backup))
+    asyncio.run(replica_status(config.backup))
 
 
 def _backup_now(config: KhronosConfig) -> None:

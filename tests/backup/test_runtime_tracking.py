@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from khronos.backup import BackupService
-from khronos.backup._status import DbTracker
 from khronos.backup._supervisor import parse_log_line
+from khronos.backup._tracker import DbTracker
 from khronos.config import parse_config
 
 DB = "/srv/app/app.db"

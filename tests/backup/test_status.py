@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from khronos.backup import BackupService, DbStatus, RecordingAlertSink, VerifyResult
 from khronos.backup._control import parse_time
-from khronos.backup._status import DbTracker, read_verify_file, write_json_atomic
+from khronos.backup._status import read_verify_file, write_json_atomic
+from khronos.backup._tracker import DbTracker
 from khronos.cli import cli
 from khronos.config import KhronosConfig, parse_config
 from tests.backup.conftest import (
@@ -286,9 +287,9 @@ def test_backup_now_without_daemon_uses_replicate_once(
 
 
 def test_backup_now_unknown_db_fails(make_config: MakeConfig) -> None:
-    """An unknown --db exits 1 naming the known databases."""
+    """An unknown --db is a usage error (exit 2) naming the known databases."""
     code, out = _cli(make_config(), "backup", "now", "--db", "nope")
-    assert code == 1
+    assert code == 2
     assert "known: app" in out
 
 

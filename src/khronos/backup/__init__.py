@@ -1,29 +1,40 @@
-"""Backup: continuous SQLite replication on Litestream 0.5, safe restore, restore drills."""
+"""Backup: continuous SQLite replication on Litestream 0.5, safe restore, restore drills.
+
+Where things are (each module's docstring says more):
+
+- the Litestream boundary: :class:`Invocation` (``_invocation``: prepare a run, run it bounded,
+  classify its failures) on top of ``_litestream`` (the binary, its environment, its config);
+- where each database's backup is: :func:`query_status` and :class:`DbStatus` (``_status``),
+  kept live inside ``khronos run`` by ``_tracker``;
+- ``khronos run``: :class:`BackupService` (``_service``) with :class:`Supervisor`, the alert
+  conditions (``_conditions``), the crash-window guard and repair (``_continuity``), one
+  replicator per database (``_claims``), metrics (``_metrics``);
+- forcing a sync: :func:`backup_now` (``_sync``); restore: :func:`restore_database`
+  (``_restore``, its download in ``_download``); the restore drill: :func:`verify_database`
+  (``_verify``, its comparison with the live database in ``_digest``).
+"""
 
 from khronos.backup._alerts import AlertEvent, AlertSink, NullAlertSink, RecordingAlertSink
-from khronos.backup._control import ControlClient, ControlError, SyncResult, control_socket_path
+from khronos.backup._control import ControlClient, SyncResult, control_socket_path
+from khronos.backup._download import Progress
+from khronos.backup._invocation import Invocation
 from khronos.backup._litestream import (
-    LitestreamNotFoundError,
     RenderedConfig,
     find_litestream,
     litestream_env,
     render_config,
 )
 from khronos.backup._metrics import BackupCollector
-from khronos.backup._offline import offline_status, replicate_once
-from khronos.backup._restore import (
-    RestorePlan,
-    RestoreResult,
-    restore_database,
-    select_database,
-)
-from khronos.backup._restore_run import Progress
-from khronos.backup._service import BackupService, SyncError, sync_and_wait
+from khronos.backup._restore import RestorePlan, RestoreResult, restore_database
+from khronos.backup._restore_args import parse_timestamp, parse_txid_arg
+from khronos.backup._service import BackupService
 from khronos.backup._status import (
     STATUS_FILE,
     VERIFY_FILE,
     DbStatus,
     VerifyResult,
+    format_txid,
+    query_status,
     read_status_file,
     read_verify_file,
 )
@@ -35,7 +46,9 @@ from khronos.backup._supervisor import (
     Supervisor,
     SystemClock,
 )
+from khronos.backup._sync import SyncOutcome, backup_now, sync_and_wait
 from khronos.backup._verify import VerifyReport, VerifyScheduler, verify_all, verify_database
+from khronos.errors import ControlError, LitestreamNotFoundError, SyncError
 
 __all__ = [
     "STATUS_FILE",
@@ -49,6 +62,7 @@ __all__ = [
     "ControlClient",
     "ControlError",
     "DbStatus",
+    "Invocation",
     "LitestreamNotFoundError",
     "NullAlertSink",
     "ProcessHandle",
@@ -60,21 +74,24 @@ __all__ = [
     "RestoreResult",
     "Supervisor",
     "SyncError",
+    "SyncOutcome",
     "SyncResult",
     "SystemClock",
     "VerifyReport",
     "VerifyResult",
     "VerifyScheduler",
+    "backup_now",
     "control_socket_path",
     "find_litestream",
+    "format_txid",
     "litestream_env",
-    "offline_status",
+    "parse_timestamp",
+    "parse_txid_arg",
+    "query_status",
     "read_status_file",
     "read_verify_file",
     "render_config",
-    "replicate_once",
     "restore_database",
-    "select_database",
     "sync_and_wait",
     "verify_all",
     "verify_database",

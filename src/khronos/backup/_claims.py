@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from khronos.backup._sqlite import db_holders
-from khronos.config._backup import BackupConfig
+from khronos.config import BackupConfig
 from khronos.errors import BackupError
 from khronos.locks import FileLock, LockedError
 

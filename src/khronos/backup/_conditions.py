@@ -28,8 +28,7 @@ import structlog
 
 from khronos.backup._alerts import AlertSink
 from khronos.backup._status import DbStatus
-from khronos.config import format_duration
-from khronos.config._backup import BackupConfig
+from khronos.config import BackupConfig, format_duration
 
 __all__ = ["BackupConditions", "condition_keys"]
 

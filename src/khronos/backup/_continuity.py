@@ -43,7 +43,7 @@ from pathlib import Path
 import structlog
 
 from khronos.backup._alerts import AlertSink
-from khronos.config._backup import DatabaseConfig
+from khronos.config import DatabaseConfig
 from khronos.errors import KhronosError
 
 __all__ = [

@@ -1,5 +1,8 @@
 """The Litestream binary: finding it, the environment it runs in, and the config it reads.
 
+These are the ingredients; :class:`~khronos.backup._invocation.Invocation` puts them together
+for every run; nothing else in Khronos calls them.
+
 Secrets never go into the rendered file: they are passed to the child as environment variables
 that the file references (``${KHRONOS_LS_0_SECRET_ACCESS_KEY}``), and Litestream expands them.
 The file is still written with mode 0600 in ``state_dir``.
@@ -28,8 +31,7 @@ from typing import Any
 import yaml
 from pydantic import SecretStr
 
-from khronos.config._backup import BackupConfig, DatabaseConfig, ReplicaConfig
-from khronos.config._types import format_size
+from khronos.config import BackupConfig, DatabaseConfig, ReplicaConfig, format_size
 from khronos.errors import LitestreamNotFoundError
 
 __all__ = [

@@ -29,11 +29,9 @@ The order of operations, and why a crash at any point leaves a usable database:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import shutil
-import socket
 import sqlite3
 import tempfile
 import time
@@ -42,21 +40,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from khronos.backup._control import control_socket_path, parse_time
-from khronos.backup._restore_args import (
-    not_a_file,
-    output_target,
-    parse_timestamp,
-    parse_txid_arg,
-    select_database,
-)
-from khronos.backup._restore_run import (
-    PROBE_TIMEOUT,
-    STALL_TIMEOUT,
-    LitestreamRun,
-    Progress,
-    no_progress,
-)
+from khronos.backup._control import ControlClient, control_socket_path, parse_time
+from khronos.backup._download import PROBE_TIMEOUT, STALL_TIMEOUT, Progress, download, no_progress
+from khronos.backup._invocation import CONFIG_NAME, Invocation, blocking
+from khronos.backup._restore_args import not_a_file, output_target, parse_timestamp, parse_txid_arg
 from khronos.backup._sqlite import (
     SIDECARS,
     IntegrityMode,
@@ -68,9 +55,14 @@ from khronos.backup._sqlite import (
     remove_sidecars,
     reserve_path,
 )
-from khronos.config import BackupConfig, KhronosConfig
-from khronos.config._backup import DatabaseConfig
-from khronos.errors import ConfigError, NoBackupError, RestoreError, RestoreRefusedError
+from khronos.config import BackupConfig, DatabaseConfig, KhronosConfig
+from khronos.errors import (
+    BackupError,
+    ControlError,
+    NoBackupError,
+    RestoreError,
+    RestoreRefusedError,
+)
 
 __all__ = [
     "Progress",
@@ -80,7 +72,6 @@ __all__ = [
     "parse_timestamp",
     "parse_txid_arg",
     "restore_database",
-    "select_database",
 ]
 
 
@@ -139,6 +130,9 @@ class RestoreResult:
         }
 
 
+_LTX = ("ltx", "-json", "-level", "all")
+"""Every LTX file of the replica, at every compaction level."""
+
 # ----------------------------------------------------------------------------- refusal
 
 
@@ -147,19 +141,15 @@ def _replicating(config: KhronosConfig, db: DatabaseConfig) -> bool:
     sock = control_socket_path(Path(config.state_dir))
     if not sock.exists():
         return False
+
+    async def listed() -> set[str]:
+        async with ControlClient(sock, timeout=2.0) as client:
+            return {entry.path for entry in await client.list()}
+
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(2.0)
-            conn.connect(str(sock))
-            conn.sendall(b"GET /list HTTP/1.0\r\nHost: litestream\r\n\r\n")
-            chunks = []
-            while chunk := conn.recv(65536):
-                chunks.append(chunk)
-        listing = json.loads(b"".join(chunks).partition(b"\r\n\r\n")[2])
-    except (OSError, ValueError):
+        return str(db.path) in blocking(listed())
+    except (ControlError, ValueError):
         return False
-    paths = {str(d.get("path")) for d in listing.get("databases", []) if isinstance(d, dict)}
-    return str(db.path) in paths
 
 
 def _check_in_use(config: KhronosConfig, db: DatabaseConfig, target: Path) -> list[str]:
@@ -201,14 +191,13 @@ def restore_database(
     them the current database is exactly as it was.  ``integrity="none"`` and
     ``safety_copy=False`` skip those steps (for measurements; the CLI always does both).
     """
-    if config.backup is None:
-        raise ConfigError.single("backup", "no backup: section", "add one to restore")
-    dbc = db if isinstance(db, DatabaseConfig) else select_database(config.backup, db)
+    backup = config.require_backup()
+    dbc = db if isinstance(db, DatabaseConfig) else backup.select(db)
     if timestamp is not None and txid is not None:
-        raise RestoreError("give either a timestamp or a txid, not both")
+        raise ValueError("give either a timestamp or a txid, not both")
     job = _Job(
         config=config,
-        backup=config.backup,
+        backup=backup,
         db=dbc,
         target=output_target(output) if output else Path(dbc.path),
         timestamp=parse_timestamp(timestamp) if timestamp is not None else None,
@@ -278,7 +267,7 @@ class _Job:
             )
             work.mkdir(mode=0o700)
         try:
-            ls = LitestreamRun.prepare(self.backup, self.db, work, self.probe_timeout)
+            ls = Invocation.prepare(self.backup, work / CONFIG_NAME, dbs=[self.db])
             self.notify("planning")
             plan = self.plan(ls, safety)
             if dry_run:
@@ -308,9 +297,17 @@ class _Job:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def plan(self, ls: LitestreamRun, safety: Path | None) -> RestorePlan:
+    def quick(self, ls: Invocation, *args: str) -> Any:
+        """A quick Litestream command's JSON output (bounded by ``probe_timeout``)."""
+        run = ls.run_json(
+            *args, db=self.db, timeout=self.probe_timeout, op="restore", error=RestoreError
+        )
+        return blocking(run)
+
+    def plan(self, ls: Invocation, safety: Path | None) -> RestorePlan:
         try:
-            plan = ls.run_json("restore", "-dry-run", "-o", str(self.target), *self.point, "-json")
+            args = ("-dry-run", "-o", str(self.target), *self.point, "-json")
+            plan = self.quick(ls, "restore", *args) or {}
         except NoBackupError as exc:
             clearer = self._no_backup_at(ls)
             if clearer is None:
@@ -333,11 +330,14 @@ class _Job:
             safety_copy=safety,
         )
 
-    def _no_backup_at(self, ls: LitestreamRun) -> NoBackupError | None:
+    def _no_backup_at(self, ls: Invocation) -> NoBackupError | None:
         """A clearer error when a point in time was asked for and the replica has backups."""
         if self.timestamp is None and self.txid is None:
             return None
-        oldest = ls.oldest_backup()
+        oldest = None
+        with contextlib.suppress(BackupError, ValueError, TypeError, AttributeError):
+            times = [parse_time(f.get("timestamp")) for f in self.quick(ls, *_LTX) or []]
+            oldest = min((t for t in times if t is not None), default=None)
         if oldest is None:
             return None
         if self.timestamp is not None:
@@ -351,11 +351,18 @@ class _Job:
             hint=f"{hint} (history is kept for backup.snapshot.retention)",
         )
 
-    def restore(self, ls: LitestreamRun, work: Path) -> int:
+    def restore(self, ls: Invocation, work: Path) -> int:
         """Download, check and swap in; the restored size."""
         restored = work / self.target.name
         self.notify("downloading", 0)
-        ls.restore(restored, self.point, self.notify, self.stall_timeout)
+        download(
+            ls,
+            self.db,
+            restored,
+            point=self.point,
+            progress=self.notify,
+            stall_timeout=self.stall_timeout,
+        )
         self.notify("integrity check")
         _check_restored(restored, self.integrity)
         size = restored.stat().st_size

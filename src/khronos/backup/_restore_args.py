@@ -1,4 +1,5 @@
-"""The arguments of a restore: which database, which point in time, which output file."""
+"""The arguments of a restore: which point in time, which output file (the database is picked by
+:meth:`khronos.config.BackupConfig.select`)."""
 
 from __future__ import annotations
 
@@ -6,31 +7,9 @@ import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
-from khronos.config import BackupConfig
-from khronos.config._backup import DatabaseConfig
-from khronos.errors import ConfigError, RestoreError, RestoreRefusedError
+from khronos.errors import RestoreError, RestoreRefusedError
 
-__all__ = ["not_a_file", "output_target", "parse_timestamp", "parse_txid_arg", "select_database"]
-
-
-def select_database(backup: BackupConfig, name_or_path: str | Path | None) -> DatabaseConfig:
-    """The configured database named (label) or at ``name_or_path``; the only one when None."""
-    names = ", ".join(f"{d.label} ({d.path})" for d in backup.dbs)
-    if name_or_path is None:
-        if len(backup.dbs) == 1:
-            return backup.dbs[0]
-        raise ConfigError.single(
-            "backup.dbs", f"{len(backup.dbs)} databases are configured: {names}", "name one"
-        )
-    text = str(name_or_path)
-    for db in backup.dbs:
-        if text == db.label:
-            return db
-    resolved = Path(text).expanduser().resolve()
-    for db in backup.dbs:
-        if Path(db.path).resolve() == resolved:
-            return db
-    raise ConfigError.single("backup.dbs", f"no configured database {text!r}", f"one of: {names}")
+__all__ = ["not_a_file", "output_target", "parse_timestamp", "parse_txid_arg"]
 
 
 def parse_timestamp(value: str | datetime) -> datetime:

@@ -1,10 +1,11 @@
 """``BackupService``: what ``khronos run`` starts when khronos.yml has a ``backup:`` section.
 
-It renders Litestream's config into ``state_dir`` (mode 0600; secrets travel as environment
-variables), turns on Litestream's metrics listener on a free loopback port and its control
-socket in ``state_dir``, supervises ``litestream replicate`` (:class:`Supervisor`), polls the
-control socket to track each database (:class:`DbTracker`), raises alerts, exports metrics
-(:class:`BackupCollector`) and keeps ``state_dir/status.json`` fresh for ``khronos status``.
+It prepares Litestream like every other run (:class:`~._invocation.Invocation`: its config in
+``state_dir``, mode 0600, secrets travelling as environment variables), with its metrics
+listener on a free loopback port and its control socket in ``state_dir``; supervises
+``litestream replicate`` (:class:`Supervisor`), polls the control socket to track each database
+(:class:`DbTracker`), raises alerts, exports metrics (:class:`BackupCollector`) and keeps
+``state_dir/status.json`` fresh for ``khronos status``.
 
 Safety around Litestream (see :mod:`khronos.backup._continuity`): while Litestream does not
 replicate a database, Khronos holds its WAL; before each start of Litestream it checks that the
@@ -44,28 +45,23 @@ from khronos.backup._claims import ReplicationClaims
 from khronos.backup._conditions import BackupConditions
 from khronos.backup._continuity import ContinuityKeeper
 from khronos.backup._control import ControlClient, ControlError, SyncResult, control_socket_path
-from khronos.backup._litestream import find_litestream, litestream_env, render_config
+from khronos.backup._invocation import CONFIG_NAME, Invocation, describe_replica_error
 from khronos.backup._metrics import BackupCollector, BackupSample
-from khronos.backup._offline import force_snapshot
-from khronos.backup._restore_run import describe_replica_error, log_dropped_env, register_secrets
 from khronos.backup._status import (
     STATUS_FILE,
     DbStatus,
-    DbTracker,
-    change_time,
     read_verify_file,
     status_document,
     write_json_atomic,
 )
 from khronos.backup._supervisor import Clock, ProcessRunner, Supervisor, SystemClock
-from khronos.config import KhronosConfig
-from khronos.config._backup import BackupConfig, DatabaseConfig
-from khronos.errors import KhronosError, SyncError
+from khronos.backup._sync import force_snapshot, sync_and_wait
+from khronos.backup._tracker import DbTracker, change_time
+from khronos.config import BackupConfig, DatabaseConfig, KhronosConfig
+from khronos.errors import BackupError, SyncError
 from khronos.health import get_health, spawn
 
-__all__ = ["CONFIG_FILE", "BackupService", "SyncError", "free_loopback_port", "select_dbs"]
-
-CONFIG_FILE = "litestream.yml"
+__all__ = ["BackupService", "free_loopback_port"]
 
 
 def free_loopback_port() -> int:
@@ -73,17 +69,6 @@ def free_loopback_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def select_dbs(backup: BackupConfig, name: str | None) -> list[DatabaseConfig]:
-    """All databases, or the one whose label or path is ``name``."""
-    if name is None:
-        return list(backup.dbs)
-    for db in backup.dbs:
-        if name in {db.label, str(db.path)} or Path(name).expanduser().resolve() == db.path:
-            return [db]
-    known = ", ".join(db.label for db in backup.dbs)
-    raise KhronosError(f"no database named {name!r}", op="backup", hint=f"known: {known}")
 
 
 class BackupService:
@@ -102,14 +87,8 @@ class BackupService:
         stall_after: float = 10.0,
         control_timeout: float = 5.0,
     ) -> None:
-        if config.backup is None:
-            raise KhronosError(
-                "the configuration has no backup: section",
-                op="backup",
-                hint="add backup: with at least one database (see docs/backup.md)",
-            )
         self.config = config
-        self.backup: BackupConfig = config.backup
+        self.backup: BackupConfig = config.require_backup()
         self.state_dir = Path(config.state_dir)
         self.alerts: AlertSink = SafeAlertSink(alerts or NullAlertSink())
         self.poll_interval = poll_interval
@@ -118,7 +97,7 @@ class BackupService:
         self.control_timeout = control_timeout
         self.clock: Clock = clock or SystemClock()
         self.socket_path = control_socket_path(self.state_dir)
-        self.config_path = self.state_dir / CONFIG_FILE
+        self.config_path = self.state_dir / CONFIG_NAME
         self.metrics_addr: str | None = None
         self.trackers = {db.label: DbTracker(db) for db in self.backup.dbs}
         self._runner = runner
@@ -151,27 +130,28 @@ class BackupService:
         Raises :class:`BackupError` when another Khronos or Litestream replicates one of the
         databases or replicas.
         """
-        binary = find_litestream(self.backup.litestream)
-        register_secrets(self.backup)
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._claims.take(self.backup, self.state_dir)
         try:
-            await self._start(binary)
+            await self._start()
         except BaseException:
             self._claims.release()
             raise
 
-    async def _start(self, binary: Path) -> None:
+    async def _start(self) -> None:
         await self._claim_socket()
         self.metrics_addr = f"127.0.0.1:{free_loopback_port()}"
-        rendered = render_config(self.backup, addr=self.metrics_addr, socket_path=self.socket_path)
-        rendered.write(self.config_path)
-        env, dropped = litestream_env(self._environ)
-        env.update(rendered.env)
-        log_dropped_env(dropped, level="info")
+        litestream = Invocation.prepare(
+            self.backup,
+            self.config_path,
+            addr=self.metrics_addr,
+            socket_path=self.socket_path,
+            environ=self._environ,
+            note_level="info",
+        )
         self._supervisor = Supervisor(
-            [str(binary), "replicate", "-config", str(self.config_path)],
-            env,
+            litestream.argv("replicate"),
+            litestream.env,
             policy=self.backup.restart,
             alerts=self.alerts,
             shutdown_timeout=self.config.service.shutdown_timeout.total_seconds(),
@@ -230,7 +210,7 @@ class BackupService:
         """Force a sync of ``db`` (default: all) and wait until the replica has the local txid."""
         if self._client is None:
             raise SyncError("backup is not running", op="backup now", hint="call start() first")
-        dbs = select_dbs(self.backup, db)
+        dbs = [self.backup.select(db)] if db is not None else list(self.backup.dbs)
         results = await sync_and_wait(self._client, dbs, timeout=timeout, clock=self.clock)
         now = self.clock.time()
         for selected, result in zip(dbs, results, strict=False):
@@ -273,7 +253,7 @@ class BackupService:
             except ControlError:
                 self.socket_path.unlink(missing_ok=True)  # stale, from a crashed run
                 return
-        raise KhronosError(
+        raise BackupError(
             f"another Litestream already answers on {self.socket_path}",
             op="backup start",
             hint="is another khronos run using the same state_dir? stop it first",
@@ -423,45 +403,3 @@ class BackupService:
             write_json_atomic(self.state_dir / STATUS_FILE, document)
         except OSError as exc:
             self._log.warning("cannot write status.json", error=str(exc))
-
-
-async def sync_and_wait(
-    client: ControlClient,
-    dbs: list[DatabaseConfig],
-    *,
-    timeout: float,
-    clock: Clock | None = None,
-) -> list[SyncResult]:
-    """``POST /sync`` with wait for each database, then check the replica has the txid."""
-    clock = clock or SystemClock()
-    deadline = clock.monotonic() + timeout
-    results = []
-    for db in dbs:
-        while True:
-            left = max(1.0, deadline - clock.monotonic())
-            try:
-                result = await client.sync(db.path, wait=True, timeout=left)
-                break
-            except ControlError as exc:
-                if exc.recoverable and clock.monotonic() + 0.2 < deadline:
-                    await asyncio.sleep(0.2)  # Litestream (re)starting: try again
-                    continue
-                raise SyncError(
-                    f"{db.label}: {exc.message}",
-                    op="backup now",
-                    hint="check the replica (network, credentials) and the khronos run log",
-                    recoverable=True,
-                ) from exc
-        while result.replicated_txid < result.txid and clock.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-            result = await client.sync(db.path)
-        if result.replicated_txid < result.txid:
-            raise SyncError(
-                f"{db.label}: the replica has txid {result.replicated_txid:016x}, "
-                f"the database {result.txid:016x} after {timeout:g}s",
-                op="backup now",
-                hint="the replica is unreachable or slow; check the khronos run log",
-                recoverable=True,
-            )
-        results.append(result)
-    return results

@@ -1,66 +1,80 @@
-"""Per-database replication status: txids, lag, last sync, errors, sizes, last restore drill.
+"""Where each database's backup is: the one place ``khronos status`` (and the daemon's own
+``/status``, metrics and alerts) get their :class:`DbStatus` from.
 
-**Lag** is the age of the oldest local change that is not in the replica yet, 0 when caught up.
-Litestream numbers every local transaction (txid); :class:`DbTracker` remembers when it first saw
-each new local txid and forgets it once the replica's txid reaches it, so the lag is
-``now - first_seen(oldest pending txid)``.  It is exact to the poll interval and drops to 0 as
-soon as the replica catches up.  A replica position of 0 means "not known" (Litestream resets it
-after a failed upload), so the last known one is kept.
+:func:`query_status` asks, in this order:
 
-While Litestream does not answer (it crashed, was given up on, or hangs) no txid can be read,
-so the tracker watches the files instead: each answered poll records the newest modification
-time of the database and its WAL; a later unanswered poll that finds a newer one knows a change
-was committed that Litestream has not seen, and counts the lag from that modification time.
-The lag therefore keeps growing (and the lag alert fires) while replication is down, and the
-change is handed over to the txid tracking when Litestream answers again.
+1. **The daemon**, when its Litestream answers on the control socket in ``state_dir``: txids
+   and the replication state from there (``POST /sync`` without waiting: local, never the
+   network), the lag and error counts from the daemon's ``status.json`` when it is fresh.
+2. **The daemon's snapshot** (``status.json``), when the daemon runs (its pid is alive, the
+   file is fresh and says ``running``) but its Litestream does not answer (crashed, given up
+   on, hung): the daemon keeps counting the lag from the database files
+   (:class:`~._tracker.DbTracker`), where the replica alone would say nothing changed.
+3. **The replica** itself, without a daemon (:func:`replica_status`, ``replicating: false``):
 
-**Sync errors** are counted from Litestream's log records (:meth:`DbTracker.record_log`): only
-the failures of a sync (``monitor error`` for the replica upload, ``sync error`` and "disk full
-while staging ltx file" for the local WAL copy), not every ERROR line.  Litestream logs a
-failing streak at most every 30 s but each line carries ``consecutive_errors``, and the
-"sync recovered" line carries ``previous_errors``: the count is exact, not one per line.
+   - the replica's txid from ``litestream ltx -json -level all`` (the highest ``max_txid``
+     over every compaction level), run through :class:`~._invocation.Invocation` (a private
+     rendered config, secrets masked, Litestream's errors translated); its newest file's
+     timestamp is the last sync time;
+   - the local txid from the LTX files Litestream keeps next to the database
+     (``.<name>-litestream/ltx/<level>/<min>-<max>.ltx``): Litestream's own position, which
+     does not include commits made while no Litestream was running;
+   - the lag: the age of the oldest local LTX file beyond the replica's txid (0 when the
+     replica has everything).
 
 Files in ``state_dir`` (documented in docs/backup.md):
 
-- ``status.json``: the daemon's snapshot, rewritten on every poll, read by ``khronos status``.
+- ``status.json``: the daemon's snapshot, rewritten on every poll (:func:`status_document`).
 - ``verify.json``: the last restore drill per database label, written by ``khronos verify``
-  and the daemon's schedule: ``{"app": {"ok": true, "at": "2025-01-01T00:00:00+00:00",
-  "txid": "00000000000000a1", "error": null, "last_success_at": "2025-01-01T00:00:00+00:00",
-  ...}}``; ``last_success_at`` survives failed drills (the metric
-  ``backup_verify_last_success_timestamp_seconds`` reads it).
+  and the daemon's schedule (:func:`~._verify.record_results`): ``{"app": {"ok": true, "at":
+  "2025-01-01T00:00:00+00:00", "txid": "00000000000000a1", "error": null, "last_success_at":
+  "2025-01-01T00:00:00+00:00", ...}}``; ``last_success_at`` survives failed drills (the metric
+  ``backup_verify_last_success_timestamp_seconds`` reads it).  Every status carries its
+  database's entry as ``last_verify``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from khronos.backup._control import parse_time
-from khronos.config._backup import DatabaseConfig
+from khronos.backup._control import ControlClient, ControlError, control_socket_path, parse_time
+from khronos.backup._invocation import Invocation
+from khronos.config import BackupConfig, DatabaseConfig, KhronosConfig
 
 __all__ = [
     "STATUS_FILE",
     "VERIFY_FILE",
     "DbStatus",
-    "DbTracker",
+    "LocalPosition",
+    "ReplicaPosition",
+    "Source",
     "VerifyResult",
-    "change_time",
     "file_sizes",
     "format_txid",
+    "local_position",
     "parse_txid",
+    "query_status",
     "read_status_file",
     "read_verify_file",
+    "replica_position",
+    "replica_status",
     "status_document",
     "write_json_atomic",
 ]
 
 STATUS_FILE = "status.json"
 VERIFY_FILE = "verify.json"
+Source = Literal["daemon", "replica"]
+"""Where a status came from: the running daemon (its socket or its snapshot), or the replica."""
+_FRESH = timedelta(seconds=15)
+_LTX_NAME = re.compile(r"([0-9a-f]{16})-([0-9a-f]{16})\.ltx")
 
 
 def format_txid(txid: int | None) -> str | None:
@@ -199,144 +213,7 @@ def file_sizes(path: Path) -> tuple[bool, int | None, int | None]:
     return True, size, wal
 
 
-def change_time(path: Path) -> float | None:
-    """The newest modification time of the database and its WAL; None when neither exists."""
-    times = []
-    for candidate in (path, Path(f"{path}-wal")):
-        try:
-            times.append(candidate.stat().st_mtime)
-        except OSError:
-            continue
-    return max(times, default=None)
-
-
-_SYNC_ERRORS = {
-    "monitor error": "replica",
-    "sync error": "db",
-    "disk full while staging ltx file, replication paused until space is freed": "db",
-}
-"""Litestream 0.5.17's log messages for a failed sync, and which loop logs them."""
-_RECOVERED = {"replica sync recovered": "replica", "sync recovered": "db"}
-
-
-def _count(value: object) -> int:
-    try:
-        return max(1, int(str(value)))
-    except ValueError:
-        return 1
-
-
-@dataclass(slots=True)
-class DbTracker:
-    """The live status of one database, updated by each control-socket poll."""
-
-    db: DatabaseConfig
-    local_txid: int | None = None
-    replica_txid: int | None = None
-    last_sync_at: datetime | None = None
-    sync_errors: int = 0
-    replicating: bool = False
-    pending: dict[int, float] = field(default_factory=dict)
-    """Local txids not yet in the replica -> wall time they were first seen."""
-    seen_mtime: float | None = None
-    """Newest db/WAL modification time when Litestream last reported the txids."""
-    unseen_since: float | None = None
-    """Modification time of the first change found while Litestream did not answer."""
-    streaks: dict[str, int] = field(default_factory=dict)
-    """Failing sync streak per loop (replica, db): the ``consecutive_errors`` counted so far."""
-    last_error: str | None = None
-    """The last sync error's text (as Litestream logged it; mask it before showing it)."""
-    failing_since: float | None = None
-    """Wall time the current streak of sync errors began."""
-
-    def observe(
-        self, local_txid: int, replica_txid: int, now: float, mtime: float | None = None
-    ) -> None:
-        """Record one answered poll: the txids (replica 0: unknown, keep the last known one).
-
-        ``mtime`` is :func:`change_time` taken *before* asking Litestream, the baseline for
-        :meth:`observe_files`.
-        """
-        if self.local_txid is not None and local_txid < self.local_txid:
-            # The database was replaced (a restore): start over.
-            self.pending.clear()
-            self.replica_txid = None
-        if replica_txid > 0:
-            self.replica_txid = replica_txid
-        self.local_txid = local_txid
-        if local_txid > 0 and local_txid > (self.replica_txid or 0):
-            first = now if self.unseen_since is None else min(now, self.unseen_since)
-            self.pending[local_txid] = min(self.pending.get(local_txid, first), first)
-        self.unseen_since = None
-        if mtime is not None:
-            self.seen_mtime = mtime
-        done = self.replica_txid or 0
-        for txid in [t for t in self.pending if t <= done]:
-            del self.pending[txid]
-
-    def observe_files(self, mtime: float | None) -> None:
-        """Record a poll Litestream did not answer: a newer db/WAL file means a change it missed."""
-        if mtime is None:
-            return
-        if self.seen_mtime is None:
-            self.seen_mtime = mtime  # never answered yet: changes from now on are counted
-        elif mtime > self.seen_mtime and self.unseen_since is None:
-            self.unseen_since = mtime
-
-    def record_log(self, record: dict[str, Any]) -> bool:
-        """Count the sync errors in one Litestream log record; True when it was about syncing."""
-        message = str(record.get("msg", ""))
-        loop = _SYNC_ERRORS.get(message)
-        if loop is not None:
-            streak = _count(record.get("consecutive_errors"))
-            seen = self.streaks.get(loop, 0)
-            self.sync_errors += streak - seen if streak > seen else streak
-            self.streaks[loop] = streak
-            self.last_error = str(record.get("error") or message)
-            if self.failing_since is None:
-                when = parse_time(str(record.get("time") or "")) if record.get("time") else None
-                self.failing_since = when.timestamp() if when is not None else time.time()
-            return True
-        loop = _RECOVERED.get(message)
-        if loop is not None:
-            total = _count(record.get("previous_errors"))
-            self.sync_errors += max(0, total - self.streaks.pop(loop, 0))
-            if not self.streaks:
-                self.last_error = self.failing_since = None
-            return True
-        return False
-
-    def lag(self, now: float) -> float:
-        """Seconds since the oldest change not yet in the replica was made or seen; 0 if none."""
-        starts = list(self.pending.values())
-        if self.unseen_since is not None:
-            starts.append(self.unseen_since)
-        if not starts:
-            return 0.0
-        return max(0.0, now - min(starts))
-
-    def snapshot(self, now: float | None = None) -> DbStatus:
-        """The current status as an immutable :class:`DbStatus`."""
-        now = time.time() if now is None else now
-        exists, size, wal = file_sizes(self.db.path)
-        return DbStatus(
-            name=self.db.label,
-            path=self.db.path,
-            replica=self.db.replica.display,
-            local_txid=self.local_txid,
-            replica_txid=self.replica_txid,
-            lag_seconds=self.lag(now),
-            last_sync_at=self.last_sync_at,
-            replicating=self.replicating,
-            sync_errors=self.sync_errors,
-            db_exists=exists,
-            db_size_bytes=size,
-            wal_size_bytes=wal,
-            last_error=self.last_error,
-            failing_since=(
-                datetime.fromtimestamp(self.failing_since, UTC) if self.failing_since else None
-            ),
-        )
+# ------------------------------------------------------------------------ files in state_dir
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -389,3 +266,180 @@ def status_document(statuses: list[DbStatus], **extra: Any) -> dict[str, Any]:
         **extra,
         "databases": [s.to_json() for s in statuses],
     }
+
+
+# ------------------------------------------------------------------------ from the replica
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaPosition:
+    """The replica's newest txid and when its newest file was written."""
+
+    txid: int | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LocalPosition:
+    """Litestream's local txid and, per local LTX file, (min txid, mtime)."""
+
+    txid: int | None
+    files: list[tuple[int, float]]
+
+
+def local_position(db_path: Path) -> LocalPosition:
+    """The highest txid among the local LTX files Litestream keeps beside the database."""
+    root = db_path.parent / f".{db_path.name}-litestream" / "ltx"
+    best: int | None = None
+    files: list[tuple[int, float]] = []
+    for path in root.glob("*/*.ltx"):
+        match = _LTX_NAME.fullmatch(path.name)
+        if match is None:
+            continue
+        low, high = int(match[1], 16), int(match[2], 16)
+        best = high if best is None else max(best, high)
+        try:
+            files.append((low, path.stat().st_mtime))
+        except OSError:
+            continue
+    return LocalPosition(best, files)
+
+
+async def replica_position(
+    backup: BackupConfig, db: DatabaseConfig, *, timeout: float = 60.0, op: str = "status"
+) -> ReplicaPosition:
+    """Read the replica's newest txid with ``litestream ltx -json -level all``."""
+    with Invocation.temporary(backup, [db]) as ls:
+        entries = await ls.run_json("ltx", "-json", "-level", "all", db=db, timeout=timeout, op=op)
+    best: int | None = None
+    newest: datetime | None = None
+    for entry in entries or []:
+        txid = int(entry["max_txid"], 16)
+        best = txid if best is None else max(best, txid)
+        when = parse_time(entry.get("timestamp"))
+        if when is not None and (newest is None or when > newest):
+            newest = when
+    return ReplicaPosition(best, newest)
+
+
+async def replica_status(backup: BackupConfig, *, timeout: float = 60.0) -> list[DbStatus]:
+    """Every database's status from the replica and the local files (``replicating: false``)."""
+    out = []
+    now = time.time()
+    for db in backup.dbs:
+        exists, size, wal = file_sizes(db.path)
+        local = local_position(db.path)
+        replica = await replica_position(backup, db, timeout=timeout)
+        lag: float | None = None
+        if local.txid is not None:
+            done = replica.txid or 0
+            pending = [mtime for low, mtime in local.files if low > done]
+            lag = max(0.0, now - min(pending)) if pending and local.txid > done else 0.0
+        out.append(
+            DbStatus(
+                name=db.label,
+                path=db.path,
+                replica=db.replica.display,
+                local_txid=local.txid,
+                replica_txid=replica.txid,
+                lag_seconds=lag,
+                last_sync_at=replica.updated_at,
+                replicating=False,
+                db_exists=exists,
+                db_size_bytes=size,
+                wal_size_bytes=wal,
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------------- from the daemon
+
+
+async def _daemon_status(config: KhronosConfig, client: ControlClient) -> list[DbStatus]:
+    backup = config.require_backup()
+    listing = {entry.path: entry for entry in await client.list()}
+    written, _pid, saved = read_status_file(config.state_dir)
+    fresh = written is not None and datetime.now(UTC) - written < _FRESH
+    by_name = {s.name: s for s in saved} if fresh else {}
+    out = []
+    for db in backup.dbs:
+        entry = listing.get(str(db.path))
+        exists, size, wal = file_sizes(db.path)
+        local = replica = None
+        if exists:
+            result = await client.sync(db.path)
+            local, replica = result.txid, result.replicated_txid or None
+        previous = by_name.get(db.label)
+        if replica is None and previous is not None:
+            replica = previous.replica_txid
+        lag = previous.lag_seconds if previous is not None else None
+        if local is not None and replica is not None and replica >= local:
+            lag = 0.0
+        out.append(
+            DbStatus(
+                name=db.label,
+                path=db.path,
+                replica=db.replica.display,
+                local_txid=local,
+                replica_txid=replica,
+                lag_seconds=lag,
+                last_sync_at=entry.last_sync_at if entry else None,
+                replicating=entry is not None and entry.status == "replicating",
+                sync_errors=previous.sync_errors if previous else 0,
+                db_exists=exists,
+                db_size_bytes=size,
+                wal_size_bytes=wal,
+            )
+        )
+    return out
+
+
+def _daemon_snapshot(config: KhronosConfig) -> list[DbStatus] | None:
+    """The running daemon's last status.json, when it is fresh and its process alive."""
+    try:
+        raw = json.loads((config.state_dir / STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(raw, dict) or raw.get("running") is not True:
+        return None
+    written, pid, saved = read_status_file(config.state_dir)
+    if written is None or not saved or datetime.now(UTC) - written > _FRESH:
+        return None
+    if not isinstance(pid, int) or not _alive(pid):
+        return None
+    return saved
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def query_status(
+    config: KhronosConfig, *, timeout: float = 60.0
+) -> tuple[Source, list[DbStatus]]:
+    """Every database's status: from the running daemon if it answers, else from the replica
+    (see the module docstring); each with its last restore drill."""
+    backup = config.require_backup()
+    socket = control_socket_path(config.state_dir)
+    statuses: list[DbStatus] | None = None
+    source: Source = "daemon"
+    if socket.exists():
+        async with ControlClient(socket, timeout=5.0) as client:
+            try:
+                statuses = await _daemon_status(config, client)
+            except ControlError:
+                statuses = None
+    if statuses is None:
+        statuses = _daemon_snapshot(config)
+    if statuses is None:
+        source = "replica"
+        statuses = await replica_status(backup, timeout=timeout)
+    verify = read_verify_file(config.state_dir)
+    return source, [replace(s, last_verify=verify.get(s.name)) for s in statuses]

@@ -38,7 +38,7 @@ from khronos.backup._process import (
     forward_log_line,
     parse_log_line,
 )
-from khronos.config._backup import RestartPolicy
+from khronos.config import RestartPolicy
 from khronos.health import get_health, spawn
 
 __all__ = [

@@ -39,14 +39,12 @@ import structlog
 
 from khronos.backup._control import ControlClient, ControlError, control_socket_path, parse_time
 from khronos.backup._digest import Reference, differences, file_digest, take_reference
-from khronos.backup._offline import local_position
-from khronos.backup._restore import select_database
-from khronos.backup._restore_run import LitestreamRun, no_progress
+from khronos.backup._download import download, no_progress
+from khronos.backup._invocation import CONFIG_NAME, Invocation, blocking
 from khronos.backup._sqlite import IntegrityMode, integrity_problems
-from khronos.backup._status import VERIFY_FILE, VerifyResult, write_json_atomic
-from khronos.config import KhronosConfig
-from khronos.config._backup import DatabaseConfig
-from khronos.errors import ConfigError, KhronosError
+from khronos.backup._status import VERIFY_FILE, VerifyResult, local_position, write_json_atomic
+from khronos.config import DatabaseConfig, KhronosConfig
+from khronos.errors import KhronosError, RestoreError
 from khronos.health import get_health, keep_running
 
 __all__ = [
@@ -126,9 +124,15 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def _local_txid(ls: LitestreamRun, db: DatabaseConfig) -> str | None:
-    with contextlib.suppress(KhronosError, ValueError, TypeError):
-        for entry in ls.run_json("status", "-json") or []:
+def _quick(ls: Invocation, db: DatabaseConfig, timeout: float, *args: str) -> Any:
+    """A quick Litestream command's JSON output (bounded by ``timeout``)."""
+    run = ls.run_json(*args, db=db, timeout=timeout, op="verify", error=RestoreError)
+    return blocking(run)
+
+
+def _local_txid(ls: Invocation, db: DatabaseConfig, timeout: float) -> str | None:
+    with contextlib.suppress(KhronosError, ValueError, TypeError, AttributeError):
+        for entry in _quick(ls, db, timeout, "status", "-json") or []:
             if entry.get("database") == str(db.path) and entry.get("status") == "ok":
                 return str(entry["local_txid"])
     return None
@@ -149,9 +153,8 @@ def verify_database(
     With a :class:`Reference` (see :func:`take_references`) the drill restores that txid and
     compares the copy with it; a string says why there is none (shown as the continuity).
     """
-    if config.backup is None:
-        raise ConfigError.single("backup", "no backup: section", "add one to verify")
-    mode: IntegrityMode = integrity or config.backup.verify.integrity
+    backup = config.require_backup()
+    mode: IntegrityMode = integrity or backup.verify.integrity
     started = time.monotonic()
     base = VerifyReport(
         db=db.label,
@@ -165,15 +168,25 @@ def verify_database(
     point = [] if not isinstance(reference, Reference) else ["-txid", f"{reference.txid:016x}"]
     work = Path(tempfile.mkdtemp(prefix=f"khronos-verify-{db.label}-"))
     try:
-        ls = LitestreamRun.prepare(config.backup, db, work, probe_timeout)
+        ls = Invocation.prepare(backup, work / CONFIG_NAME, dbs=[db])
         out = work / "restored.db"
         try:
-            plan = ls.run_json("restore", "-dry-run", "-o", str(out), *point, "-json")
-            ls.restore(out, point, no_progress, stall_timeout, cancel)
+            dry_run = ("-dry-run", "-o", str(out), *point, "-json")
+            plan = _quick(ls, db, probe_timeout, "restore", *dry_run) or {}
+            download(
+                ls,
+                db,
+                out,
+                point=point,
+                progress=no_progress,
+                stall_timeout=stall_timeout,
+                cancel=cancel,
+            )
         except KhronosError as exc:
             elapsed = time.monotonic() - started
             return replace(base, error=exc.message, hint=exc.hint, duration_seconds=elapsed)
-        report = _checked(base, plan, out, ls, started)
+        local = _local_txid(ls, db, probe_timeout) if base.path.exists() else None
+        report = _checked(base, plan, out, local, started)
         if isinstance(reference, Reference) and report.ok:
             report = _compared(report, reference, out)
         return report
@@ -230,14 +243,13 @@ async def _reference(client: ControlClient, db: DatabaseConfig, timeout: float) 
 
 
 def _checked(
-    base: VerifyReport, plan: dict[str, Any], out: Path, ls: LitestreamRun, started: float
+    base: VerifyReport, plan: dict[str, Any], out: Path, local: str | None, started: float
 ) -> VerifyReport:
     """The report for a drill whose restore worked: integrity, txid, age, behind."""
     problems = integrity_problems(out, base.integrity)
     txid = str(plan.get("max_txid") or "") or None
     times = [parse_time(f.get("timestamp")) for f in plan.get("files") or []]
     newest = max((t for t in times if t is not None), default=None)
-    local = _local_txid(ls, ls.db) if base.path.exists() else None
     behind = txids = seconds = None
     if local is not None and txid is not None:
         txids = max(0, int(local, 16) - int(txid, 16))
@@ -298,9 +310,8 @@ def verify_all(
     cancel: threading.Event | None = None,
 ) -> list[VerifyReport]:
     """The drill for every configured database (or those named), recorded in verify.json."""
-    if config.backup is None:
-        raise ConfigError.single("backup", "no backup: section", "add one to verify")
-    dbs = config.backup.dbs if not names else [select_database(config.backup, n) for n in names]
+    backup = config.require_backup()
+    dbs = [backup.select(name) for name in names] if names else list(backup.dbs)
     refs = asyncio.run(take_references(config, dbs))
     reports = [
         verify_database(config, db, cancel=cancel, reference=refs.get(db.label)) for db in dbs
@@ -330,11 +341,10 @@ class VerifyScheduler:
         interval: float | None = None,
         initial_delay: float = 60.0,
     ) -> None:
-        if config.backup is None:
-            raise ConfigError.single("backup", "no backup: section", "add one to verify")
-        setting = config.backup.verify.interval
+        backup = config.require_backup()
+        setting = backup.verify.interval
         self.config = config
-        self.dbs = list(config.backup.dbs)
+        self.dbs = list(backup.dbs)
         self.interval = interval
         if interval is None and setting is not None:
             self.interval = setting.total_seconds()

@@ -6,12 +6,10 @@ import asyncio
 
 import click
 
-from khronos.backup._query import backup_now
-from khronos.backup._status import format_txid
+from khronos.backup import backup_now, format_txid
 from khronos.cli._app import AppState, cli, config_option, pass_state
 from khronos.cli.status import command_logging
-from khronos.config import parse_duration
-from khronos.config._types import ConfigValueError
+from khronos.config import ConfigValueError, parse_duration
 from khronos.errors import ConfigError
 
 __all__ = ["backup_group"]

@@ -14,10 +14,15 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
-from khronos.backup._lint import is_raw_litestream, lint_litestream, migrate_litestream
 from khronos.cli._app import AppState, cli, config_option, pass_state
-from khronos.config import KhronosConfig, read_config_text, render_reference
-from khronos.config._yaml import parse_yaml
+from khronos.config import (
+    KhronosConfig,
+    is_raw_litestream,
+    lint_litestream,
+    migrate_litestream,
+    read_config_text,
+    render_reference,
+)
 from khronos.errors import ConfigError
 from khronos.logs import Redactor, collect_secrets
 
@@ -67,8 +72,7 @@ def _check_raw_litestream(state: AppState, path: str | None, *, quiet: bool) -> 
     """Lint a raw Litestream config (top-level dbs:, no Khronos section); False if not one."""
     file = state.config_path(path)
     text = read_config_text(file)
-    document = parse_yaml(text, source=str(file))
-    if document is None or not is_raw_litestream(document.data):
+    if not is_raw_litestream(text, source=str(file)):
         return False
     problems = lint_litestream(text, source=str(file))
     if problems:
@@ -95,8 +99,7 @@ def migrate(path: str) -> None:
     """
     file = Path(path).expanduser()
     text = read_config_text(file)
-    document = parse_yaml(text, source=str(file))
-    if document is None or not is_raw_litestream(document.data):
+    if not is_raw_litestream(text, source=str(file)):
         raise ConfigError.single(
             "", "not a Litestream config (no top-level dbs:)", "give litestream.yml", source=path
         )

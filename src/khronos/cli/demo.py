@@ -125,8 +125,7 @@ def _command_name() -> str:
 
 
 async def _run(config: KhronosConfig, db: Path, traffic: float, console: Console) -> None:
-    from khronos.backup import verify_all  # noqa: PLC0415 - keep `khronos --help` fast
-    from khronos.backup._status import format_txid  # noqa: PLC0415
+    from khronos.backup import format_txid, verify_all  # noqa: PLC0415 - keep --help fast
     from khronos.daemon import Daemon  # noqa: PLC0415
 
     assert config.backup is not None  # noqa: S101 - the embedded config has one

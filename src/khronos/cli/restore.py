@@ -14,18 +14,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from khronos.backup._restore import (
-    RestoreResult,
-    parse_timestamp,
-    parse_txid_arg,
-    restore_database,
-    select_database,
-)
+from khronos.backup import RestoreResult, parse_timestamp, parse_txid_arg, restore_database
 from khronos.cli._app import AppState, cli, config_option, pass_state
 from khronos.cli.status import command_logging
-from khronos.config import KhronosConfig, format_size
-from khronos.config._backup import DatabaseConfig
-from khronos.errors import ConfigError, RestoreError
+from khronos.config import DatabaseConfig, KhronosConfig, format_size
+from khronos.errors import RestoreError
 
 __all__ = ["restore"]
 
@@ -107,9 +100,7 @@ def restore(  # noqa: PLR0917 - click passes each option as an argument
     if timestamp and txid:
         raise click.UsageError("give --timestamp or --txid, not both")
     config = state.load()
-    if config.backup is None:
-        raise ConfigError.single("backup", "no backup: section", "add one to restore")
-    db = select_database(config.backup, db_path)
+    db = config.require_backup().select(db_path)
     err = Console(stderr=True)
     if not (dry_run or yes or as_json) and sys.stdin.isatty():
         target = Path(output) if output else db.path

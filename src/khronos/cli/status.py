@@ -13,8 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from khronos.backup._query import query_status
-from khronos.backup._status import DbStatus, format_txid
+from khronos.backup import DbStatus, format_txid, query_status
 from khronos.cli._app import AppState, cli, config_option, pass_state
 from khronos.config import KhronosConfig
 

@@ -10,11 +10,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from khronos.backup._verify import VerifyReport, verify_all
+from khronos.backup import VerifyReport, verify_all
 from khronos.cli._app import AppState, cli, config_option, pass_state
 from khronos.cli.status import command_logging, local_time
 from khronos.config import format_duration, format_size
-from khronos.errors import ConfigError
 
 __all__ = ["verify"]
 
@@ -35,8 +34,7 @@ def verify(ctx: click.Context, state: AppState, names: tuple[str, ...], as_json:
     passes, 1 when any fails.
     """
     config = state.load()
-    if config.backup is None:
-        raise ConfigError.single("backup", "no backup: section", "add one to verify")
+    config.require_backup()
     with command_logging(config):
         reports = verify_all(config, names or None)
     if as_json:

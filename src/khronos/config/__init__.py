@@ -5,6 +5,8 @@
 'my-bot'
 """
 
+from khronos.config._backup import DatabaseConfig, ReplicaConfig, RestartPolicy
+from khronos.config._litestream_lint import is_raw_litestream, lint_litestream, migrate_litestream
 from khronos.config._loader import (
     DEFAULT_CONFIG_NAME,
     ENV_CONFIG,
@@ -18,6 +20,7 @@ from khronos.config._reference import render_reference
 from khronos.config._sections import AlertsConfig, BackupConfig, ChecksConfig, LoggingConfig
 from khronos.config._types import (
     ByteSize,
+    ConfigValueError,
     Duration,
     HostPort,
     ResolvedPath,
@@ -35,18 +38,25 @@ __all__ = [
     "BackupConfig",
     "ByteSize",
     "ChecksConfig",
+    "ConfigValueError",
+    "DatabaseConfig",
     "Duration",
     "HostPort",
     "HttpConfig",
     "KhronosConfig",
     "LoggingConfig",
     "MetricsConfig",
+    "ReplicaConfig",
     "ResolvedPath",
+    "RestartPolicy",
     "Secret",
     "ServiceConfig",
     "format_duration",
     "format_size",
+    "is_raw_litestream",
+    "lint_litestream",
     "load_config",
+    "migrate_litestream",
     "parse_config",
     "parse_duration",
     "parse_size",

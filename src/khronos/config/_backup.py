@@ -25,6 +25,7 @@ from khronos.config._replica import kebab as _kebab
 from khronos.config._replica import positive as _positive
 from khronos.config._replica import screen_keys as _screen_keys
 from khronos.config._types import ConfigValueError, Duration, ResolvedPath
+from khronos.errors import ConfigError
 
 __all__ = [
     "LEGACY_DB_KEYS",
@@ -159,6 +160,30 @@ class BackupConfig(Section):
     @classmethod
     def _alert_after_positive(cls, value: timedelta, info: ValidationInfo) -> timedelta | None:
         return _positive(value, info.field_name or "", "1m")
+
+    def select(self, name: str | Path | None = None) -> DatabaseConfig:
+        """The database whose name (its label) or path is ``name``; the only one when None.
+
+        Every command that takes a database (``restore``, ``verify --db``, ``backup now --db``)
+        picks it here.  Raises :class:`~khronos.errors.ConfigError` (the CLI exits 2) for a name
+        no database has, or for None when several are configured.
+        """
+        names = ", ".join(f"{db.label} ({db.path})" for db in self.dbs)
+        if name is None:
+            if len(self.dbs) == 1:
+                return self.dbs[0]
+            raise ConfigError.single(
+                "backup.dbs", f"{len(self.dbs)} databases are configured: {names}", "name one"
+            )
+        text = str(name)
+        for db in self.dbs:
+            if text == db.label:
+                return db
+        resolved = Path(text).expanduser().resolve()
+        for db in self.dbs:
+            if db.path.resolve() == resolved:
+                return db
+        raise ConfigError.single("backup.dbs", f"no database named {text!r}", f"known: {names}")
 
     @model_validator(mode="after")
     def _unique(self) -> Self:

@@ -26,6 +26,7 @@ from khronos.config._types import (
     Secret,
     parse_listen,
 )
+from khronos.errors import ConfigError
 
 __all__ = ["HttpConfig", "KhronosConfig", "MetricsConfig", "ServiceConfig", "UnsetVariable"]
 
@@ -206,6 +207,19 @@ class KhronosConfig(Section):
     def unset_variables(self) -> list[UnsetVariable]:
         """The ``${VAR}`` left unset in a configuration loaded for a reading command."""
         return list(self._unset)
+
+    def require_backup(self) -> BackupConfig:
+        """The ``backup:`` section; :class:`~khronos.errors.ConfigError` (the CLI exits 2) when
+        the file has none.  With :meth:`BackupConfig.select`, the one way commands pick what
+        they back up, restore or check."""
+        if self.backup is None:
+            raise ConfigError.single(
+                "backup",
+                "the configuration has no backup: section",
+                "add backup: with at least one database (see docs/backup.md)",
+                source=str(self._source) if self._source else None,
+            )
+        return self.backup
 
     @property
     def base_dir(self) -> Path:

@@ -1,4 +1,5 @@
-"""Lint a raw Litestream config for 0.5, and migrate it to a khronos.yml.
+"""Lint a raw Litestream config for 0.5, and migrate it to a khronos.yml (``khronos config check``
+on a ``litestream.yml``, ``khronos config migrate``).
 
 Litestream 0.5 ignores unknown keys without a word, and rejects a few 0.3-era settings only when
 it starts.  :func:`lint_litestream` reports every key 0.5 ignores or rejects, with its line and
@@ -22,15 +23,16 @@ from khronos.config._backup import (
     DatabaseConfig,
     ReplicaConfig,
 )
+from khronos.config._model import KhronosConfig
 from khronos.config._yaml import KeyPath, Positions, format_path, parse_yaml
 from khronos.errors import ConfigProblem
 
 __all__ = ["is_raw_litestream", "lint_litestream", "migrate_litestream"]
 
 KHRONOS_SECTIONS = frozenset(
-    {"service", "environment", "state_dir", "http", "backup", "metrics", "logging", "alerts"}
-    | {"checks"}
+    field.alias or name for name, field in KhronosConfig.model_fields.items()
 )
+"""The top-level keys of khronos.yml, from its model."""
 # Replica settings (Litestream's inline ReplicaSettings: also valid at the top level).
 _REPLICA_SETTINGS = (frozenset().union(*LITESTREAM_TYPE_KEYS.values()) - {"path"}) | {
     "sync-interval",
@@ -127,8 +129,13 @@ _TOP_LEGACY = {
 }
 
 
-def is_raw_litestream(data: Any) -> bool:
-    """A mapping with a top-level ``dbs:`` and no Khronos section: a Litestream config."""
+def is_raw_litestream(text: str, *, source: str | None = None) -> bool:
+    """Whether ``text`` is a Litestream config: a mapping with a top-level ``dbs:`` and no
+    Khronos section (``logging:`` is in both)."""
+    document = parse_yaml(text, source=source)
+    if document is None:
+        return False
+    data = document.data
     return (
         isinstance(data, dict)
         and "dbs" in data

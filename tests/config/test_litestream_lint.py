@@ -11,15 +11,27 @@ import pytest
 from click.testing import CliRunner
 
 from khronos.backup import find_litestream, litestream_env
-from khronos.backup._lint import lint_litestream, migrate_litestream
 from khronos.cli import cli
-from khronos.config import parse_config
+from khronos.config import (
+    KhronosConfig,
+    is_raw_litestream,
+    lint_litestream,
+    migrate_litestream,
+    parse_config,
+)
 
 SEED = Path(__file__).parent / "data" / "litestream-0.3-seed.yml"
 
 
 def _lint(text: str) -> dict[str, tuple[int | None, int | None]]:
     return {p.path: (p.line, p.column) for p in lint_litestream(text)}
+
+
+@pytest.mark.parametrize("key", sorted(set(KhronosConfig.model_fields) - {"logging"}))
+def test_any_khronos_section_marks_a_khronos_file(key: str) -> None:
+    """Every top-level section of the khronos.yml model (logging: is in both) says khronos.yml."""
+    assert is_raw_litestream("dbs: [{path: /a.db}]\n")
+    assert not is_raw_litestream(f"dbs: [{{path: /a.db}}]\n{key}: {{}}\n")
 
 
 def test_seed_config_gives_one_finding_per_ignored_key() -> None:
