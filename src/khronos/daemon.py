@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -42,7 +41,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -53,8 +52,9 @@ from khronos.alerts import AlertEngine, Level, alert_routes, breaker_metrics_lis
 from khronos.backup import BackupService, VerifyReport, VerifyScheduler, read_verify_file
 from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
-from khronos.errors import DaemonError
+from khronos.errors import DaemonError, LockedError
 from khronos.health import Health, PartDown, get_health, set_health
+from khronos.locks import FileLock
 from khronos.metrics import HealthCollector, Metrics
 from khronos.server import (
     HTTP_PART,
@@ -66,10 +66,9 @@ from khronos.server import (
     raise_open_files_limit,
     serve,
 )
+from khronos.state import StateDir, write_json_atomic
 
 __all__ = [
-    "DAEMON_FILE",
-    "LOCK_FILE",
     "PART_DOWN_KEY",
     "Daemon",
     "DaemonError",
@@ -77,11 +76,6 @@ __all__ = [
     "run_daemon",
 ]
 
-LOCK_FILE = "daemon.lock"
-"""Held (``flock``) by the running daemon for as long as it runs."""
-
-DAEMON_FILE = "daemon.json"
-"""``{"pid", "url", "started_at", "version"}`` of the running daemon, removed on a clean stop."""
 
 PART_DOWN_KEY = "khronos.part_down."
 """Prefix of the CRITICAL condition raised when a part of the daemon stops (+ the part)."""
@@ -96,7 +90,7 @@ _log = structlog.get_logger("khronos.daemon")
 def read_daemon_file(state_dir: str | Path) -> dict[str, Any] | None:
     """What the running daemon wrote to ``state_dir/daemon.json``, or None."""
     try:
-        data = json.loads((Path(state_dir) / DAEMON_FILE).read_text(encoding="utf-8"))
+        data = json.loads(StateDir(state_dir).daemon_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -125,45 +119,6 @@ class _EngineAlertSink:
 
     def resolve(self, key: str) -> None:
         self._engine.resolve(key)
-
-
-class _StateLock:
-    """An exclusive ``flock`` on ``state_dir/daemon.lock``; released when the process dies."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / LOCK_FILE
-        self._file: IO[str] | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle = self.path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            owner = handle.read().strip() or "unknown"
-            handle.close()
-            raise DaemonError(
-                f"another khronos run (pid {owner}) uses {self.path.parent}",
-                op="run",
-                hint="stop it first, or give this one its own state_dir",
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._file = handle
-
-    @property
-    def held(self) -> bool:
-        return self._file is not None
-
-    def release(self) -> None:
-        if self._file is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
 
 
 class Daemon:
@@ -226,7 +181,8 @@ class Daemon:
             namespace=namespace,
         )
         self.server: RunningServer | None = None
-        self._lock = _StateLock(self.state_dir)
+        self.files = StateDir(self.state_dir)
+        self._lock: FileLock | None = None
         self._started = False
         self._claimed_outside = False
 
@@ -260,14 +216,12 @@ class Daemon:
         another daemon runs on the same ``state_dir``.  ``khronos run`` claims before it sets up
         logging, so a second daemon fails with this message rather than a log-file conflict;
         it then releases the lock itself (:meth:`release`), after its last log line."""
-        if not self._lock.held:
-            self._lock.acquire()
+        self._acquire()
         self._claimed_outside = True
 
     async def start(self) -> None:
         """Start every configured part; on a failure, stop what started and raise."""
-        if not self._lock.held:
-            self._lock.acquire()
+        self._acquire()
         self._started = True
         self.health.stopping = False
         if get_health() is not self.health:
@@ -389,7 +343,7 @@ class Daemon:
         finally:
             self.engine.outbox.close()
             with contextlib.suppress(OSError):
-                (self.state_dir / DAEMON_FILE).unlink()
+                self.files.daemon_file.unlink()
             if not self._claimed_outside:
                 self.release()
             if self._previous_health is not None and get_health() is self.health:
@@ -401,7 +355,29 @@ class Daemon:
 
     def release(self) -> None:
         """Release the ``state_dir`` lock (after :meth:`stop`)."""
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _acquire(self) -> None:
+        """One daemon per ``state_dir``: an exclusive lock on its ``daemon.lock``."""
+        if self._lock is not None:
+            return
+        self.files.create()
+        try:
+            self._lock = FileLock.acquire(
+                self.files.daemon_lock,
+                what=f"the state_dir {self.state_dir}",
+                op="run",
+                hint="stop it first, or give this one its own state_dir",
+            )
+        except LockedError as exc:
+            owner = exc.holder or "unknown"
+            raise DaemonError(
+                f"another khronos run (pid {owner}) uses {self.state_dir}",
+                op="run",
+                hint="stop it first, or give this one its own state_dir",
+            ) from None
 
     async def _quietly(self, part: str, step: Any) -> None:
         """Await one stop step; a failure is logged and the shutdown goes on."""
@@ -447,10 +423,7 @@ class Daemon:
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "version": __version__,
         }
-        path = self.state_dir / DAEMON_FILE
-        tmp = path.with_name(f".{DAEMON_FILE}.{os.getpid()}")
-        tmp.write_text(json.dumps(document) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_json_atomic(self.files.daemon_file, document)
 
     async def __aenter__(self) -> Daemon:
         await self.start()

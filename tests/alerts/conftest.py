@@ -11,7 +11,8 @@ import pytest
 import pytest_asyncio
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import AlertEngine, AlertMetrics, ManualClock, Outbox, TelegramNotifier
+from khronos.alerts import AlertEngine, AlertMetrics, Outbox, TelegramNotifier
+from khronos.clock import ManualClock
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 from tests.smallfs import SmallFilesystem, small_filesystem
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import LEVEL_EMOJI, Level, ManualClock
+from khronos.alerts import LEVEL_EMOJI, Level
+from khronos.clock import ManualClock
 from tests.alerts.conftest import MakeEngine
 from tests.alerts.fake_telegram import FakeTelegram
 

@@ -13,8 +13,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from khronos import logs
-from khronos.alerts import AlertEngine, LogNotifier, ManualClock
+from khronos.alerts import AlertEngine, LogNotifier
 from khronos.checks import CheckRunner, HttpCheck
+from khronos.clock import ManualClock
 from khronos.config import parse_config
 from khronos.logs import MASK, Redactor
 from tests.alerts.conftest import notifier_for

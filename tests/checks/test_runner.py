@@ -11,8 +11,9 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import AlertEngine, AlertMetrics, LogNotifier, ManualClock, Outbox
+from khronos.alerts import AlertEngine, AlertMetrics, LogNotifier, Outbox
 from khronos.checks import CheckRunner, HttpCheck, MemoryCheck
+from khronos.clock import ManualClock
 from khronos.health import Health, set_health
 from tests.checks.conftest import runner_for
 from tests.checks.test_checks import queued_texts

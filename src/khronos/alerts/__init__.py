@@ -14,7 +14,6 @@ from khronos.alerts._breaker import (
     CircuitOpenError,
     breaker_metrics_listener,
 )
-from khronos.alerts._clock import Clock, ManualClock, SystemClock
 from khronos.alerts._engine import STATE_DIR_CONDITION, AlertEngine, Condition, DeliveryStatus
 from khronos.alerts._format import MAX_MESSAGE_LENGTH, escape, render_html, render_plain
 from khronos.alerts._metrics import AlertMetrics
@@ -24,16 +23,14 @@ from khronos.alerts._notifier import (
     LogNotifier,
     Notifier,
     OutgoingMessage,
-    RateLimit,
 )
-from khronos.alerts._outbox import OUTBOX_FILE, Outbox, OutboxError, WriteProblem
+from khronos.alerts._outbox import Outbox, OutboxError, WriteProblem
 from khronos.alerts._semantic import breaker_alert_listener
 from khronos.alerts._telegram import TelegramNotifier, explain_telegram_error
 
 __all__ = [
     "LEVEL_EMOJI",
     "MAX_MESSAGE_LENGTH",
-    "OUTBOX_FILE",
     "STATE_DIR_CONDITION",
     "Alert",
     "AlertEngine",
@@ -43,19 +40,15 @@ __all__ = [
     "BreakerMetricsSink",
     "CircuitBreaker",
     "CircuitOpenError",
-    "Clock",
     "Condition",
     "DeliveryError",
     "DeliveryStatus",
     "Level",
     "LogNotifier",
-    "ManualClock",
     "Notifier",
     "Outbox",
     "OutboxError",
     "OutgoingMessage",
-    "RateLimit",
-    "SystemClock",
     "TelegramNotifier",
     "WriteProblem",
     "alert_routes",

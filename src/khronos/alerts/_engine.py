@@ -31,7 +31,6 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts._clock import Clock, SystemClock
 from khronos.alerts._conditions import ConditionBook, Notice, human_duration
 from khronos.alerts._format import redact_alert, render_html, render_plain
 from khronos.alerts._metrics import AlertMetrics
@@ -41,6 +40,7 @@ from khronos.alerts._outbox import Outbox, OutboxRow
 from khronos.alerts._semantic import Cooldown, SemanticAlerts
 from khronos.alerts._state_dir import STATE_DIR_CONDITION, StateDirWatch, report_unsaved
 from khronos.alerts._worker import DeliveryWorker
+from khronos.clock import Clock, SystemClock
 from khronos.config import KhronosConfig
 from khronos.health import get_health
 from khronos.logs import Redactor, collect_secrets, get_redactor

@@ -26,9 +26,10 @@ import httpx
 from pydantic import SecretStr
 
 from khronos.alerts._model import Level
-from khronos.alerts._notifier import DeliveryError, OutgoingMessage, RateLimit
+from khronos.alerts._notifier import DeliveryError, OutgoingMessage
 from khronos.config._alerts import TelegramConfig
 from khronos.logs import get_redactor
+from khronos.ratelimit import RateLimit
 
 __all__ = [
     "PER_CHAT_LIMIT",

@@ -19,7 +19,8 @@ import httpx
 import psutil
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import Clock, Level, SystemClock
+from khronos.alerts import Level
+from khronos.clock import Clock, SystemClock
 from khronos.config._checks import (
     DiskCheckConfig,
     ErrorRateCheckConfig,

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
-from khronos.alerts import AlertEngine, Clock
+from khronos.alerts import AlertEngine
 from khronos.checks._checks import (
     Check,
     CheckResult,
@@ -31,6 +31,7 @@ from khronos.checks._checks import (
     MemoryCheck,
     QueueBacklogCheck,
 )
+from khronos.clock import Clock
 from khronos.config._checks import ChecksConfig
 from khronos.health import get_health, keep_running
 
