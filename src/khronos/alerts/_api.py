@@ -24,8 +24,8 @@ from starlette.routing import Route
 from khronos.alerts._engine import AlertEngine
 from khronos.alerts._model import parse_level
 from khronos.health import get_health
-from khronos.logs import get_redactor
 from khronos.ratelimit import RateLimit, RateLimiter
+from khronos.redact import get_redactor
 
 __all__ = ["MAX_BODY", "alert_routes"]
 

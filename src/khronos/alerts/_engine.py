@@ -43,7 +43,7 @@ from khronos.alerts._worker import DeliveryWorker
 from khronos.clock import Clock, SystemClock
 from khronos.config import KhronosConfig
 from khronos.health import get_health
-from khronos.logs import Redactor, collect_secrets, get_redactor
+from khronos.redact import Redactor, collect_secrets, get_redactor
 
 __all__ = [
     "STATE_DIR_CONDITION",

@@ -37,7 +37,7 @@ from khronos.backup._litestream import find_litestream, litestream_env, render_c
 from khronos.config import BackupConfig
 from khronos.config._backup import DatabaseConfig
 from khronos.errors import NoBackupError, ReplicaAccessError, RestoreError
-from khronos.logs._redact import collect_secrets, get_redactor
+from khronos.redact import collect_secrets, get_redactor
 
 __all__ = [
     "AWS_CA_REASON",

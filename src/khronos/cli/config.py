@@ -19,7 +19,7 @@ from khronos.cli._app import AppState, cli, config_option, pass_state
 from khronos.config import KhronosConfig, read_config_text, render_reference
 from khronos.config._yaml import parse_yaml
 from khronos.errors import ConfigError
-from khronos.logs import Redactor, collect_secrets
+from khronos.redact import Redactor, collect_secrets
 
 __all__ = ["config_group"]
 

@@ -43,9 +43,9 @@ from khronos.logs._context import _correlation_id, _user_id
 from khronos.logs._files import Console, LogFile
 from khronos.logs._hooks import install_exception_hooks, uninstall_exception_hooks
 from khronos.logs._keys import CORRELATION_ID, USER_ID
-from khronos.logs._redact import collect_secrets, get_redactor
 from khronos.logs._render import Renderer, pretty_renderer
 from khronos.logs._sink import DEFAULT_MAX_QUEUED, ForeignHandler, Outputs, QueueLogger, Route, Sink
+from khronos.redact import collect_secrets, get_redactor
 
 __all__ = [
     "ENV_LOG_LEVEL",
