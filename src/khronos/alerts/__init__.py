@@ -25,7 +25,19 @@ from khronos.alerts._notifier import (
     OutgoingMessage,
 )
 from khronos.alerts._outbox import Outbox, OutboxError, WriteProblem
-from khronos.alerts._semantic import breaker_alert_listener
+from khronos.alerts._semantic import (
+    AlertSender,
+    alert_backup_lag,
+    alert_backup_process_down,
+    alert_circuit_breaker_opened,
+    alert_database_down,
+    alert_high_error_rate,
+    alert_high_memory,
+    alert_queue_backlog,
+    alert_restore_drill_failed,
+    alert_service_unhealthy,
+    breaker_alert_listener,
+)
 from khronos.alerts._telegram import TelegramNotifier, explain_telegram_error
 
 __all__ = [
@@ -35,6 +47,7 @@ __all__ = [
     "Alert",
     "AlertEngine",
     "AlertMetrics",
+    "AlertSender",
     "BreakerEvent",
     "BreakerListener",
     "BreakerMetricsSink",
@@ -51,7 +64,16 @@ __all__ = [
     "OutgoingMessage",
     "TelegramNotifier",
     "WriteProblem",
+    "alert_backup_lag",
+    "alert_backup_process_down",
+    "alert_circuit_breaker_opened",
+    "alert_database_down",
+    "alert_high_error_rate",
+    "alert_high_memory",
+    "alert_queue_backlog",
+    "alert_restore_drill_failed",
     "alert_routes",
+    "alert_service_unhealthy",
     "breaker_alert_listener",
     "breaker_metrics_listener",
     "escape",
