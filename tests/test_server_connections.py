@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from khronos.config import KhronosConfig
-from khronos.server import ConnectionLimits, RunningServer, auto_max_connections, create_app
+from khronos.server import ConnectionLimits, HttpServer, auto_max_connections, create_app
 from tests.metrics.live import running_server
 
 LIMITS = ConnectionLimits(request_timeout=1.0, idle_timeout=1.0, max_connections=5)
@@ -40,7 +40,7 @@ async def _big(_request: Request) -> Response:
     return StreamingResponse(chunks())
 
 
-Live = tuple[RunningServer, CollectorRegistry]
+Live = tuple[HttpServer, CollectorRegistry]
 
 
 @pytest.fixture(name="server")

@@ -37,7 +37,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -54,6 +54,7 @@ from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
 from khronos.errors import DaemonError, LockedError
 from khronos.health import Health, PartDown, get_health, set_health
+from khronos.lifecycle import Lifecycle
 from khronos.locks import FileLock
 from khronos.metrics import HealthCollector, Metrics
 from khronos.server import (
@@ -61,10 +62,9 @@ from khronos.server import (
     ConnectionCollector,
     ConnectionLimits,
     ConnectionStats,
-    RunningServer,
+    HttpServer,
     create_app,
     raise_open_files_limit,
-    serve,
 )
 from khronos.state import StateDir, write_json_atomic
 
@@ -180,7 +180,10 @@ class Daemon:
             registry=self.registry,
             namespace=namespace,
         )
-        self.server: RunningServer | None = None
+        self.server: HttpServer | None = None
+        self._parts = contextlib.AsyncExitStack()
+        """The started parts' stops, unwound by :meth:`stop` in reverse order."""
+        self._stop_began = 0.0
         self.files = StateDir(self.state_dir)
         self._lock: FileLock | None = None
         self._started = False
@@ -234,26 +237,30 @@ class Daemon:
             raise
 
     async def _start_parts(self) -> None:
+        """Start the parts in order, each entered into :attr:`_parts`: unwinding the stack
+        stops them in the reverse order, by construction."""
         config = self.config
+        stack = self._parts
         await self.engine.start()
-        routes = alert_routes(self.engine, config.http.token)
+        stack.push_async_callback(self._stop_alerts)
         app = create_app(
             config,
             registry=self.registry,
             metrics=self.metrics,
-            routes=routes,
+            routes=alert_routes(self.engine, config.http.token),
             health=self.health,
             readiness=self._critical_conditions,
         )
-        self.server = await serve(
+        self.server = HttpServer(
             app,
             config.http.listen,
             shutdown_timeout=min(10.0, config.service.shutdown_timeout.total_seconds()),
             limits=ConnectionLimits.from_config(config.http),
         )
+        await self._enter("http server", self.server)
         self.health.watch(HTTP_PART, self.server.task)
         if self.backup is not None:
-            await self.backup.start()
+            await self._enter("backup", self.backup)
         else:
             _log.warning(
                 "no backup: section in the configuration: no database is being backed up",
@@ -261,7 +268,7 @@ class Daemon:
             )
         self._recall_drills()
         if self.verify is not None:
-            self.verify.start()
+            await self._enter("restore drills", self.verify)
             if self.verify.task is not None:
                 self.health.watch("backup.verify", self.verify.task)
         for name in self._checks_off:
@@ -270,7 +277,7 @@ class Daemon:
                 hint="record them with khronos.metrics in your Python app (a Daemon inside it), "
                 "or remove the key",
             )
-        self.checks.start()
+        await self._enter("checks", self.checks)
         for part, task in (*self.checks.tasks.items(), *self.engine.tasks.items()):
             self.health.watch(part, task)
         self._write_daemon_file()
@@ -284,6 +291,19 @@ class Daemon:
             alerts_api=config.http.token is not None,
             max_connections=self.server.stats.limits.max_connections,
         )
+
+    async def _enter(self, name: str, part: Lifecycle) -> None:
+        """Start ``part`` and push its stop onto the stack (a failing stop is logged and the
+        unwinding goes on: one part must not strand the others)."""
+        await part.start()
+        self._parts.push_async_callback(self._quietly, name, part.stop)
+
+    async def _stop_alerts(self) -> None:
+        """The alert engine, last: pending alerts get what remains of ``shutdown_timeout``
+        (at least a second; the rest stay queued for the next start)."""
+        timeout = self.config.service.shutdown_timeout.total_seconds()
+        remaining = max(1.0, timeout - (time.monotonic() - self._stop_began))
+        await self._quietly("alerts", lambda: self.engine.stop(timeout=remaining))
 
     def _raise_open_files_limit(self) -> None:
         before, after = raise_open_files_limit()
@@ -317,30 +337,22 @@ class Daemon:
         )
 
     async def stop(self) -> None:
-        """Stop in reverse order: Litestream gets up to ``service.shutdown_timeout`` for its
-        final sync, then pending alerts get what remains of it (at least a second; the rest
-        stay queued for the next start).  Cancelled midway, it still closes the outbox and
-        releases the ``state_dir`` lock (unless :meth:`claim` was called from outside, whose
-        caller then calls :meth:`release`)."""
+        """Stop in reverse order of the start: checks, drills, backup (Litestream's final sync,
+        up to ``service.shutdown_timeout``), the HTTP server, then pending alerts with what
+        remains of the timeout.  Cancelled midway, it still closes the outbox and releases the
+        ``state_dir`` lock (unless :meth:`claim` was called from outside, whose caller then
+        calls :meth:`release`)."""
         if not self._started:
             return
         self._started = False
         self.health.stopping = True  # the parts ending from here on are not faults
-        began = time.monotonic()
-        timeout = self.config.service.shutdown_timeout.total_seconds()
+        self._stop_began = time.monotonic()
         pending: int | None = None
         try:
-            await self._quietly("checks", self.checks.stop())
-            if self.verify is not None:
-                await self._quietly("restore drills", self.verify.stop())
-            if self.backup is not None and self.backup.supervisor is not None:
-                await self._quietly("backup", self.backup.stop())
-            if self.server is not None:
-                await self._quietly("http server", self.server.stop())
-            remaining = max(1.0, timeout - (time.monotonic() - began))
-            await self._quietly("alerts", self.engine.stop(timeout=remaining))
+            await self._parts.aclose()
             pending = self.engine.outbox.count()
         finally:
+            self._parts = contextlib.AsyncExitStack()
             self.engine.outbox.close()
             with contextlib.suppress(OSError):
                 self.files.daemon_file.unlink()
@@ -350,7 +362,9 @@ class Daemon:
                 set_health(self._previous_health)
                 self._previous_health = None
         _log.info(
-            "khronos stopped", seconds=round(time.monotonic() - began, 3), alerts_pending=pending
+            "khronos stopped",
+            seconds=round(time.monotonic() - self._stop_began, 3),
+            alerts_pending=pending,
         )
 
     def release(self) -> None:
@@ -379,10 +393,10 @@ class Daemon:
                 hint="stop it first, or give this one its own state_dir",
             ) from None
 
-    async def _quietly(self, part: str, step: Any) -> None:
-        """Await one stop step; a failure is logged and the shutdown goes on."""
+    async def _quietly(self, part: str, stop: Callable[[], Awaitable[None]]) -> None:
+        """Run one stop step; a failure is logged and the shutdown goes on."""
         try:
-            await step
+            await stop()
         except Exception:  # noqa: BLE001 - one part failing to stop must not strand the rest
             _log.exception("failed to stop cleanly", part=part)
 

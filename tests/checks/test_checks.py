@@ -283,7 +283,7 @@ async def test_runner_runs_checks_on_their_schedule(
         return 1
 
     runner = CheckRunner(engine, [MemoryCheck(every=0.01, read_rss=read)], registry=registry)
-    runner.start()
+    await runner.start()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
     while len(reads) < 3 and loop.time() < deadline:

@@ -64,7 +64,7 @@ async def test_a_check_loop_survives_an_exception_from_the_engine(
     previous = set_health(health)
     try:
         with structlog.testing.capture_logs() as logs:
-            runner.start()
+            await runner.start()
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 30
             while "check:memory" not in engine.conditions and loop.time() < deadline:

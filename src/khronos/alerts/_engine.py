@@ -43,6 +43,7 @@ from khronos.alerts._worker import DeliveryWorker
 from khronos.clock import Clock, SystemClock
 from khronos.config import KhronosConfig
 from khronos.health import get_health
+from khronos.lifecycle import Lifecycle
 from khronos.redact import Redactor, collect_secrets, get_redactor
 
 __all__ = [
@@ -71,7 +72,7 @@ class DeliveryStatus:
         return self.state == "delivered"
 
 
-class AlertEngine:
+class AlertEngine(Lifecycle):
     """Decides which alerts to send and hands them to the durable outbox."""
 
     def __init__(

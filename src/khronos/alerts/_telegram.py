@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from khronos.alerts._model import Level
 from khronos.alerts._notifier import DeliveryError, OutgoingMessage
-from khronos.config._alerts import TelegramConfig
+from khronos.config import TelegramConfig
 from khronos.ratelimit import RateLimit
 from khronos.redact import get_redactor
 

@@ -62,6 +62,7 @@ from khronos.config import KhronosConfig
 from khronos.config._backup import BackupConfig, DatabaseConfig
 from khronos.errors import KhronosError, SyncError
 from khronos.health import get_health, spawn
+from khronos.lifecycle import Lifecycle
 
 __all__ = ["CONFIG_FILE", "BackupService", "SyncError", "free_loopback_port", "select_dbs"]
 
@@ -86,7 +87,7 @@ def select_dbs(backup: BackupConfig, name: str | None) -> list[DatabaseConfig]:
     raise KhronosError(f"no database named {name!r}", op="backup", hint=f"known: {known}")
 
 
-class BackupService:
+class BackupService(Lifecycle):
     """Continuous replication of every database in ``config.backup``."""
 
     def __init__(

@@ -48,6 +48,7 @@ from khronos.config import KhronosConfig
 from khronos.config._backup import DatabaseConfig
 from khronos.errors import ConfigError, KhronosError
 from khronos.health import get_health, keep_running
+from khronos.lifecycle import Lifecycle
 
 __all__ = [
     "VerifyReport",
@@ -313,7 +314,7 @@ def verify_all(
 OnResult = Callable[[VerifyReport], Awaitable[None] | None]
 
 
-class VerifyScheduler:
+class VerifyScheduler(Lifecycle):
     """Runs the drill every ``backup.verify.interval`` inside ``khronos run``.
 
     ``on_result`` is called with each database's report (sync or async); the daemon turns a
@@ -355,7 +356,7 @@ class VerifyScheduler:
         watch with :meth:`~khronos.health.Health.watch`."""
         return self._task
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Start the schedule (a no-op when ``verify.interval`` is null)."""
         if self.interval is None or self.running:
             return

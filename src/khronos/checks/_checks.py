@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from khronos.alerts import Level
 from khronos.clock import Clock, SystemClock
-from khronos.config._checks import (
+from khronos.config import (
     DiskCheckConfig,
     ErrorRateCheckConfig,
     HttpCheckConfig,

@@ -35,8 +35,7 @@ from pydantic import SecretStr
 from structlog.typing import EventDict, WrappedLogger
 
 from khronos._version import __version__
-from khronos.config._logging import LOG_LEVELS, LogFilesConfig, LoggingConfig
-from khronos.config._model import KhronosConfig
+from khronos.config import LOG_LEVELS, KhronosConfig, LogFilesConfig, LoggingConfig
 from khronos.errors import ConfigError, KhronosError, LockedError
 from khronos.locks import FileLock
 from khronos.logs._context import _correlation_id, _user_id
