@@ -121,17 +121,18 @@ class _EngineAlertSink:
         self._engine.resolve(key)
 
 
-class Daemon:
+class Daemon(Lifecycle):
     """Everything ``khronos run`` runs, for one configuration.
 
     ``app_metrics``: the service metrics an app records (messages, queue...) are served, and
     the checks reading them run - for a Python app running the daemon inside itself and
     recording into :attr:`metrics`; ``khronos run`` passes False (no such source beside it).
 
-    >>> daemon = Daemon(config)  # doctest: +SKIP
-    >>> await daemon.start()
-    ... print(daemon.url)
-    ... await daemon.stop()  # doctest: +SKIP
+    In your own event loop (``khronos run`` also maps SIGTERM and SIGINT to a clean stop)::
+
+        async with Daemon(config) as daemon:
+            print(daemon.url)
+            await stop_requested.wait()
     """
 
     def __init__(
@@ -439,17 +440,6 @@ class Daemon:
         }
         write_json_atomic(self.files.daemon_file, document)
 
-    async def __aenter__(self) -> Daemon:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 async def run_daemon(

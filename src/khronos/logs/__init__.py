@@ -1,10 +1,13 @@
 """Structured JSON logs: correlation IDs, rotated files, redaction and uncaught exceptions.
 
->>> from khronos import logs
->>> logs.configure(log_dir="logs", service="my-bot")  # doctest: +SKIP
->>> log = logs.get_logger(component="updates")  # doctest: +SKIP
->>> with logs.bind_correlation_id():  # doctest: +SKIP
-...     log.info("update received", chat_id=42)
+Set it up once, then log with context::
+
+    from khronos import logs
+
+    logs.configure(log_dir="logs", service="my-bot")
+    log = logs.get_logger(component="updates")
+    with logs.bind_correlation_id():
+        log.info("update received", chat_id=42)
 """
 
 from khronos.logs._context import (
