@@ -58,7 +58,7 @@ async def test_ready_is_200_when_all_is_well(registry: CollectorRegistry) -> Non
 async def test_ready_is_503_with_the_readiness_reasons(registry: CollectorRegistry) -> None:
     """A reason from the readiness source (a CRITICAL condition) makes /ready 503, not
     /healthz; the reasons are masked by the redactor."""
-    from khronos.logs import get_redactor
+    from khronos.redact import get_redactor
 
     get_redactor().add_secret("s3cr3t-value-for-ready")
     reasons = ["backup.db_down.app: Database down (token s3cr3t-value-for-ready)"]
@@ -106,21 +106,20 @@ async def test_a_client_that_left_is_recorded_499(registry: CollectorRegistry) -
     assert registry.get_sample_value(COUNT, labels) == 1.0
 
 
-class _FullOutbox(Outbox):
-    """An outbox whose disk is full (what SQLite raises there)."""
+class _BrokenEngine(AlertEngine):
+    """An engine with a bug: queueing raises (a full disk no longer does: the engine keeps such
+    alerts in memory and accepts them)."""
 
-    def add(self, *_args: object, **_kwargs: object) -> list[object]:  # type: ignore[override]
-        import sqlite3
-
-        raise sqlite3.OperationalError("database or disk is full")
+    def enqueue_test(self, *_args: object, **_kwargs: object) -> str:
+        raise RuntimeError("the outbox state is corrupt")
 
 
 async def test_alert_api_answers_503_with_the_reason_when_the_alert_cannot_be_queued(
     registry: CollectorRegistry, tmp_path: Path
 ) -> None:
-    """POST /api/alerts/test while the outbox cannot be written: 503 saying why, not a 500."""
+    """POST /api/alerts/test when the engine fails to queue: 503 saying why, not a 500."""
     health = Health()
-    engine = AlertEngine(_FullOutbox(tmp_path / "outbox.db"), [LogNotifier()])
+    engine = _BrokenEngine(Outbox(tmp_path / "outbox.db"), [LogNotifier()])
     routes = alert_routes(engine, "api-token-0123456789")
     app = create_app(KhronosConfig(), registry=registry, routes=routes, health=health)
     transport = httpx.ASGITransport(app=app)
@@ -132,5 +131,5 @@ async def test_alert_api_answers_503_with_the_reason_when_the_alert_cannot_be_qu
         )
     engine.outbox.close()
     assert answer.status_code == 503
-    assert "database or disk is full" in answer.json()["error"]
+    assert "the outbox state is corrupt" in answer.json()["error"]
     assert answer.headers["retry-after"] == "60"

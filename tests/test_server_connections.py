@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -16,8 +16,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from khronos.config import KhronosConfig
-from khronos.server import ConnectionLimits, RunningServer, auto_max_connections, create_app
+from khronos.server import ConnectionLimits, HttpServer, auto_max_connections, create_app
 from tests.metrics.live import running_server
+from tests.polling import poll
 
 LIMITS = ConnectionLimits(request_timeout=1.0, idle_timeout=1.0, max_connections=5)
 DEADLINE_S = 30.0
@@ -40,7 +41,7 @@ async def _big(_request: Request) -> Response:
     return StreamingResponse(chunks())
 
 
-Live = tuple[RunningServer, CollectorRegistry]
+Live = tuple[HttpServer, CollectorRegistry]
 
 
 @pytest.fixture(name="server")
@@ -134,7 +135,7 @@ def test_a_body_that_does_not_arrive_is_cut_off_and_counted_408(
     with connect(port) as sock:
         sock.sendall(head + b"0123456789")
         assert closed_by_server(sock) == b""
-    wait_for(lambda: status_count(registry, "/echo", "408") == 1, "a 408 recorded")
+    poll(lambda: status_count(registry, "/echo", "408") == 1, what="a 408 recorded")
     assert status_count(registry, "/echo", "500") == 0
 
 
@@ -162,17 +163,8 @@ def test_a_client_that_stops_reading_is_cut_off(server: Live) -> None:
     live = server[0]
     with connect(live.port) as sock:
         sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-        wait_for(lambda: live.stats.closed.get("slow_reader") == 1, "the slow reader dropped")
-        wait_for(lambda: live.stats.open == 0, "no connection left open")
-
-
-def wait_for(check: Callable[[], bool], what: str) -> None:
-    """Poll ``check`` until true; fail after the deadline."""
-    deadline = time.monotonic() + DEADLINE_S
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
+        poll(lambda: live.stats.closed.get("slow_reader") == 1, what="the slow reader dropped")
+        poll(lambda: live.stats.open == 0, what="no connection left open")
 
 
 @pytest.mark.integration
@@ -185,14 +177,14 @@ def test_connections_beyond_the_bound_are_closed_without_an_answer(
     port = live.port
     held = [connect(port) for _ in range(5)]
     try:
-        wait_for(lambda: live.stats.open == 5, "the server to take the five in")
+        poll(lambda: live.stats.open == 5, what="the server to take the five in")
         with connect(port) as extra:
             extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             assert closed_by_server(extra) == b""
     finally:
         for sock in held:
             sock.close()
-    wait_for(lambda: live.stats.open == 0, "the five to be gone")
+    poll(lambda: live.stats.open == 0, what="the five to be gone")
     assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
     assert live.stats.closed["over_limit"] == 1
 

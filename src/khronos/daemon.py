@@ -33,16 +33,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -53,23 +51,23 @@ from khronos.alerts import AlertEngine, Level, alert_routes, breaker_metrics_lis
 from khronos.backup import BackupService, VerifyReport, VerifyScheduler, read_verify_file
 from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
-from khronos.errors import DaemonError
+from khronos.errors import DaemonError, LockedError
 from khronos.health import Health, PartDown, get_health, set_health
+from khronos.lifecycle import Lifecycle
+from khronos.locks import FileLock
 from khronos.metrics import HealthCollector, Metrics
 from khronos.server import (
     HTTP_PART,
     ConnectionCollector,
     ConnectionLimits,
     ConnectionStats,
-    RunningServer,
+    HttpServer,
     create_app,
     raise_open_files_limit,
-    serve,
 )
+from khronos.state import StateDir, write_json_atomic
 
 __all__ = [
-    "DAEMON_FILE",
-    "LOCK_FILE",
     "PART_DOWN_KEY",
     "Daemon",
     "DaemonError",
@@ -77,11 +75,6 @@ __all__ = [
     "run_daemon",
 ]
 
-LOCK_FILE = "daemon.lock"
-"""Held (``flock``) by the running daemon for as long as it runs."""
-
-DAEMON_FILE = "daemon.json"
-"""``{"pid", "url", "started_at", "version"}`` of the running daemon, removed on a clean stop."""
 
 PART_DOWN_KEY = "khronos.part_down."
 """Prefix of the CRITICAL condition raised when a part of the daemon stops (+ the part)."""
@@ -96,7 +89,7 @@ _log = structlog.get_logger("khronos.daemon")
 def read_daemon_file(state_dir: str | Path) -> dict[str, Any] | None:
     """What the running daemon wrote to ``state_dir/daemon.json``, or None."""
     try:
-        data = json.loads((Path(state_dir) / DAEMON_FILE).read_text(encoding="utf-8"))
+        data = json.loads(StateDir(state_dir).daemon_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -127,56 +120,18 @@ class _EngineAlertSink:
         self._engine.resolve(key)
 
 
-class _StateLock:
-    """An exclusive ``flock`` on ``state_dir/daemon.lock``; released when the process dies."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / LOCK_FILE
-        self._file: IO[str] | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle = self.path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            owner = handle.read().strip() or "unknown"
-            handle.close()
-            raise DaemonError(
-                f"another khronos run (pid {owner}) uses {self.path.parent}",
-                op="run",
-                hint="stop it first, or give this one its own state_dir",
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._file = handle
-
-    @property
-    def held(self) -> bool:
-        return self._file is not None
-
-    def release(self) -> None:
-        if self._file is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
-
-
-class Daemon:
+class Daemon(Lifecycle):
     """Everything ``khronos run`` runs, for one configuration.
 
     ``app_metrics``: the service metrics an app records (messages, queue...) are served, and
     the checks reading them run - for a Python app running the daemon inside itself and
     recording into :attr:`metrics`; ``khronos run`` passes False (no such source beside it).
 
-    >>> daemon = Daemon(config)  # doctest: +SKIP
-    >>> await daemon.start()
-    ... print(daemon.url)
-    ... await daemon.stop()  # doctest: +SKIP
+    In your own event loop (``khronos run`` also maps SIGTERM and SIGINT to a clean stop)::
+
+        async with Daemon(config) as daemon:
+            print(daemon.url)
+            await stop_requested.wait()
     """
 
     def __init__(
@@ -225,8 +180,12 @@ class Daemon:
             registry=self.registry,
             namespace=namespace,
         )
-        self.server: RunningServer | None = None
-        self._lock = _StateLock(self.state_dir)
+        self.server: HttpServer | None = None
+        self._parts = contextlib.AsyncExitStack()
+        """The started parts' stops, unwound by :meth:`stop` in reverse order."""
+        self._stop_began = 0.0
+        self.files = StateDir(self.state_dir)
+        self._lock: FileLock | None = None
         self._started = False
         self._claimed_outside = False
 
@@ -260,14 +219,12 @@ class Daemon:
         another daemon runs on the same ``state_dir``.  ``khronos run`` claims before it sets up
         logging, so a second daemon fails with this message rather than a log-file conflict;
         it then releases the lock itself (:meth:`release`), after its last log line."""
-        if not self._lock.held:
-            self._lock.acquire()
+        self._acquire()
         self._claimed_outside = True
 
     async def start(self) -> None:
         """Start every configured part; on a failure, stop what started and raise."""
-        if not self._lock.held:
-            self._lock.acquire()
+        self._acquire()
         self._started = True
         self.health.stopping = False
         if get_health() is not self.health:
@@ -280,26 +237,30 @@ class Daemon:
             raise
 
     async def _start_parts(self) -> None:
+        """Start the parts in order, each entered into :attr:`_parts`: unwinding the stack
+        stops them in the reverse order, by construction."""
         config = self.config
+        stack = self._parts
         await self.engine.start()
-        routes = alert_routes(self.engine, config.http.token)
+        stack.push_async_callback(self._stop_alerts)
         app = create_app(
             config,
             registry=self.registry,
             metrics=self.metrics,
-            routes=routes,
+            routes=alert_routes(self.engine, config.http.token),
             health=self.health,
             readiness=self._critical_conditions,
         )
-        self.server = await serve(
+        self.server = HttpServer(
             app,
             config.http.listen,
             shutdown_timeout=min(10.0, config.service.shutdown_timeout.total_seconds()),
             limits=ConnectionLimits.from_config(config.http),
         )
+        await self._enter("http server", self.server)
         self.health.watch(HTTP_PART, self.server.task)
         if self.backup is not None:
-            await self.backup.start()
+            await self._enter("backup", self.backup)
         else:
             _log.warning(
                 "no backup: section in the configuration: no database is being backed up",
@@ -307,7 +268,7 @@ class Daemon:
             )
         self._recall_drills()
         if self.verify is not None:
-            self.verify.start()
+            await self._enter("restore drills", self.verify)
             if self.verify.task is not None:
                 self.health.watch("backup.verify", self.verify.task)
         for name in self._checks_off:
@@ -316,7 +277,7 @@ class Daemon:
                 hint="record them with khronos.metrics in your Python app (a Daemon inside it), "
                 "or remove the key",
             )
-        self.checks.start()
+        await self._enter("checks", self.checks)
         for part, task in (*self.checks.tasks.items(), *self.engine.tasks.items()):
             self.health.watch(part, task)
         self._write_daemon_file()
@@ -330,6 +291,19 @@ class Daemon:
             alerts_api=config.http.token is not None,
             max_connections=self.server.stats.limits.max_connections,
         )
+
+    async def _enter(self, name: str, part: Lifecycle) -> None:
+        """Start ``part`` and push its stop onto the stack (a failing stop is logged and the
+        unwinding goes on: one part must not strand the others)."""
+        await part.start()
+        self._parts.push_async_callback(self._quietly, name, part.stop)
+
+    async def _stop_alerts(self) -> None:
+        """The alert engine, last: pending alerts get what remains of ``shutdown_timeout``
+        (at least a second; the rest stay queued for the next start)."""
+        timeout = self.config.service.shutdown_timeout.total_seconds()
+        remaining = max(1.0, timeout - (time.monotonic() - self._stop_began))
+        await self._quietly("alerts", lambda: self.engine.stop(timeout=remaining))
 
     def _raise_open_files_limit(self) -> None:
         before, after = raise_open_files_limit()
@@ -363,50 +337,66 @@ class Daemon:
         )
 
     async def stop(self) -> None:
-        """Stop in reverse order: Litestream gets up to ``service.shutdown_timeout`` for its
-        final sync, then pending alerts get what remains of it (at least a second; the rest
-        stay queued for the next start).  Cancelled midway, it still closes the outbox and
-        releases the ``state_dir`` lock (unless :meth:`claim` was called from outside, whose
-        caller then calls :meth:`release`)."""
+        """Stop in reverse order of the start: checks, drills, backup (Litestream's final sync,
+        up to ``service.shutdown_timeout``), the HTTP server, then pending alerts with what
+        remains of the timeout.  Cancelled midway, it still closes the outbox and releases the
+        ``state_dir`` lock (unless :meth:`claim` was called from outside, whose caller then
+        calls :meth:`release`)."""
         if not self._started:
             return
         self._started = False
         self.health.stopping = True  # the parts ending from here on are not faults
-        began = time.monotonic()
-        timeout = self.config.service.shutdown_timeout.total_seconds()
+        self._stop_began = time.monotonic()
         pending: int | None = None
         try:
-            await self._quietly("checks", self.checks.stop())
-            if self.verify is not None:
-                await self._quietly("restore drills", self.verify.stop())
-            if self.backup is not None and self.backup.supervisor is not None:
-                await self._quietly("backup", self.backup.stop())
-            if self.server is not None:
-                await self._quietly("http server", self.server.stop())
-            remaining = max(1.0, timeout - (time.monotonic() - began))
-            await self._quietly("alerts", self.engine.stop(timeout=remaining))
+            await self._parts.aclose()
             pending = self.engine.outbox.count()
         finally:
+            self._parts = contextlib.AsyncExitStack()
             self.engine.outbox.close()
             with contextlib.suppress(OSError):
-                (self.state_dir / DAEMON_FILE).unlink()
+                self.files.daemon_file.unlink()
             if not self._claimed_outside:
                 self.release()
             if self._previous_health is not None and get_health() is self.health:
                 set_health(self._previous_health)
                 self._previous_health = None
         _log.info(
-            "khronos stopped", seconds=round(time.monotonic() - began, 3), alerts_pending=pending
+            "khronos stopped",
+            seconds=round(time.monotonic() - self._stop_began, 3),
+            alerts_pending=pending,
         )
 
     def release(self) -> None:
         """Release the ``state_dir`` lock (after :meth:`stop`)."""
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
-    async def _quietly(self, part: str, step: Any) -> None:
-        """Await one stop step; a failure is logged and the shutdown goes on."""
+    def _acquire(self) -> None:
+        """One daemon per ``state_dir``: an exclusive lock on its ``daemon.lock``."""
+        if self._lock is not None:
+            return
+        self.files.create()
         try:
-            await step
+            self._lock = FileLock.acquire(
+                self.files.daemon_lock,
+                what=f"the state_dir {self.state_dir}",
+                op="run",
+                hint="stop it first, or give this one its own state_dir",
+            )
+        except LockedError as exc:
+            owner = exc.holder or "unknown"
+            raise DaemonError(
+                f"another khronos run (pid {owner}) uses {self.state_dir}",
+                op="run",
+                hint="stop it first, or give this one its own state_dir",
+            ) from None
+
+    async def _quietly(self, part: str, stop: Callable[[], Awaitable[None]]) -> None:
+        """Run one stop step; a failure is logged and the shutdown goes on."""
+        try:
+            await stop()
         except Exception:  # noqa: BLE001 - one part failing to stop must not strand the rest
             _log.exception("failed to stop cleanly", part=part)
 
@@ -447,22 +437,7 @@ class Daemon:
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "version": __version__,
         }
-        path = self.state_dir / DAEMON_FILE
-        tmp = path.with_name(f".{DAEMON_FILE}.{os.getpid()}")
-        tmp.write_text(json.dumps(document) + "\n", encoding="utf-8")
-        tmp.replace(path)
-
-    async def __aenter__(self) -> Daemon:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        write_json_atomic(self.files.daemon_file, document)
 
 
 async def run_daemon(

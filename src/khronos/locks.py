@@ -10,6 +10,7 @@ unlocked (:attr:`FileLock.locked` is False).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -63,13 +64,19 @@ class FileLock:
                     return cls(path, None)
                 raise
             if _same_file(fd, path):
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, f"{os.getpid()} {note}".strip().encode() + b"\n", 0)
+                with contextlib.suppress(OSError):  # the pid is a courtesy: a full disk says no
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, f"{os.getpid()} {note}".strip().encode() + b"\n", 0)
                 return cls(path, fd)
             os.close(fd)
         raise LockedError(  # pragma: no cover - the lock file kept being replaced
             f"cannot lock {what}: {path} keeps being replaced", holder=None, op=op, hint=hint
         )
+
+    def is_current(self) -> bool:
+        """Whether ``path`` is still the file locked (someone may have deleted or replaced it;
+        an unlocked lock on a filesystem without ``flock`` is always current)."""
+        return self._fd is None or _same_file(self._fd, self.path)
 
     def release(self) -> None:
         """Unlock and close (in the process that took the lock)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -11,8 +10,10 @@ import pytest
 import pytest_asyncio
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import AlertEngine, AlertMetrics, ManualClock, Outbox, TelegramNotifier
+from khronos.alerts import AlertEngine, AlertMetrics, Outbox, TelegramNotifier
+from khronos.clock import ManualClock
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
+from tests.polling import wait_for
 from tests.smallfs import SmallFilesystem, small_filesystem
 
 FAULT_REPEAT = int(os.environ.get("KHRONOS_FAULT_REPEAT", "2"))
@@ -85,13 +86,8 @@ async def fixture_make_engine(
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Poll ``condition`` until it holds; fail after a generous real-time deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() >= deadline:
-            pytest.fail(f"condition not met within {timeout:g}s")
-        await asyncio.sleep(0.01)
+    """:func:`tests.polling.wait_for`, as the alert tests call it."""
+    await wait_for(condition, timeout=timeout)
 
 
 async def wait_attempted(engine: AlertEngine, alert_id: str, attempts: int = 1) -> None:

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from khronos.alerts import (
-    BreakerEvent,
-    CircuitBreaker,
-    CircuitOpenError,
-    ManualClock,
-    breaker_metrics_listener,
-)
+from khronos.alerts import BreakerEvent, CircuitBreaker, CircuitOpenError, breaker_metrics_listener
+from khronos.clock import ManualClock
 
 
 class FakeMetrics:

@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from khronos.alerts import Level, ManualClock
+from khronos.alerts import Level
+from khronos.clock import ManualClock
 from tests.alerts.conftest import MakeEngine, wait_until
 from tests.alerts.fake_telegram import FakeTelegram
 

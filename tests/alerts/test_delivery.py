@@ -8,7 +8,8 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import AlertEngine, LogNotifier, ManualClock, SystemClock
+from khronos.alerts import AlertEngine, LogNotifier
+from khronos.clock import ManualClock, SystemClock
 from tests.alerts.conftest import FAULT_REPEAT, MakeEngine, wait_attempted, wait_until
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram
 

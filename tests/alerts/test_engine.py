@@ -5,7 +5,20 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import LEVEL_EMOJI, Level, ManualClock
+from khronos.alerts import (
+    LEVEL_EMOJI,
+    Level,
+    alert_backup_lag,
+    alert_backup_process_down,
+    alert_circuit_breaker_opened,
+    alert_database_down,
+    alert_high_error_rate,
+    alert_high_memory,
+    alert_queue_backlog,
+    alert_restore_drill_failed,
+    alert_service_unhealthy,
+)
+from khronos.clock import ManualClock
 from tests.alerts.conftest import MakeEngine
 from tests.alerts.fake_telegram import FakeTelegram
 
@@ -84,8 +97,8 @@ async def test_critical_goes_to_the_critical_chat(
 ) -> None:
     """CRITICAL alerts go to critical_chat_id, others to chat_id."""
     engine = make_engine(notifier={"chat": "111", "critical": "-1002"})
-    engine.alert_database_down("main")
-    engine.alert_high_memory(950, 1000)
+    alert_database_down(engine, "main")
+    alert_high_memory(engine, 950, 1000)
     await engine.start()
     assert await engine.drain(10)
     chats = {s.chat_id: s.visible for s in telegram.sent}
@@ -111,15 +124,15 @@ async def test_semantic_alerts_have_their_levels(
         "Restore drill of main failed": Level.CRITICAL,
     }
     calls = [
-        engine.alert_circuit_breaker_opened("openai", "timeouts"),
-        engine.alert_database_down("main", "disk I/O error"),
-        engine.alert_high_error_rate(0.2, 0.05),
-        engine.alert_high_memory(950, 1000),
-        engine.alert_queue_backlog(5000, 1000),
-        engine.alert_service_unhealthy("gateway", "connection refused"),
-        engine.alert_backup_lag("main", 120),
-        engine.alert_backup_process_down("exit 1"),
-        engine.alert_restore_drill_failed("main", "integrity check failed"),
+        alert_circuit_breaker_opened(engine, "openai", "timeouts"),
+        alert_database_down(engine, "main", "disk I/O error"),
+        alert_high_error_rate(engine, 0.2, 0.05),
+        alert_high_memory(engine, 950, 1000),
+        alert_queue_backlog(engine, 5000, 1000),
+        alert_service_unhealthy(engine, "gateway", "connection refused"),
+        alert_backup_lag(engine, "main", 120),
+        alert_backup_process_down(engine, "exit 1"),
+        alert_restore_drill_failed(engine, "main", "integrity check failed"),
     ]
     assert all(calls)
     await engine.start()

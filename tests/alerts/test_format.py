@@ -38,9 +38,18 @@ def test_long_message_is_cut_inside_text_and_tags_closed() -> None:
 
 
 def test_truncate_never_splits_an_entity() -> None:
-    """Cutting lands before or after an entity, never inside it."""
+    """Cutting lands before or after an entity, never inside it: the cut text is shorter, ends
+    with the ellipsis, keeps its tags balanced, and shows whole ``&`` characters only."""
+    html = "<b>" + "&amp;" * 20 + "</b>"
     for limit in range(1, 12):
-        parse_telegram_html(truncate_html("<b>" + "&amp;" * 20 + "</b>", limit))
+        cut = truncate_html(html, limit)
+        visible = parse_telegram_html(cut)  # raises on a split entity or an unclosed tag
+        assert len(cut) < len(html)
+        assert utf16_len(visible) <= limit
+        assert visible.endswith("…")
+        assert set(visible[:-1]) <= {"&"}
+        assert cut.startswith("<b>")
+        assert cut.endswith("</b>")
 
 
 def test_plain_fallback_has_no_markup() -> None:

@@ -19,8 +19,9 @@ import pytest
 import structlog
 from starlette.applications import Starlette
 
-from khronos.alerts import Level, ManualClock, Outbox, OutboxError, alert_routes
+from khronos.alerts import Level, Outbox, OutboxError, alert_routes
 from khronos.alerts._outbox import OutboxRow
+from khronos.clock import ManualClock
 from tests.alerts.conftest import MakeEngine, advance_until, wait_until
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram
 from tests.smallfs import SmallFilesystem

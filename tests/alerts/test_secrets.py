@@ -13,10 +13,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from khronos import logs
-from khronos.alerts import AlertEngine, LogNotifier, ManualClock
+from khronos.alerts import AlertEngine, LogNotifier
 from khronos.checks import CheckRunner, HttpCheck
+from khronos.clock import ManualClock
 from khronos.config import parse_config
-from khronos.logs import MASK, Redactor
+from khronos.redact import MASK, Redactor
 from tests.alerts.conftest import notifier_for
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram
 
@@ -148,7 +149,7 @@ def test_httpx_request_lines_never_show_the_token_with_plain_logging(
     assert proc.returncode == 0, err
     assert out.strip() == "delivered"
     assert "HTTP Request: POST" in err  # httpx did log its request lines...
-    assert "/bot<token>/sendMessage" in err
+    assert "/bot**********/sendMessage" in err
     for token in (TOKEN, WRONG_TOKEN):
         secret_part = token.split(":", 1)[1]
         assert token not in out + err  # ... without the token

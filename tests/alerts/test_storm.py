@@ -7,7 +7,7 @@ import tracemalloc
 import pytest
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import ManualClock
+from khronos.clock import ManualClock
 from tests.alerts.conftest import MakeEngine
 from tests.alerts.fake_telegram import FakeTelegram
 

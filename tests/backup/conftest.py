@@ -189,12 +189,12 @@ def fault_repeat(default: int = 2) -> int:
 
 # ----------------------------------------------------------------- replication fixtures
 
-import asyncio as _asyncio  # noqa: E402 - kept beside the fixtures that use it
 import sqlite3 as _sqlite3  # noqa: E402
 from collections.abc import Callable as _Callable  # noqa: E402
 from contextlib import closing as _closing  # noqa: E402
 
 from khronos.config import KhronosConfig, parse_config  # noqa: E402
+from tests.polling import wait_for  # noqa: E402, F401 - the backup tests' import path
 
 
 def make_db(path: Path) -> Path:
@@ -304,13 +304,3 @@ def assert_zoned_times(document: object) -> int:
         assert moment.tzinfo is not None, f"{document!r} has no zone"
         return 1
     return 0
-
-
-async def wait_for(check: _Callable[[], object], *, timeout: float = 60.0, what: str = "") -> None:
-    """Poll ``check`` until it returns truthy, failing after ``timeout`` seconds."""
-    loop = _asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {what or check}")
-        await _asyncio.sleep(0.1)

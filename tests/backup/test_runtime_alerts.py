@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from khronos.alerts import AlertEngine, LogNotifier, ManualClock, Outbox
+from khronos.alerts import AlertEngine, LogNotifier, Outbox
 from khronos.backup import BackupService, RecordingAlertSink
+from khronos.clock import ManualClock
 from tests.backup.conftest import MakeConfig, insert_rows, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

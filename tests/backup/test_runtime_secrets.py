@@ -25,7 +25,7 @@ from khronos.backup._verify import verify_database
 from khronos.cli import cli
 from khronos.config import KhronosConfig
 from khronos.errors import KhronosError
-from khronos.logs import MASK, get_redactor
+from khronos.redact import MASK, get_redactor
 from tests.backup.conftest import S3_KEY, S3_SECRET, MakeConfig, make_db, s3_replica_yaml
 
 pytestmark = pytest.mark.integration

@@ -119,7 +119,7 @@ def test_scheduler_runs_and_stops(make_config: MakeConfig, tmp_path: Path) -> No
 
     async def main() -> None:
         scheduler = VerifyScheduler(config, on_result=seen.append, interval=0.2, initial_delay=0)
-        scheduler.start()
+        await scheduler.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
         while len(seen) < 2 and loop.time() < deadline:

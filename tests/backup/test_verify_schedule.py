@@ -33,7 +33,7 @@ def test_a_drill_whose_result_cannot_be_delivered_is_counted_and_the_next_one_ru
 
     async def main() -> None:
         scheduler = VerifyScheduler(config, on_result=on_result, interval=0.2, initial_delay=0)
-        scheduler.start()
+        await scheduler.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
         while len(seen) < 2 and loop.time() < deadline:

@@ -9,8 +9,9 @@ import pytest
 import pytest_asyncio
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import AlertEngine, AlertMetrics, LogNotifier, ManualClock, Outbox
+from khronos.alerts import AlertEngine, AlertMetrics, LogNotifier, Outbox
 from khronos.checks import Check, CheckRunner
+from khronos.clock import ManualClock
 
 
 @pytest.fixture(name="clock")

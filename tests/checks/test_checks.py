@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from khronos.alerts import AlertEngine, Level, ManualClock
+from khronos.alerts import AlertEngine, Level
 from khronos.checks import (
     DiskCheck,
     ErrorRateCheck,
@@ -21,6 +21,7 @@ from khronos.checks import (
     QueueBacklogCheck,
     checks_from_config,
 )
+from khronos.clock import ManualClock
 from khronos.config import parse_config
 from tests.checks.conftest import runner_for
 
@@ -282,7 +283,7 @@ async def test_runner_runs_checks_on_their_schedule(
         return 1
 
     runner = CheckRunner(engine, [MemoryCheck(every=0.01, read_rss=read)], registry=registry)
-    runner.start()
+    await runner.start()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
     while len(reads) < 3 and loop.time() < deadline:

@@ -11,8 +11,9 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import AlertEngine, AlertMetrics, LogNotifier, ManualClock, Outbox
+from khronos.alerts import AlertEngine, AlertMetrics, LogNotifier, Outbox
 from khronos.checks import CheckRunner, HttpCheck, MemoryCheck
+from khronos.clock import ManualClock
 from khronos.health import Health, set_health
 from tests.checks.conftest import runner_for
 from tests.checks.test_checks import queued_texts
@@ -63,7 +64,7 @@ async def test_a_check_loop_survives_an_exception_from_the_engine(
     previous = set_health(health)
     try:
         with structlog.testing.capture_logs() as logs:
-            runner.start()
+            await runner.start()
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 30
             while "check:memory" not in engine.conditions and loop.time() < deadline:

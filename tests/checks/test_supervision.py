@@ -52,7 +52,7 @@ async def test_a_check_loop_outlives_an_engine_that_raises(tmp_path: Path, healt
     engine = _BrokenOnce(Outbox(tmp_path / "o.db"), [LogNotifier()])
     check = DiskCheck(tmp_path, min_free=1, every=0.01, read_free=free)
     runner = CheckRunner(engine, [check], registry=CollectorRegistry())
-    runner.start()
+    await runner.start()
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30

@@ -8,8 +8,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 
 from khronos.daemon import read_daemon_file
 from tests.alerts.fake_telegram import FakeTelegram
+from tests.polling import poll
 
 HTTP_TOKEN = "http-token-for-the-daemon-test-0123456789"
 
@@ -33,18 +33,6 @@ class Running:
     url: str
     out: Path
     err: Path
-
-
-def poll(check: Callable[[], object], *, timeout: float = 60.0, what: str = "") -> object:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def khronos(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,6 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 import structlog
 
 from khronos import logs
+from tests.polling import poll
 from tests.smallfs import SmallFilesystem, small_filesystem
 
 
@@ -74,11 +74,8 @@ def fixture_small_disk(tmp_path: Path) -> Iterator[SmallFilesystem]:
 
 
 def wait_until(condition: Callable[[], bool], what: str = "condition") -> None:
-    """Poll ``condition`` until it holds (30 s deadline)."""
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} never came true"
-        time.sleep(0.01)
+    """:func:`tests.polling.poll` with the logs tests' 30 s deadline."""
+    poll(condition, timeout=30, what=what, every=0.01)
 
 
 def fault_repeat(default: int = 2) -> int:

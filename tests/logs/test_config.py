@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from khronos import logs
+from khronos import logs, redact
 from khronos.config import parse_config
 from khronos.errors import ConfigError
 from tests.logs.conftest import Setup, read_lines
@@ -90,11 +90,11 @@ def test_configure_from_config_masks_every_config_secret(tmp_path: Path, setup_l
     logs.get_logger().info("tok-en-value-1 and extra-secret-2")
     logs.shutdown()
     (record,) = read_lines(tmp_path / "logs/combined.log")
-    assert record["message"] == f"{logs.MASK} and {logs.MASK}"
+    assert record["message"] == f"{redact.MASK} and {redact.MASK}"
     assert record["service"] == "bot"
 
 
 def test_collect_secrets_finds_nested_secrets() -> None:
     """collect_secrets walks every section, lists included."""
     config = parse_config("http: {token: abcdef}\nlogging: {redact: [ghijkl]}")
-    assert logs.collect_secrets(config) == ["abcdef", "ghijkl"]
+    assert redact.collect_secrets(config) == ["abcdef", "ghijkl"]

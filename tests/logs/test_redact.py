@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from khronos import logs
+from khronos import logs, redact
 from khronos.config import parse_config
 from tests.logs.conftest import Setup, read_lines
 
@@ -45,23 +45,23 @@ def _everywhere(tmp_path: Path, console: str) -> str:
 )
 def test_patterns_are_masked(text: str, leak: str) -> None:
     """Bot tokens, Authorization headers and AWS secrets are masked by redact()."""
-    masked = logs.redact(text)
+    masked = redact.redact(text)
     assert leak not in masked
-    assert logs.MASK in masked
+    assert redact.MASK in masked
 
 
 def test_ordinary_text_is_untouched() -> None:
     """Times, ratios and key=value pairs without secrets stay as they are."""
     text = "at 12:30:45 ratio=3:1 user=42 http://host:8080/path"
-    assert logs.redact(text) == text
+    assert redact.redact(text) == text
 
 
 def test_added_secret_is_masked_and_short_ones_ignored() -> None:
     """add_secret masks the literal value; values under 4 characters are ignored."""
-    redactor = logs.Redactor()
+    redactor = redact.Redactor()
     redactor.add_secret("s3cr3t-value")
     redactor.add_secret("ab")
-    assert redactor.redact("x s3cr3t-value ab") == f"x {logs.MASK} ab"
+    assert redactor.redact("x s3cr3t-value ab") == f"x {redact.MASK} ab"
 
 
 def test_bot_token_in_an_httpx_url_is_never_written(setup_logs: Setup, tmp_path: Path) -> None:
@@ -105,21 +105,21 @@ def test_secret_in_fields_is_masked(setup_logs: Setup, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Authorization: ApiKey supersecretvalue123", f"Authorization: {logs.MASK}"),
-        ("authorization=AWS4-HMAC-SHA256 Credential=x/y, Sig=z", f"authorization={logs.MASK}"),
-        ("Authorization: Token abc def\nnext line", f"Authorization: {logs.MASK}\nnext line"),
+        ("Authorization: ApiKey supersecretvalue123", f"Authorization: {redact.MASK}"),
+        ("authorization=AWS4-HMAC-SHA256 Credential=x/y, Sig=z", f"authorization={redact.MASK}"),
+        ("Authorization: Token abc def\nnext line", f"Authorization: {redact.MASK}\nnext line"),
         (
             "{'Authorization': 'ApiKey s3cr3t', 'a': 1}",
-            f"{{'Authorization': '{logs.MASK}', 'a': 1}}",
+            f"{{'Authorization': '{redact.MASK}', 'a': 1}}",
         ),
-        ('{"authorization": "Digest u=1, r=2"}', f'{{"authorization": "{logs.MASK}"}}'),
-        ('\\"authorization\\": \\"Basic abcd\\"', f'\\"authorization\\": \\"{logs.MASK}\\"'),
-        ("Proxy-Authorization: Negotiate YIIabc", f"Proxy-Authorization: {logs.MASK}"),
+        ('{"authorization": "Digest u=1, r=2"}', f'{{"authorization": "{redact.MASK}"}}'),
+        ('\\"authorization\\": \\"Basic abcd\\"', f'\\"authorization\\": \\"{redact.MASK}\\"'),
+        ("Proxy-Authorization: Negotiate YIIabc", f"Proxy-Authorization: {redact.MASK}"),
     ],
 )
 def test_authorization_value_is_masked_whatever_the_scheme(text: str, expected: str) -> None:
     """Everything after `Authorization:` up to the end of line or the closing quote is masked."""
-    assert logs.redact(text) == expected
+    assert redact.redact(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -133,9 +133,9 @@ def test_authorization_value_is_masked_whatever_the_scheme(text: str, expected: 
 )
 def test_url_encoded_bot_tokens_are_masked(text: str) -> None:
     """A bot token whose colon is URL-encoded (%3A, or %253A twice encoded) is still caught."""
-    masked = logs.redact(text)
+    masked = redact.redact(text)
     assert BOT_SECRET not in masked
-    assert logs.MASK in masked
+    assert redact.MASK in masked
 
 
 @pytest.mark.parametrize(
@@ -144,13 +144,13 @@ def test_url_encoded_bot_tokens_are_masked(text: str) -> None:
 )
 def test_header_like_field_names_are_masked_whole(name: str) -> None:
     """Field names with -, _ or camelCase around a secret word hide the whole value."""
-    assert logs.get_redactor().redact_value({name: "plain-value-1"}) == {name: logs.MASK}
+    assert redact.get_redactor().redact_value({name: "plain-value-1"}) == {name: redact.MASK}
 
 
 @pytest.mark.parametrize("name", ["maxTokens", "token_count", "secret_name", "author"])
 def test_lookalike_field_names_are_kept(name: str) -> None:
     """Names that only contain a secret word keep their value."""
-    assert logs.get_redactor().redact_value({name: "kept"}) == {name: "kept"}
+    assert redact.get_redactor().redact_value({name: "kept"}) == {name: "kept"}
 
 
 @dataclass
@@ -231,26 +231,26 @@ URL_TOKEN = "q7T0ken-in-query-9f"
     [
         (
             f"GET http://admin:{URL_PASSWORD}@127.0.0.1:8080/health",
-            f"GET http://admin:{logs.MASK}@127.0.0.1:8080/health",
+            f"GET http://admin:{redact.MASK}@127.0.0.1:8080/health",
         ),
         (
             f"http://127.0.0.1/health?token={URL_TOKEN}&verbose=1",
-            f"http://127.0.0.1/health?token={logs.MASK}&verbose=1",
+            f"http://127.0.0.1/health?token={redact.MASK}&verbose=1",
         ),
         (
             f"https://h/x?a=1&api_key={URL_TOKEN}#access_token={URL_TOKEN}",
-            f"https://h/x?a=1&api_key={logs.MASK}#access_token={logs.MASK}",
+            f"https://h/x?a=1&api_key={redact.MASK}#access_token={redact.MASK}",
         ),
         (
             f"https://s3/o?X-Amz-Credential={URL_TOKEN}&X-Amz-Signature={URL_TOKEN}&x=y",
-            f"https://s3/o?X-Amz-Credential={logs.MASK}&X-Amz-Signature={logs.MASK}&x=y",
+            f"https://s3/o?X-Amz-Credential={redact.MASK}&X-Amz-Signature={redact.MASK}&x=y",
         ),
-        (f"redis://:{URL_PASSWORD}@cache:6379/0", f"redis://:{logs.MASK}@cache:6379/0"),
+        (f"redis://:{URL_PASSWORD}@cache:6379/0", f"redis://:{redact.MASK}@cache:6379/0"),
     ],
 )
 def test_url_passwords_and_token_like_query_values_are_masked(text: str, expected: str) -> None:
     """A URL keeps its user, host, path and other parameters; the secrets in it are masked."""
-    assert logs.redact(text) == expected
+    assert redact.redact(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -269,7 +269,7 @@ def test_url_passwords_and_token_like_query_values_are_masked(text: str, expecte
 )
 def test_prose_after_a_key_name_is_kept(text: str) -> None:
     """Messages that name a secret key keep their words: only values are masked."""
-    assert logs.redact(text) == text
+    assert redact.redact(text) == text
 
 
 def test_collect_secrets_finds_the_secrets_inside_urls() -> None:
@@ -278,7 +278,7 @@ def test_collect_secrets_finds_the_secrets_inside_urls() -> None:
         "checks: {http: [{name: bot, url: "
         f"'http://admin:{URL_PASSWORD}@127.0.0.1:8080/health?token={URL_TOKEN}&x=1'}}]}}"
     )
-    found = logs.collect_secrets(config)
+    found = redact.collect_secrets(config)
     assert URL_PASSWORD in found
     assert URL_TOKEN in found
     assert "admin" not in found
@@ -346,9 +346,9 @@ def test_planted_secrets_are_masked_wherever_they_sit(
     value = aws_secret if "ecret" in template and "://" not in template else secret
     planted = template.format(s=value)
     text = f"{' '.join(before[0])}{before[1]}{planted}{after[1]}{' '.join(after[0])}"
-    masked = logs.Redactor().redact(text)
+    masked = redact.Redactor().redact(text)
     assert value not in masked
-    assert logs.MASK in masked
+    assert redact.MASK in masked
 
 
 @given(
@@ -362,7 +362,7 @@ def test_planted_secrets_are_masked_wherever_they_sit(
 )
 def test_a_configured_secret_is_masked_anywhere(secret: str, before: str, after: str) -> None:
     """A literal secret is masked whatever surrounds it, even glued to other text."""
-    redactor = logs.Redactor([secret])
+    redactor = redact.Redactor([secret])
     assert secret not in redactor.redact(before + secret + after)
 
 
@@ -380,4 +380,4 @@ def test_prose_around_key_names_survives(
     if key in {"bearer", "basic"}:
         separator = " "
     text = f"{' '.join(lead)} {key}{separator}{' '.join(words)}{punct}"
-    assert logs.Redactor().redact(text) == text
+    assert redact.Redactor().redact(text) == text

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from khronos.config import HostPort
-from khronos.server import RunningServer, serve
+from khronos.server import HttpServer, serve
 
 _START_TIMEOUT_S = 15.0
 
@@ -25,9 +25,9 @@ def running(app: Any, **serve_options: Any) -> Iterator[int]:
 
 
 @contextmanager
-def running_server(app: Any, **serve_options: Any) -> Iterator[RunningServer]:
-    """As :func:`running`, yielding the :class:`RunningServer` (its port and its stats)."""
-    started: concurrent.futures.Future[RunningServer] = concurrent.futures.Future()
+def running_server(app: Any, **serve_options: Any) -> Iterator[HttpServer]:
+    """As :func:`running`, yielding the :class:`HttpServer` (its port and its stats)."""
+    started: concurrent.futures.Future[HttpServer] = concurrent.futures.Future()
     loop_box: dict[str, Any] = {}
 
     async def main() -> None:

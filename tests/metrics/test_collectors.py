@@ -7,29 +7,20 @@ import math
 import pytest
 from prometheus_client import CollectorRegistry
 
+from khronos.clock import ManualClock
 from khronos.metrics import register_age_collector
-
-
-class Clock:
-    """A settable clock."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_age_grows_with_the_clock_between_scrapes(registry: CollectorRegistry) -> None:
     """The backup lag example: the value is now - last sync, computed at each scrape."""
-    clock = Clock(1_000.0)
+    clock = ManualClock(1_000.0)
     last_sync = {("app",): 990.0, ("users",): 900.0}
     register_age_collector(
         registry, "khronos_backup_lag_seconds", "Seconds since the last replica sync.",
-        lambda: last_sync, labelnames=["db"], clock=clock,
+        lambda: last_sync, labelnames=["db"], clock=clock.wall,
     )  # fmt: skip
     assert registry.get_sample_value("khronos_backup_lag_seconds", {"db": "app"}) == 10.0
-    clock.now = 1_030.0
+    clock.advance(30.0)
     assert registry.get_sample_value("khronos_backup_lag_seconds", {"db": "users"}) == 130.0
 
 

@@ -14,7 +14,6 @@ from khronos.alerts._breaker import (
     CircuitOpenError,
     breaker_metrics_listener,
 )
-from khronos.alerts._clock import Clock, ManualClock, SystemClock
 from khronos.alerts._engine import STATE_DIR_CONDITION, AlertEngine, Condition, DeliveryStatus
 from khronos.alerts._format import MAX_MESSAGE_LENGTH, escape, render_html, render_plain
 from khronos.alerts._metrics import AlertMetrics
@@ -24,41 +23,57 @@ from khronos.alerts._notifier import (
     LogNotifier,
     Notifier,
     OutgoingMessage,
-    RateLimit,
 )
-from khronos.alerts._outbox import OUTBOX_FILE, Outbox, OutboxError, WriteProblem
-from khronos.alerts._semantic import breaker_alert_listener
+from khronos.alerts._outbox import Outbox, OutboxError, WriteProblem
+from khronos.alerts._semantic import (
+    AlertSender,
+    alert_backup_lag,
+    alert_backup_process_down,
+    alert_circuit_breaker_opened,
+    alert_database_down,
+    alert_high_error_rate,
+    alert_high_memory,
+    alert_queue_backlog,
+    alert_restore_drill_failed,
+    alert_service_unhealthy,
+    breaker_alert_listener,
+)
 from khronos.alerts._telegram import TelegramNotifier, explain_telegram_error
 
 __all__ = [
     "LEVEL_EMOJI",
     "MAX_MESSAGE_LENGTH",
-    "OUTBOX_FILE",
     "STATE_DIR_CONDITION",
     "Alert",
     "AlertEngine",
     "AlertMetrics",
+    "AlertSender",
     "BreakerEvent",
     "BreakerListener",
     "BreakerMetricsSink",
     "CircuitBreaker",
     "CircuitOpenError",
-    "Clock",
     "Condition",
     "DeliveryError",
     "DeliveryStatus",
     "Level",
     "LogNotifier",
-    "ManualClock",
     "Notifier",
     "Outbox",
     "OutboxError",
     "OutgoingMessage",
-    "RateLimit",
-    "SystemClock",
     "TelegramNotifier",
     "WriteProblem",
+    "alert_backup_lag",
+    "alert_backup_process_down",
+    "alert_circuit_breaker_opened",
+    "alert_database_down",
+    "alert_high_error_rate",
+    "alert_high_memory",
+    "alert_queue_backlog",
+    "alert_restore_drill_failed",
     "alert_routes",
+    "alert_service_unhealthy",
     "breaker_alert_listener",
     "breaker_metrics_listener",
     "escape",

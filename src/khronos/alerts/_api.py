@@ -14,7 +14,6 @@ import hmac
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import SecretStr
@@ -25,7 +24,8 @@ from starlette.routing import Route
 from khronos.alerts._engine import AlertEngine
 from khronos.alerts._model import parse_level
 from khronos.health import get_health
-from khronos.logs import get_redactor
+from khronos.ratelimit import RateLimit, RateLimiter
+from khronos.redact import get_redactor
 
 __all__ = ["MAX_BODY", "alert_routes"]
 
@@ -34,34 +34,6 @@ API_PART = "alerts.api"
 """The part an engine failure under the API is counted under (``khronos_internal_errors_total``)."""
 _MAX_MESSAGE = 2000
 _MAX_CLIENTS = 1024
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
-
-
-class _ClientLimiter:
-    """A token bucket per client address: ``burst`` requests, refilled at ``per_minute``."""
-
-    def __init__(self, per_minute: float, burst: int) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = burst
-        self._buckets: dict[str, _Bucket] = {}
-
-    def allow(self, client: str, now: float) -> bool:
-        bucket = self._buckets.get(client)
-        if bucket is None:
-            if len(self._buckets) >= _MAX_CLIENTS:
-                self._buckets.clear()
-            bucket = self._buckets[client] = _Bucket(float(self.burst), now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.rate)
-        bucket.at = now
-        if bucket.tokens < 1:
-            return False
-        bucket.tokens -= 1
-        return True
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -74,7 +46,11 @@ class _TestAlertEndpoint:
     ) -> None:
         self.engine = engine
         self._token = token.encode() if token else None
-        self.limiter = _ClientLimiter(per_minute, burst)
+        # ``burst`` at once, ``per_minute`` over a minute (sliding windows per client address)
+        self.limiter = RateLimiter(
+            [RateLimit(burst, 60.0 * burst / per_minute), RateLimit(round(per_minute), 60.0)],
+            max_keys=_MAX_CLIENTS,
+        )
 
     async def handle(self, request: Request) -> JSONResponse:
         if self._token is None:

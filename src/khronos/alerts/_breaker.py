@@ -24,7 +24,7 @@ from typing import Literal, ParamSpec, Protocol, TypeVar
 
 import structlog
 
-from khronos.alerts._clock import Clock, SystemClock
+from khronos.clock import Clock, SystemClock
 from khronos.errors import CircuitOpenError
 
 __all__ = [

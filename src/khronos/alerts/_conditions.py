@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from khronos.alerts._clock import Clock
 from khronos.alerts._model import Alert, Condition, Level
 from khronos.alerts._outbox import Outbox
+from khronos.clock import Clock
 from khronos.config import format_duration
 
 __all__ = ["ConditionBook", "Notice", "human_duration"]

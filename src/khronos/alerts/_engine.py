@@ -31,19 +31,20 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts._clock import Clock, SystemClock
 from khronos.alerts._conditions import ConditionBook, Notice, human_duration
+from khronos.alerts._dedupe import Cooldown
 from khronos.alerts._format import redact_alert, render_html, render_plain
 from khronos.alerts._metrics import AlertMetrics
 from khronos.alerts._model import Alert, Condition, Level, parse_level
 from khronos.alerts._notifier import LogNotifier, Notifier
 from khronos.alerts._outbox import Outbox, OutboxRow
-from khronos.alerts._semantic import Cooldown, SemanticAlerts
 from khronos.alerts._state_dir import STATE_DIR_CONDITION, StateDirWatch, report_unsaved
 from khronos.alerts._worker import DeliveryWorker
+from khronos.clock import Clock, SystemClock
 from khronos.config import KhronosConfig
 from khronos.health import get_health
-from khronos.logs import Redactor, collect_secrets, get_redactor
+from khronos.lifecycle import Lifecycle
+from khronos.redact import Redactor, collect_secrets, get_redactor
 
 __all__ = [
     "STATE_DIR_CONDITION",
@@ -71,7 +72,7 @@ class DeliveryStatus:
         return self.state == "delivered"
 
 
-class AlertEngine(SemanticAlerts):
+class AlertEngine(Lifecycle):
     """Decides which alerts to send and hands them to the durable outbox."""
 
     def __init__(

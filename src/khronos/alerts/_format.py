@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from khronos.alerts._model import LEVEL_EMOJI, Alert
-from khronos.logs import Redactor
+from khronos.redact import Redactor
 
 __all__ = [
     "MAX_MESSAGE_LENGTH",

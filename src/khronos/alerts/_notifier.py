@@ -15,6 +15,7 @@ import structlog
 
 from khronos.alerts._model import Level
 from khronos.errors import DeliveryError
+from khronos.ratelimit import RateLimit
 
 __all__ = ["DeliveryError", "LogNotifier", "Notifier", "OutgoingMessage", "RateLimit"]
 
@@ -29,14 +30,6 @@ class OutgoingMessage:
     level: Level
     html: str
     plain: str
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """At most ``count`` messages per ``period`` seconds to one chat."""
-
-    count: int
-    period: float
 
 
 @runtime_checkable

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
 import os
 import threading
@@ -48,7 +47,6 @@ from khronos.alerts._memory import MemoryQueue, MemoryRow
 from khronos.alerts._model import Condition, Level
 from khronos.alerts._notifier import OutgoingMessage
 from khronos.alerts._outbox_db import (
-    OUTBOX_FILE,
     WRITE_ERRORS,
     OutboxError,
     OutboxRow,
@@ -60,8 +58,11 @@ from khronos.alerts._outbox_db import (
     rollback_quietly,
     write_condition,
 )
+from khronos.errors import LockedError
+from khronos.locks import FileLock
+from khronos.state import StateDir
 
-__all__ = ["OUTBOX_FILE", "Outbox", "OutboxError", "OutboxRow", "PendingInfo", "WriteProblem"]
+__all__ = ["Outbox", "OutboxError", "OutboxRow", "PendingInfo", "WriteProblem"]
 
 _log = structlog.get_logger("khronos.alerts")
 _RETRY_S = 1.0
@@ -102,7 +103,7 @@ class Outbox:
                 recoverable=True,
             ) from exc
         self._lock = threading.Lock()
-        self._lock_fd: int | None = None
+        self._delivery: FileLock | None = None
         self._closed = False
         self._memory = MemoryQueue()
         self._claimed: set[int] = set()
@@ -117,7 +118,7 @@ class Outbox:
     @classmethod
     def in_state_dir(cls, state_dir: str | Path, *, max_pending: int = 10_000) -> Outbox:
         """The outbox file in Khronos' ``state_dir``."""
-        return cls(Path(state_dir) / OUTBOX_FILE, max_pending=max_pending)
+        return cls(StateDir(state_dir).outbox, max_pending=max_pending)
 
     def __repr__(self) -> str:
         return f"Outbox({str(self.path)!r}, max_pending={self.max_pending})"
@@ -470,24 +471,27 @@ class Outbox:
     # ------------------------------------------------------------------ delivery lock
 
     def acquire_delivery(self) -> bool:
-        """Take the exclusive right to deliver (non-blocking); False when another process has it."""
-        if self._lock_fd is not None:
+        """Take the exclusive right to deliver (non-blocking); False when another process has it.
+
+        Raises ``OSError`` when the lock file cannot be opened (no descriptor left)."""
+        if self._delivery is not None:
             return True
-        fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+            self._delivery = FileLock.acquire(
+                self.path.with_suffix(".lock"),
+                what=f"the alert outbox {self.path}",
+                op="deliver alerts",
+                hint="another Khronos process delivers these alerts",
+            )
+        except LockedError:
             return False
-        self._lock_fd = fd
         return True
 
     def release_delivery(self) -> None:
         """Give the delivery right back."""
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self._delivery is not None:
+            self._delivery.release()
+            self._delivery = None
 
     def close(self) -> None:
         """Write what waits in memory if possible, then close the database (and release the

@@ -20,7 +20,6 @@ from khronos.alerts._model import Condition, Level
 from khronos.errors import OutboxError
 
 __all__ = [
-    "OUTBOX_FILE",
     "WRITE_ERRORS",
     "OutboxError",
     "OutboxRow",
@@ -34,7 +33,6 @@ __all__ = [
     "write_condition",
 ]
 
-OUTBOX_FILE = "alerts-outbox.db"
 
 WRITE_ERRORS = (sqlite3.Error, OSError)
 """What a write to the outbox file can raise: a full disk, no file descriptors left, an I/O

@@ -18,7 +18,6 @@ Rate limits follow Telegram's FAQ: 1 message per second per chat, 20 per minute 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,9 +25,10 @@ import httpx
 from pydantic import SecretStr
 
 from khronos.alerts._model import Level
-from khronos.alerts._notifier import DeliveryError, OutgoingMessage, RateLimit
-from khronos.config._alerts import TelegramConfig
-from khronos.logs import get_redactor
+from khronos.alerts._notifier import DeliveryError, OutgoingMessage
+from khronos.config import TelegramConfig
+from khronos.ratelimit import RateLimit
+from khronos.redact import get_redactor
 
 __all__ = [
     "PER_CHAT_LIMIT",
@@ -40,7 +40,6 @@ __all__ = [
 
 PER_CHAT_LIMIT = RateLimit(1, 1.0)
 PER_GROUP_LIMIT = RateLimit(20, 60.0)
-_MASK = "bot<token>"
 _HTTP_LOGGERS = (
     "httpx",
     "httpcore.connection",
@@ -52,34 +51,21 @@ _HTTP_LOGGERS = (
 
 
 class _TokenLogFilter(logging.Filter):
-    """Masks the bot tokens of every notifier (and anything the redactor knows) in a record."""
+    """Masks secrets (the bot tokens among them) in the records of httpx and httpcore, whose
+    request lines carry the token in the URL: through the one redactor, so it works even
+    without :func:`khronos.logs.configure` (an app using the alert engine with plain
+    ``logging.basicConfig``)."""
 
     def __init__(self) -> None:
         super().__init__("khronos.alerts.telegram")
-        self._lock = threading.Lock()
-        self._tokens: tuple[str, ...] = ()
-
-    def add_token(self, token: str) -> None:
-        """Mask this token from now on."""
-        if not token:
-            return
-        with self._lock:
-            if token not in self._tokens:
-                self._tokens = tuple(sorted({*self._tokens, token}, key=len, reverse=True))
-
-    def mask(self, text: str) -> str:
-        """``text`` without bot tokens."""
-        for token in self._tokens:
-            text = text.replace(token, "<token>")
-        return get_redactor().redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message when it holds a token; never drops a record."""
+        """Rewrite the record's message when it holds a secret; never drops a record."""
         try:
             text = record.getMessage()
         except Exception:  # noqa: BLE001 - a malformed record is the logging module's to report
             return True
-        masked = self.mask(text)
+        masked = get_redactor().redact(text)
         if masked != text:
             record.msg, record.args = masked, None
         return True
@@ -90,7 +76,7 @@ _TOKEN_FILTER = _TokenLogFilter()
 
 def install_token_filter(token: str) -> None:
     """Mask ``token`` in the httpx/httpcore loggers' records (idempotent)."""
-    _TOKEN_FILTER.add_token(token)
+    get_redactor().add_secret(token)
     for name in _HTTP_LOGGERS:
         logger = logging.getLogger(name)
         if _TOKEN_FILTER not in logger.filters:
@@ -195,8 +181,8 @@ class TelegramNotifier:
         return (PER_CHAT_LIMIT,)
 
     def mask(self, text: str) -> str:
-        """``text`` with the bot token replaced."""
-        return text.replace(f"bot{self._token}", _MASK).replace(self._token, "<token>")
+        """``text`` with the bot token (and every other known secret) masked."""
+        return get_redactor().redact(text)
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:

@@ -23,56 +23,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import structlog
 
 from khronos.alerts._breaker import BreakerEvent, CircuitBreaker
-from khronos.alerts._clock import Clock
 from khronos.alerts._metrics import AlertMetrics
-from khronos.alerts._notifier import DeliveryError, Notifier, OutgoingMessage, RateLimit
+from khronos.alerts._notifier import DeliveryError, Notifier, OutgoingMessage
 from khronos.alerts._outbox import Outbox
+from khronos.clock import Clock
 from khronos.health import get_health
+from khronos.ratelimit import RateLimiter
 
-__all__ = ["DeliveryWorker", "RateLimiter"]
+__all__ = ["DeliveryWorker"]
 
 _log = structlog.get_logger("khronos.alerts")
 _MAX_OUTCOMES = 1000
-
-
-@dataclass
-class _ChatWindow:
-    sent: deque[float] = field(default_factory=lambda: deque(maxlen=64))
-    blocked_until: float = 0.0
-
-
-class RateLimiter:
-    """Sliding-window limits per chat, plus blocks a 429 asks for."""
-
-    def __init__(self) -> None:
-        self._chats: dict[str, _ChatWindow] = {}
-
-    def next_allowed(self, chat: str, limits: Sequence[RateLimit], now: float) -> float:
-        """Earliest clock time a message may go to ``chat``."""
-        window = self._chats.get(chat)
-        if window is None:
-            return now
-        at = max(now, window.blocked_until)
-        for limit in limits:
-            if len(window.sent) >= limit.count:
-                at = max(at, window.sent[-limit.count] + limit.period)
-        return at
-
-    def record(self, chat: str, now: float) -> None:
-        """A message went to ``chat`` at ``now``."""
-        self._chats.setdefault(chat, _ChatWindow()).sent.append(now)
-
-    def block(self, chat: str, until: float) -> None:
-        """Send nothing to ``chat`` before ``until`` (Telegram's 429 ``retry_after``)."""
-        window = self._chats.setdefault(chat, _ChatWindow())
-        window.blocked_until = max(window.blocked_until, until)
 
 
 def _chat_key(channel: str, chat: str) -> str:
@@ -229,7 +196,7 @@ class DeliveryWorker:
         now = self.clock.monotonic()
         ready = max(
             self._next_attempt.get((name, chat), 0.0),
-            self.limiter.next_allowed(limit_key, notifier.rate_limits(chat), now),
+            self.limiter.next_allowed(limit_key, now, notifier.rate_limits(chat)),
             breaker.retry_at if breaker.state == "open" else 0.0,
         )
         if ready > now:

@@ -296,6 +296,9 @@ class ContinuityKeeper:
         """Databases whose replica needs repairing -> why."""
         self.repairs = dict.fromkeys(self.dbs, 0)
         """Repairs done (full snapshots), per database (a metric)."""
+        self.pending: dict[str, int] = {}
+        """Databases whose WAL was truncated for a repair -> the txid Litestream had shipped;
+        the repair is done when Litestream reports a later one (:meth:`observed`)."""
         self._retry_at = 0.0
         self._retry_delay = _RETRY_FIRST_S
 
@@ -325,8 +328,9 @@ class ContinuityKeeper:
             self._retry_at = 0.0
 
     def tick(self) -> None:
-        """While Litestream runs: ask for a planned restart when a repair is owed and due."""
-        if self.owed and self.clock() >= self._retry_at:
+        """While Litestream runs: ask for a planned restart when a repair is owed and due (not
+        while one waits for Litestream's snapshot)."""
+        if set(self.owed) - set(self.pending) and self.clock() >= self._retry_at:
             self._retry_at = self.clock() + self._retry_delay
             self.request_restart()
 
@@ -340,23 +344,33 @@ class ContinuityKeeper:
         failed = []
         for label in sorted(self.owed):
             guard = self.guards[label]
+            before = shipped_position(guard.db_path)
             if await asyncio.to_thread(guard.truncate):
-                self._repaired(label)
+                self.pending[label] = before.txid if before is not None else 0
+                _log.warning(
+                    "continuity of the WAL was lost: Litestream takes a full snapshot now, so "
+                    "the replica is complete again (points in time before it may miss changes)",
+                    db=label,
+                    reason=self.owed[label],
+                )
             else:
                 failed.append(label)
         if failed:
             await self._fallback(failed)
 
-    def _repaired(self, label: str) -> None:
-        reason = self.owed.pop(label, "")
+    def observed(self, label: str, local_txid: int) -> None:
+        """Litestream answered a sync of ``label`` with ``local_txid``: a repair waiting for
+        its snapshot is done once Litestream wrote a transaction past the old position.  Until
+        then it stays owed: a Khronos stopped before (Litestream never synced) repairs again
+        at its next start (the truncated WAL fails the continuity check)."""
+        before = self.pending.get(label)
+        if before is None or local_txid <= before:
+            return
+        del self.pending[label]
+        self.owed.pop(label, None)
         self.repairs[label] += 1
         self._retry_delay = _RETRY_FIRST_S
-        _log.warning(
-            "continuity of the WAL was lost: Litestream takes a full snapshot now, so the "
-            "replica is complete again (points in time before it may miss changes)",
-            db=label,
-            reason=reason,
-        )
+        _log.info("full snapshot taken: the replica is complete again", db=label, txid=local_txid)
         self.alerts.resolve(f"{CONTINUITY_ALERT}.{label}")
 
     async def _fallback(self, labels: list[str]) -> None:

@@ -53,7 +53,7 @@ from khronos.errors import (
     ReplicaAccessError,
     RestoreError,
 )
-from khronos.logs import collect_secrets, get_redactor
+from khronos.redact import collect_secrets, get_redactor
 
 __all__ = [
     "AWS_CA_REASON",

@@ -60,6 +60,7 @@ from khronos.backup._tracker import DbTracker, change_time
 from khronos.config import BackupConfig, DatabaseConfig, KhronosConfig
 from khronos.errors import BackupError, SyncError
 from khronos.health import get_health, spawn
+from khronos.lifecycle import Lifecycle
 
 __all__ = ["BackupService", "free_loopback_port"]
 
@@ -71,7 +72,7 @@ def free_loopback_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class BackupService:
+class BackupService(Lifecycle):
     """Continuous replication of every database in ``config.backup``."""
 
     def __init__(
@@ -180,6 +181,7 @@ class BackupService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
             self._poller = None
+        await self._finish_repairs()
         if self._supervisor is not None:
             await self._supervisor.stop()
         self.keeper.release_all()
@@ -215,6 +217,7 @@ class BackupService:
         now = self.clock.time()
         for selected, result in zip(dbs, results, strict=False):
             self.trackers[selected.label].observe(result.txid, result.replicated_txid, now)
+            self.keeper.observed(selected.label, result.txid)
         return results
 
     def label_for(self, record: dict[str, Any]) -> str | None:
@@ -239,6 +242,20 @@ class BackupService:
 
     async def _force_snapshot(self, dbs: list[DatabaseConfig]) -> None:
         await force_snapshot(self.backup, dbs)
+
+    async def _finish_repairs(self) -> None:
+        """Before stopping: have Litestream sync a database whose repair waits for its full
+        snapshot (a Litestream stopped before its first sync would not write it)."""
+        if self._client is None or self._supervisor is None or not self._supervisor.running:
+            return
+        for label in list(self.keeper.pending):
+            db = self.trackers[label].db
+            try:
+                result = await self._client.sync(db.path, wait=True, timeout=30.0)
+            except ControlError as exc:
+                self._log.warning("the repair's snapshot did not finish", db=label, error=str(exc))
+                continue
+            self.keeper.observed(label, result.txid)
 
     def _restart_for_repair(self) -> None:
         if self._supervisor is not None:
@@ -341,6 +358,7 @@ class BackupService:
                 continue
             mtime = (mtimes or {}).get(label)
             tracker.observe(result.txid, result.replicated_txid, now, mtime)
+            self.keeper.observed(label, result.txid)
             if observed is not None:
                 observed.add(label)
         return True

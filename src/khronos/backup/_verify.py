@@ -46,6 +46,7 @@ from khronos.backup._status import VERIFY_FILE, VerifyResult, local_position, wr
 from khronos.config import DatabaseConfig, KhronosConfig
 from khronos.errors import KhronosError, RestoreError
 from khronos.health import get_health, keep_running
+from khronos.lifecycle import Lifecycle
 
 __all__ = [
     "VerifyReport",
@@ -324,7 +325,7 @@ def verify_all(
 OnResult = Callable[[VerifyReport], Awaitable[None] | None]
 
 
-class VerifyScheduler:
+class VerifyScheduler(Lifecycle):
     """Runs the drill every ``backup.verify.interval`` inside ``khronos run``.
 
     ``on_result`` is called with each database's report (sync or async); the daemon turns a
@@ -365,7 +366,7 @@ class VerifyScheduler:
         watch with :meth:`~khronos.health.Health.watch`."""
         return self._task
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Start the schedule (a no-op when ``verify.interval`` is null)."""
         if self.interval is None or self.running:
             return

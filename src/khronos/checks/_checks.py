@@ -19,8 +19,9 @@ import httpx
 import psutil
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import Clock, Level, SystemClock
-from khronos.config._checks import (
+from khronos.alerts import Level
+from khronos.clock import Clock, SystemClock
+from khronos.config import (
     DiskCheckConfig,
     ErrorRateCheckConfig,
     HttpCheckConfig,

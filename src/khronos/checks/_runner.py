@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
-from khronos.alerts import AlertEngine, Clock
+from khronos.alerts import AlertEngine
 from khronos.checks._checks import (
     Check,
     CheckResult,
@@ -31,8 +31,10 @@ from khronos.checks._checks import (
     MemoryCheck,
     QueueBacklogCheck,
 )
-from khronos.config._checks import ChecksConfig
+from khronos.clock import Clock
+from khronos.config import ChecksConfig
 from khronos.health import get_health, keep_running
+from khronos.lifecycle import Lifecycle
 
 __all__ = ["CheckRunner", "checks_from_config"]
 
@@ -68,7 +70,7 @@ def checks_from_config(
     return checks
 
 
-class CheckRunner:
+class CheckRunner(Lifecycle):
     """Runs checks, fires/resolves ``check:<name>`` conditions, sets ``khronos_check_up``."""
 
     def __init__(
@@ -137,7 +139,7 @@ class CheckRunner:
         """The running check loops by part name (``check.<name>``), for an owner to watch."""
         return dict(self._tasks)
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Start one task per check on the running loop (each kept running)."""
         if self._tasks:
             return

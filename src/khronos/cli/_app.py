@@ -24,8 +24,8 @@ from khronos.config import (
     resolve_config_path,
 )
 from khronos.errors import KhronosError
-from khronos.logs._redact import Redactor, collect_secrets
-from khronos.logs._redact import redact as _redact
+from khronos.redact import Redactor, collect_secrets
+from khronos.redact import redact as _redact
 
 __all__ = ["AppState", "KhronosGroup", "cli", "config_option", "pass_state", "seconds"]
 

@@ -24,7 +24,7 @@ from khronos.config import (
     render_reference,
 )
 from khronos.errors import ConfigError
-from khronos.logs import Redactor, collect_secrets
+from khronos.redact import Redactor, collect_secrets
 
 __all__ = ["config_group"]
 

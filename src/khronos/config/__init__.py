@@ -5,7 +5,16 @@
 'my-bot'
 """
 
-from khronos.config._backup import DatabaseConfig, ReplicaConfig, RestartPolicy
+from khronos.config._alerts import AlertsConfig, BreakerConfig, TelegramConfig
+from khronos.config._backup import DatabaseConfig, ReplicaConfig, RestartPolicy, VerifyConfig
+from khronos.config._checks import (
+    ChecksConfig,
+    DiskCheckConfig,
+    ErrorRateCheckConfig,
+    HttpCheckConfig,
+    MemoryCheckConfig,
+    QueueBacklogCheckConfig,
+)
 from khronos.config._litestream_lint import is_raw_litestream, lint_litestream, migrate_litestream
 from khronos.config._loader import (
     DEFAULT_CONFIG_NAME,
@@ -15,9 +24,10 @@ from khronos.config._loader import (
     read_config_text,
     resolve_config_path,
 )
+from khronos.config._logging import LOG_LEVELS, LogFilesConfig, LoggingConfig
 from khronos.config._model import HttpConfig, KhronosConfig, MetricsConfig, ServiceConfig
 from khronos.config._reference import render_reference
-from khronos.config._sections import AlertsConfig, BackupConfig, ChecksConfig, LoggingConfig
+from khronos.config._sections import BackupConfig
 from khronos.config._types import (
     ByteSize,
     ConfigValueError,
@@ -34,23 +44,33 @@ from khronos.config._types import (
 __all__ = [
     "DEFAULT_CONFIG_NAME",
     "ENV_CONFIG",
+    "LOG_LEVELS",
     "AlertsConfig",
     "BackupConfig",
+    "BreakerConfig",
     "ByteSize",
     "ChecksConfig",
     "ConfigValueError",
     "DatabaseConfig",
+    "DiskCheckConfig",
     "Duration",
+    "ErrorRateCheckConfig",
     "HostPort",
+    "HttpCheckConfig",
     "HttpConfig",
     "KhronosConfig",
+    "LogFilesConfig",
     "LoggingConfig",
+    "MemoryCheckConfig",
     "MetricsConfig",
+    "QueueBacklogCheckConfig",
     "ReplicaConfig",
     "ResolvedPath",
     "RestartPolicy",
     "Secret",
     "ServiceConfig",
+    "TelegramConfig",
+    "VerifyConfig",
     "format_duration",
     "format_size",
     "is_raw_litestream",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import types
 import typing
 from collections.abc import Collection, Iterator, Mapping
@@ -24,6 +23,7 @@ from khronos.config._model import KhronosConfig, UnsetVariable
 from khronos.config._types import ConfigValueError, UnsetSecret
 from khronos.config._yaml import MAX_BYTES, KeyPath, Positions, format_path, parse_yaml
 from khronos.errors import ConfigError, ConfigProblem
+from khronos.redact import is_secret_key
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
@@ -36,9 +36,6 @@ __all__ = [
 
 DEFAULT_CONFIG_NAME = "khronos.yml"
 ENV_CONFIG = "KHRONOS_CONFIG"
-_SECRET_KEY = re.compile(
-    r"token|secret|password|passwd|credential|private|(^|[-_])key($|[-_])", re.I
-)
 _EXAMPLE_HINT = "see the configuration reference in README.md"
 
 
@@ -168,9 +165,7 @@ def parse_config(
         config = KhronosConfig.model_validate(data, context=context)
     except ValidationError as exc:
         secrets = list(_secret_values(data))
-        secrets += [
-            env[n] for n in expander.used if _SECRET_KEY.search(n) and len(env.get(n, "")) >= 3
-        ]
+        secrets += [env[n] for n in expander.used if is_secret_key(n) and len(env.get(n, "")) >= 3]
         problems = [_problem(err, document.positions, secrets) for err in exc.errors()]
         raise ConfigError(_dedupe(problems), source=source) from None
     if source is not None:
@@ -323,10 +318,10 @@ def _dedupe(problems: list[ConfigProblem]) -> list[ConfigProblem]:
 
 
 def _secret_values(data: Any, secret_key: bool = False) -> Iterator[str]:
-    """Every string under a secret-looking key (token, secret, password, *-key)."""
+    """Every string under a secret-looking key (:func:`khronos.redact.is_secret_key`)."""
     if isinstance(data, dict):
         for key, value in data.items():
-            yield from _secret_values(value, secret_key or bool(_SECRET_KEY.search(str(key))))
+            yield from _secret_values(value, secret_key or is_secret_key(str(key)))
     elif isinstance(data, list):
         for value in data:
             yield from _secret_values(value, secret_key)

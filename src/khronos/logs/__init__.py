@@ -1,10 +1,13 @@
 """Structured JSON logs: correlation IDs, rotated files, redaction and uncaught exceptions.
 
->>> from khronos import logs
->>> logs.configure(log_dir="logs", service="my-bot")  # doctest: +SKIP
->>> log = logs.get_logger(component="updates")  # doctest: +SKIP
->>> with logs.bind_correlation_id():  # doctest: +SKIP
-...     log.info("update received", chat_id=42)
+Set it up once, then log with context::
+
+    from khronos import logs
+
+    logs.configure(log_dir="logs", service="my-bot")
+    log = logs.get_logger(component="updates")
+    with logs.bind_correlation_id():
+        log.info("update received", chat_id=42)
 """
 
 from khronos.logs._context import (
@@ -45,7 +48,6 @@ from khronos.logs._keys import (
     VERSION,
 )
 from khronos.logs._middleware import CorrelationIdMiddleware
-from khronos.logs._redact import MASK, Redactor, collect_secrets, get_redactor, redact
 from khronos.logs._setup import (
     ENV_LOG_LEVEL,
     configure,
@@ -64,7 +66,6 @@ __all__ = [
     "ENVIRONMENT",
     "ENV_LOG_LEVEL",
     "LEVEL",
-    "MASK",
     "MAX_CORRELATION_ID_LENGTH",
     "MESSAGE",
     "PID",
@@ -76,18 +77,15 @@ __all__ = [
     "CorrelationIdMiddleware",
     "JobRun",
     "LogThrottle",
-    "Redactor",
     "asyncio_exception_handler",
     "bind_correlation_id",
     "bind_user_id",
-    "collect_secrets",
     "configure",
     "configure_from_config",
     "failing_files",
     "flush",
     "get_correlation_id",
     "get_logger",
-    "get_redactor",
     "get_user_id",
     "install_asyncio_handler",
     "install_exception_hooks",
@@ -101,7 +99,6 @@ __all__ = [
     "log_user_action",
     "new_correlation_id",
     "records_lost",
-    "redact",
     "reset",
     "shutdown",
     "uninstall_exception_hooks",

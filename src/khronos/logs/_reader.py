@@ -99,13 +99,13 @@ the writer could not create yet), not a rotation passing through: step over it."
 
 
 class LogReader:
-    """One log read oldest line first, then followed as it grows: every line exactly once.
+    """One log read oldest line first, then followed as it grows: every line exactly once::
 
-    >>> with LogReader(Path("logs"), "combined.log") as reader:  # doctest: +SKIP
-    ...     for line, record in reader.history(leave_partial=True):
-    ...         print(line)
-    ...     for line, record in reader.follow(stop=lambda: False):
-    ...         print(line)
+    with LogReader(Path("logs"), "combined.log") as reader:
+        for line, record in reader.history(leave_partial=True):
+            print(line)
+        for line, record in reader.follow(stop=lambda: False):
+            print(line)
     """
 
     def __init__(

@@ -36,7 +36,7 @@ from khronos.logs._keys import (
     USER_ID,
     VERSION,
 )
-from khronos.logs._redact import Redactor, get_redactor
+from khronos.redact import Redactor, get_redactor
 
 __all__ = ["CONTEXT_ATTR", "Rendered", "Renderer", "pretty_renderer"]
 

@@ -10,7 +10,7 @@ Nothing is dropped when the writer falls behind: the caller waits for room.  A f
 be written (a full disk) keeps its lines in memory, reports once, counts what it has to drop
 (:func:`records_lost`) and resumes by itself.
 
-One process writes a log folder: :func:`configure` locks it (``_dirlock``) and refuses a folder
+One process writes a log folder: :func:`configure` locks it (:func:`_lock_dir`) and refuses a folder
 another process writes.  A child made by ``os.fork()`` keeps logging, synchronously, into its
 parent's files without rotating them (``_sink``).
 """
@@ -35,17 +35,16 @@ from pydantic import SecretStr
 from structlog.typing import EventDict, WrappedLogger
 
 from khronos._version import __version__
-from khronos.config._logging import LOG_LEVELS, LogFilesConfig, LoggingConfig
-from khronos.config._model import KhronosConfig
-from khronos.errors import ConfigError
+from khronos.config import LOG_LEVELS, KhronosConfig, LogFilesConfig, LoggingConfig
+from khronos.errors import ConfigError, KhronosError, LockedError
+from khronos.locks import FileLock
 from khronos.logs._context import _correlation_id, _user_id
-from khronos.logs._dirlock import DirLock
 from khronos.logs._files import Console, LogFile
 from khronos.logs._hooks import install_exception_hooks, uninstall_exception_hooks
 from khronos.logs._keys import CORRELATION_ID, USER_ID
-from khronos.logs._redact import collect_secrets, get_redactor
 from khronos.logs._render import Renderer, pretty_renderer
 from khronos.logs._sink import DEFAULT_MAX_QUEUED, ForeignHandler, Outputs, QueueLogger, Route, Sink
+from khronos.redact import collect_secrets, get_redactor
 
 __all__ = [
     "ENV_LOG_LEVEL",
@@ -61,6 +60,12 @@ __all__ = [
 ]
 
 ENV_LOG_LEVEL = "LOG_LEVEL"
+LOCK_NAME = ".khronos-logs.lock"
+_OP = "configure logging"
+_HINT = (
+    "give each process its own logging.dir, e.g. logs/worker-1; "
+    "for gunicorn/uvicorn workers see 'Several processes' in docs/logs.md"
+)
 QUIET_LOGGERS = ("httpx", "httpcore")
 """Loggers set to WARNING by default: at INFO httpx logs every request URL."""
 ConsoleMode = Literal["auto", "json", "pretty", "off"]
@@ -103,7 +108,7 @@ def _to_args(_logger: WrappedLogger, _method: str, ed: EventDict) -> Any:
 @dataclass
 class _State:
     sink: Sink | None = None
-    dir_lock: DirLock | None = None
+    dir_lock: FileLock | None = None
     root_handler: logging.Handler | None = None
     saved_levels: dict[str, int] = field(default_factory=dict)
     previous_sigterm: Any = None
@@ -245,13 +250,36 @@ def _any_file(files: LogFilesConfig) -> bool:
     )
 
 
-def _lock_dir(directory: Path) -> DirLock:
-    """This process's lock on the folder: the one it already holds, or a new one."""
+def _lock_dir(directory: Path) -> FileLock:
+    """This process's lock on the folder: the one it already holds, or a new one.
+
+    One process writes a log folder: two would rotate the files under each other (one renames
+    ``combined.log`` while the other still appends to it), losing and mixing lines.  A second
+    process gets an error naming the folder and the holder's pid.  A child made by
+    ``os.fork()`` shares the parent's lock file; it only closes its copy (see
+    :func:`_after_fork_in_child`).
+    """
     resolved = directory.resolve()
     held = _state.dir_lock
-    if held is not None and held.directory == resolved and held.is_current():
+    if held is not None and held.path == resolved / LOCK_NAME and held.is_current():
         return held
-    return DirLock.acquire(resolved)
+    try:
+        return FileLock.acquire(
+            resolved / LOCK_NAME, what=f"the log folder {resolved}", op=_OP, hint=_HINT, mode=0o644
+        )
+    except LockedError as exc:
+        who = f"pid {exc.holder}" if exc.holder else "another process"
+        raise KhronosError(
+            f"the log folder {resolved} is already written by another process ({who})",
+            op=_OP,
+            hint=_HINT,
+        ) from None
+    except OSError as exc:
+        raise KhronosError(
+            f"cannot write the log folder {resolved}: {exc.strerror or exc}",
+            op=_OP,
+            hint="check logging.dir and the permissions of that folder",
+        ) from exc
 
 
 def _file_routes(directory: Path, files: LogFilesConfig, outputs: Outputs) -> list[Route]:
@@ -323,13 +351,13 @@ def shutdown() -> None:
         _release_dir_lock()
 
 
-def _release_dir_lock(keep: DirLock | None = None) -> None:
+def _release_dir_lock(keep: FileLock | None = None) -> None:
     held, _state.dir_lock = _state.dir_lock, None
     if held is not None and held is not keep:
         held.release()
 
 
-def _teardown(keep: DirLock | None = None) -> None:
+def _teardown(keep: FileLock | None = None) -> None:
     sink, _state.sink = _state.sink, None
     if sink is not None:
         sink.stop()

@@ -2,7 +2,7 @@
 
 :func:`create_app` builds the Starlette app from the configuration; :func:`serve` runs it with
 uvicorn on ``http.listen`` - with request and idle timeouts and a bound on connections
-(:class:`ConnectionLimits`) - and hands back a :class:`RunningServer` that knows its real port
+(:class:`ConnectionLimits`) - and hands back a :class:`HttpServer` that knows its real port
 (``http.listen`` may say port 0) and shuts down gracefully.
 """
 
@@ -24,7 +24,7 @@ from khronos.server._protocol import (
     auto_max_connections,
     raise_open_files_limit,
 )
-from khronos.server._serve import RunningServer, serve
+from khronos.server._serve import HttpServer, serve
 
 __all__ = [
     "CLIENT_FAULT",
@@ -36,8 +36,8 @@ __all__ = [
     "ConnectionCollector",
     "ConnectionLimits",
     "ConnectionStats",
+    "HttpServer",
     "Readiness",
-    "RunningServer",
     "auto_max_connections",
     "create_app",
     "metrics_token_required",

@@ -30,8 +30,9 @@ from khronos._version import __version__
 from khronos.config import KhronosConfig
 from khronos.errors import ConfigError, KhronosError
 from khronos.health import Health, get_health
-from khronos.logs import CorrelationIdMiddleware, get_redactor
+from khronos.logs import CorrelationIdMiddleware
 from khronos.metrics import Metrics, MetricsMiddleware, metrics_app
+from khronos.redact import get_redactor
 from khronos.server._protocol import CLIENT_FAULT
 
 __all__ = [

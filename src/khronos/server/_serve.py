@@ -1,10 +1,9 @@
 """Run an ASGI app with uvicorn on ``http.listen``, in the running loop, with connection limits.
 
-:func:`serve` binds the socket itself (a busy port fails at once; port 0 resolves to the real
-port), runs uvicorn with :class:`~khronos.server._protocol.GuardedH11Protocol` (request and idle
-timeouts, a connection bound) and hands back a :class:`RunningServer` that shuts down
-gracefully.  Signals stay with the caller (``khronos run``): uvicorn's own handlers are not
-installed.
+:class:`HttpServer` binds the socket itself (a busy port fails at once; port 0 resolves to the
+real port) and runs uvicorn with :class:`~khronos.server._protocol.GuardedH11Protocol` (request
+and idle timeouts, a connection bound); it shuts down gracefully.  Signals stay with the caller
+(``khronos run``): uvicorn's own handlers are not installed.
 """
 
 from __future__ import annotations
@@ -15,16 +14,16 @@ import math
 import socket
 import time
 from collections.abc import Generator
-from types import TracebackType
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from khronos.config import HostPort
 from khronos.errors import KhronosError
+from khronos.lifecycle import Lifecycle
 from khronos.server._protocol import ConnectionLimits, ConnectionStats, protocol_class
 
-__all__ = ["RunningServer", "serve"]
+__all__ = ["HttpServer", "serve"]
 
 _STARTUP_TIMEOUT_S = 10.0
 
@@ -37,23 +36,29 @@ class _Server(uvicorn.Server):
         yield
 
 
-class RunningServer:
-    """A server started by :func:`serve`: its bound address, its connection counters, its
-    task (for a supervisor to watch) and :meth:`stop`."""
+class HttpServer(Lifecycle):
+    """The daemon's HTTP server: :meth:`start` binds ``listen`` (a busy port fails at once; port
+    0 resolves to the real port, :attr:`port`) and returns once it accepts; :meth:`stop` stops
+    accepting and lets requests in flight finish (within ``shutdown_timeout``).  Its
+    :attr:`task` is for a supervisor to watch; :attr:`stats` counts its connections."""
 
     def __init__(
         self,
-        server: uvicorn.Server,
-        task: asyncio.Task[None],
-        host: str,
-        port: int,
-        stats: ConnectionStats | None = None,
-    ):
-        self._server = server
-        self.task = task
-        self.host = host
-        self.port = port
-        self.stats = stats if stats is not None else ConnectionStats(ConnectionLimits())
+        app: ASGIApp,
+        listen: HostPort,
+        *,
+        shutdown_timeout: float = 10.0,
+        limits: ConnectionLimits | None = None,
+    ) -> None:
+        self.app = app
+        self.listen = listen
+        self.shutdown_timeout = shutdown_timeout
+        self.limits = (limits or ConnectionLimits()).resolved()
+        self.stats = ConnectionStats(self.limits)
+        self.host = listen.host
+        self.port = 0
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -61,26 +66,62 @@ class RunningServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def task(self) -> asyncio.Task[None]:
+        """The serving task (after :meth:`start`)."""
+        if self._task is None:
+            raise RuntimeError("the HTTP server is not started")
+        return self._task
+
+    async def start(self) -> None:
+        """Bind and serve; :class:`KhronosError` when the port is busy or the app fails."""
+        if self._task is not None:
+            return
+        limits = self.limits
+        sock = _bind(self.listen)
+        config = uvicorn.Config(
+            self.app,
+            http=protocol_class(self.stats),
+            ws="none",  # no websocket routes: an upgrade request is answered as plain HTTP
+            log_config=None,
+            access_log=False,
+            lifespan="auto",
+            timeout_keep_alive=max(1, math.ceil(limits.idle_timeout)),
+            # asyncio accepts up to `backlog` connections per wake-up before the protocol can
+            # refuse any: a small batch keeps a burst within the descriptors the bound leaves
+            backlog=min(2048, max(16, (limits.max_connections or 8192) // 4)),
+            timeout_graceful_shutdown=max(1, round(self.shutdown_timeout)),
+            server_header=False,
+        )
+        server = self._server = _Server(config)
+        task = self._task = asyncio.create_task(
+            _run(server, sock), name=f"khronos-http-{self.listen}"
+        )
+        deadline = time.monotonic() + _STARTUP_TIMEOUT_S
+        while not server.started:
+            if task.done() or time.monotonic() > deadline:
+                sock.close()
+                await self.stop()
+                raise KhronosError(
+                    f"the HTTP server on {self.listen} did not start",
+                    op="serve",
+                    hint="see the log above for the cause (e.g. an app lifespan error)",
+                    recoverable=True,
+                )
+            await asyncio.sleep(0.01)
+        self.host, self.port = sock.getsockname()[:2]
+
     async def stop(self) -> None:
         """Stop accepting, let requests in flight finish (within the timeout), then return."""
+        if self._server is None or self._task is None:
+            return
         self._server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+            await self._task
 
     async def wait(self) -> None:
         """Wait until the server stops."""
         await asyncio.shield(self.task)
-
-    async def __aenter__(self) -> RunningServer:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 async def serve(
@@ -89,48 +130,13 @@ async def serve(
     *,
     shutdown_timeout: float = 10.0,
     limits: ConnectionLimits | None = None,
-) -> RunningServer:
-    """Start serving ``app`` on ``listen`` in the running loop; return once it accepts.
-
-    The socket is bound here, so a busy port raises :class:`KhronosError` at once and port 0
-    resolves to the real port (``RunningServer.port``).  ``limits`` sets the request and idle
-    timeouts and the connection bound (default: 10 s, 5 s, half the open-files limit).
-    ``await server.stop()`` (or leaving ``async with``) shuts down gracefully, waiting up to
-    ``shutdown_timeout`` seconds for requests in flight.
-    """
-    resolved = (limits or ConnectionLimits()).resolved()
-    stats = ConnectionStats(resolved)
-    sock = _bind(listen)
-    config = uvicorn.Config(
-        app,
-        http=protocol_class(stats),
-        ws="none",  # no websocket routes: an upgrade request is answered as plain HTTP
-        log_config=None,
-        access_log=False,
-        lifespan="auto",
-        timeout_keep_alive=max(1, math.ceil(resolved.idle_timeout)),
-        # asyncio accepts up to `backlog` connections per wake-up before the protocol can
-        # refuse any: a small batch keeps a burst within the descriptors the bound leaves
-        backlog=min(2048, max(16, (resolved.max_connections or 8192) // 4)),
-        timeout_graceful_shutdown=max(1, round(shutdown_timeout)),
-        server_header=False,
-    )
-    server = _Server(config)
-    task = asyncio.create_task(_run(server, sock), name=f"khronos-http-{listen}")
-    deadline = time.monotonic() + _STARTUP_TIMEOUT_S
-    while not server.started:
-        if task.done() or time.monotonic() > deadline:
-            sock.close()
-            await RunningServer(server, task, listen.host, 0).stop()
-            raise KhronosError(
-                f"the HTTP server on {listen} did not start",
-                op="serve",
-                hint="see the log above for the cause (e.g. an app lifespan error)",
-                recoverable=True,
-            )
-        await asyncio.sleep(0.01)
-    host, port = sock.getsockname()[:2]
-    return RunningServer(server, task, host, port, stats)
+) -> HttpServer:
+    """An :class:`HttpServer` for ``app`` on ``listen``, started; ``await server.stop()`` (or
+    ``async with``) shuts it down.  ``limits`` sets the request and idle timeouts and the
+    connection bound (default: 10 s, 5 s, half the open-files limit)."""
+    server = HttpServer(app, listen, shutdown_timeout=shutdown_timeout, limits=limits)
+    await server.start()
+    return server
 
 
 async def _run(server: uvicorn.Server, sock: socket.socket) -> None:

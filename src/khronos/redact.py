@@ -34,6 +34,7 @@ __all__ = [
     "Redactor",
     "collect_secrets",
     "get_redactor",
+    "is_secret_key",
     "redact",
     "url_secrets",
 ]
@@ -98,8 +99,9 @@ _HINTS = (":", "=", "%3", "%25", "earer", "asic", "AKIA", "ASIA")
 # camelCase boundary, and ends it.
 _SECRET_FIELD = re.compile(
     r"(?:^|[_-]|(?<=[a-z0-9])(?=[A-Z]))"
-    r"(?i:token|secret|password|passwd|passphrase|authorization|auth|cookies?|api[_-]?key|"
-    r"private[_-]?key|secret[_-]?access[_-]?key|credentials?)$"
+    r"(?i:token|secret|password|passwd|passphrase|authorization|auth|cookies?|credentials?|"
+    r"(?:api|access|account|customer|encryption|master|private|secret|signing|sse)[_-]?key|"
+    r"secret[_-]?access[_-]?key)$"
 )
 _MAX_DEPTH = 16
 """Nested values deeper than this are written as their (redacted) ``str()``: no cycles."""
@@ -188,7 +190,7 @@ class Redactor:
         """
         if value is None or isinstance(value, bool):
             return value
-        if key is not None and _is_secret_key(key):
+        if key is not None and is_secret_key(key):
             return value if isinstance(value, str | bytes) and not value else MASK
         if isinstance(value, str):
             return self.redact(value)
@@ -230,12 +232,15 @@ def _is_secret_name(name: object) -> bool:
     """Whether a header-like name (``"Authorization"``, ``b"x-api-key"``) holds a secret."""
     if isinstance(name, bytes):
         name = name.decode("latin-1")
-    return isinstance(name, str) and _is_secret_key(name)
+    return isinstance(name, str) and is_secret_key(name)
 
 
 @functools.lru_cache(maxsize=4096)
-def _is_secret_key(name: str) -> bool:
-    """Whether a field name holds a secret (cached: log records reuse a few names)."""
+def is_secret_key(name: str) -> bool:
+    """Whether a name (a log field, a config key, an environment variable) holds a secret:
+    ``token``, ``password``, ``api_key``, ``x-api-key``, ``botToken``, ``secret-access-key``,
+    ``TELEGRAM_BOT_TOKEN``, ``sse-customer-key``...  The one rule set every part uses (cached:
+    log records reuse a few names)."""
     return _SECRET_FIELD.search(name) is not None
 
 

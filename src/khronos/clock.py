@@ -1,4 +1,9 @@
-"""The clock the alert engine, outbox worker and breaker read, injectable so tests never sleep."""
+"""The one clock: monotonic time for intervals, wall time for people, and a sleep that honours both.
+
+Every part that measures time takes a :class:`Clock` (default :class:`SystemClock`), so tests
+drive it with :class:`ManualClock` and never sleep: the alert engine, its delivery worker and
+breakers, the backup supervisor and status tracking.
+"""
 
 from __future__ import annotations
 
