@@ -17,38 +17,21 @@ import pytest
 import structlog
 
 from khronos.backup import (
-    Clock,
     ProcessHandle,
     ProcessRunner,
     RecordingAlertSink,
     Supervisor,
 )
 from khronos.backup._supervisor import forward_log_line, parse_log_line
-from khronos.config._backup import RestartPolicy
+from khronos.clock import Clock, ManualClock
+from khronos.config import RestartPolicy
 from tests.backup.conftest import wait_for
-
-
-class FakeClock:
-    """Time that only moves when something sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 class FakeProcess:
     """A process that lives ``lifetime`` fake seconds, or until signalled."""
 
-    def __init__(self, pid: int, lifetime: float, clock: FakeClock) -> None:
+    def __init__(self, pid: int, lifetime: float, clock: ManualClock) -> None:
         self.pid = pid
         self._lifetime = lifetime
         self._clock = clock
@@ -71,7 +54,7 @@ class FakeProcess:
 class FakeRunner:
     """Spawns FakeProcesses with the given lifetimes (0: runs until signalled)."""
 
-    def __init__(self, lifetimes: list[float], clock: FakeClock) -> None:
+    def __init__(self, lifetimes: list[float], clock: ManualClock) -> None:
         self.lifetimes = lifetimes
         self.clock = clock
         self.spawned: list[FakeProcess] = []
@@ -103,7 +86,7 @@ def _members(protocol: type) -> list[str]:
 
 @pytest.mark.parametrize(
     ("fake", "protocol"),
-    [(FakeClock, Clock), (FakeRunner, ProcessRunner), (FakeProcess, ProcessHandle)],
+    [(ManualClock, Clock), (FakeRunner, ProcessRunner), (FakeProcess, ProcessHandle)],
 )
 def test_fakes_have_the_protocol_signatures(fake: type, protocol: type) -> None:
     """Each fake has every protocol method with the same signature and async-ness."""
@@ -122,7 +105,7 @@ def test_fakes_have_the_protocol_signatures(fake: type, protocol: type) -> None:
 @pytest.mark.asyncio
 async def test_gives_up_after_max_restarts_quick_crashes() -> None:
     """Three one-second runs with max_restarts=2: two restarts, then a CRITICAL alert."""
-    clock = FakeClock()
+    clock = ManualClock()
     runner = FakeRunner([1, 1, 1], clock)
     alerts = RecordingAlertSink()
     sup = Supervisor(["ls"], {}, policy=_policy(), alerts=alerts, runner=runner, clock=clock)
@@ -136,7 +119,7 @@ async def test_gives_up_after_max_restarts_quick_crashes() -> None:
 @pytest.mark.asyncio
 async def test_a_long_run_resets_the_quick_crash_count() -> None:
     """A run longer than min_uptime starts the count again."""
-    clock = FakeClock()
+    clock = ManualClock()
     runner = FakeRunner([1, 20, 1, 1, 1], clock)
     sup = Supervisor(["ls"], {}, policy=_policy(), runner=runner, clock=clock)
     await sup.start()
@@ -148,7 +131,7 @@ async def test_a_long_run_resets_the_quick_crash_count() -> None:
 @pytest.mark.asyncio
 async def test_exit_fires_error_and_health_resolves_it() -> None:
     """An exit raises the ERROR alert; the restarted child answering resolves it."""
-    clock = FakeClock()
+    clock = ManualClock()
     runner = FakeRunner([30], clock)
     alerts = RecordingAlertSink()
     sup = Supervisor(["ls"], {}, policy=_policy(), alerts=alerts, runner=runner, clock=clock)
@@ -163,7 +146,7 @@ async def test_exit_fires_error_and_health_resolves_it() -> None:
 @pytest.mark.asyncio
 async def test_unresponsive_child_fires_error_and_health_resolves_it() -> None:
     """A running child reported unresponsive raises the ERROR alert; an answer resolves it."""
-    clock = FakeClock()
+    clock = ManualClock()
     alerts = RecordingAlertSink()
     runner = FakeRunner([], clock)
     sup = Supervisor(["ls"], {}, policy=_policy(), alerts=alerts, runner=runner, clock=clock)
@@ -179,7 +162,7 @@ async def test_unresponsive_child_fires_error_and_health_resolves_it() -> None:
 @pytest.mark.asyncio
 async def test_refresh_fires_the_open_alert_again() -> None:
     """After giving up, each refresh fires the CRITICAL alert again (the engine repeats it)."""
-    clock = FakeClock()
+    clock = ManualClock()
     alerts = RecordingAlertSink()
     runner = FakeRunner([1], clock)
     sup = Supervisor(["ls"], {}, policy=_policy(0), alerts=alerts, runner=runner, clock=clock)
@@ -246,7 +229,7 @@ def test_child_dies_with_khronos(tmp_path: Path) -> None:
         import asyncio, pathlib
         from datetime import timedelta
         from khronos.backup import Supervisor
-        from khronos.config._backup import RestartPolicy
+        from khronos.config import RestartPolicy
         async def main():
             sup = Supervisor(["sleep", "120"], {{"PATH": "/usr/bin:/bin"}}, policy=RestartPolicy())
             await sup.start()

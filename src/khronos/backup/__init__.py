@@ -40,11 +40,9 @@ from khronos.backup._status import (
 )
 from khronos.backup._supervisor import (
     AsyncioProcessRunner,
-    Clock,
     ProcessHandle,
     ProcessRunner,
     Supervisor,
-    SystemClock,
 )
 from khronos.backup._sync import SyncOutcome, backup_now, sync_and_wait
 from khronos.backup._verify import VerifyReport, VerifyScheduler, verify_all, verify_database
@@ -58,7 +56,6 @@ __all__ = [
     "AsyncioProcessRunner",
     "BackupCollector",
     "BackupService",
-    "Clock",
     "ControlClient",
     "ControlError",
     "DbStatus",
@@ -76,7 +73,6 @@ __all__ = [
     "SyncError",
     "SyncOutcome",
     "SyncResult",
-    "SystemClock",
     "VerifyReport",
     "VerifyResult",
     "VerifyScheduler",

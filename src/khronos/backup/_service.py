@@ -54,9 +54,10 @@ from khronos.backup._status import (
     status_document,
     write_json_atomic,
 )
-from khronos.backup._supervisor import Clock, ProcessRunner, Supervisor, SystemClock
+from khronos.backup._supervisor import ProcessRunner, Supervisor
 from khronos.backup._sync import force_snapshot, sync_and_wait
 from khronos.backup._tracker import DbTracker, change_time
+from khronos.clock import Clock, SystemClock
 from khronos.config import BackupConfig, DatabaseConfig, KhronosConfig
 from khronos.errors import BackupError, SyncError
 from khronos.health import get_health, spawn
@@ -196,7 +197,7 @@ class BackupService(Lifecycle):
 
     def status(self) -> list[DbStatus]:
         """The current status of every database (Litestream's errors translated, masked)."""
-        now = self.clock.time()
+        now = self.clock.wall()
         verify = read_verify_file(self.state_dir)
         out = []
         for label, tracker in self.trackers.items():
@@ -214,7 +215,7 @@ class BackupService(Lifecycle):
             raise SyncError("backup is not running", op="backup now", hint="call start() first")
         dbs = [self.backup.select(db)] if db is not None else list(self.backup.dbs)
         results = await sync_and_wait(self._client, dbs, timeout=timeout, clock=self.clock)
-        now = self.clock.time()
+        now = self.clock.wall()
         for selected, result in zip(dbs, results, strict=False):
             self.trackers[selected.label].observe(result.txid, result.replicated_txid, now)
             self.keeper.observed(selected.label, result.txid)
@@ -343,7 +344,7 @@ class BackupService(Lifecycle):
             listing = {entry.path: entry for entry in await client.list()}
         except ControlError:
             return False
-        now = self.clock.time()
+        now = self.clock.wall()
         for label, tracker in self.trackers.items():
             entry = listing.get(str(tracker.db.path))
             tracker.replicating = entry is not None and entry.status == "replicating"

@@ -23,10 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -38,17 +37,16 @@ from khronos.backup._process import (
     forward_log_line,
     parse_log_line,
 )
+from khronos.clock import Clock, SystemClock
 from khronos.config import RestartPolicy
 from khronos.health import get_health, spawn
 
 __all__ = [
     "REPLICATION_ALERT",
     "AsyncioProcessRunner",
-    "Clock",
     "ProcessHandle",
     "ProcessRunner",
     "Supervisor",
-    "SystemClock",
     "forward_log_line",
     "parse_log_line",
 ]
@@ -65,35 +63,6 @@ class _OpenAlert:
     details: dict[str, Any]
     since: float | None = None
     """Wall time the problem began (the first exit, or the first stalled poll)."""
-
-
-class Clock(Protocol):
-    """Time as the supervisor sees it."""
-
-    def monotonic(self) -> float:
-        """Seconds on a monotonic clock."""
-
-    def time(self) -> float:
-        """Wall-clock seconds since the epoch."""
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds``."""
-
-
-class SystemClock:
-    """The real clock."""
-
-    def monotonic(self) -> float:
-        """:func:`time.monotonic`."""
-        return time.monotonic()
-
-    def time(self) -> float:
-        """:func:`time.time`."""
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        """:func:`asyncio.sleep`."""
-        await asyncio.sleep(seconds)
 
 
 class Supervisor:
@@ -212,7 +181,7 @@ class Supervisor:
                 "hint": "a hung Litestream: check its log lines and the replica; restarting "
                 "khronos restarts it",
             },
-            since=self.clock.time() - seconds,
+            since=self.clock.wall() - seconds,
         )
         return True
 
@@ -369,7 +338,7 @@ class Supervisor:
             f"Backup replication is down: Litestream exited with code {rc}; "
             f"restarting in {delay:g}s",
             details,
-            since=self.clock.time(),
+            since=self.clock.wall(),
         )
         return True
 

@@ -27,7 +27,7 @@ from khronos.backup._invocation import (
     scrub,
 )
 from khronos.backup._status import Source, local_position, replica_position
-from khronos.backup._supervisor import Clock, SystemClock
+from khronos.clock import Clock, SystemClock
 from khronos.config import BackupConfig, DatabaseConfig, KhronosConfig
 from khronos.errors import BackupError, SyncError
 
