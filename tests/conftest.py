@@ -7,13 +7,13 @@ skipped - say because ``prometheus`` is not installed - fails instead, with the 
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
 
-REQUIRE_INTEGRATION = "KHRONOS_REQUIRE_INTEGRATION"
+from tests.support import REQUIRE_INTEGRATION, WriteConfig
+
 _KHRONOS_ENV = ("KHRONOS_CONFIG", "KHRONOS_DEBUG", "LOG_LEVEL")
 
 
@@ -40,17 +40,6 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see the developer's Khronos settings."""
     for name in _KHRONOS_ENV:
         monkeypatch.delenv(name, raising=False)
-
-
-def require_binary(name: str) -> str:
-    """The path of a system binary, or skip with a one-line reason (a failure in CI)."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed (run `make system-deps` as root)")
-    return path
-
-
-WriteConfig = Callable[[str], Path]
 
 
 @pytest.fixture(name="write_config")

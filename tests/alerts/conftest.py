@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts import AlertEngine, AlertMetrics, Outbox, TelegramNotifier
+from khronos.alerts import AlertEngine, AlertMetrics, Outbox
 from khronos.clock import ManualClock
-from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
-from tests.polling import wait_for
+from tests.alerts.fake_telegram import FakeTelegram, FakeTelegramServer
+from tests.alerts.helpers import MakeEngine, notifier_for
 from tests.smallfs import SmallFilesystem, small_filesystem
-
-FAULT_REPEAT = int(os.environ.get("KHRONOS_FAULT_REPEAT", "2"))
-
-MakeEngine = Callable[..., AlertEngine]
 
 
 @pytest.fixture(name="clock")
@@ -38,20 +33,6 @@ def fixture_telegram(clock: ManualClock) -> Iterator[FakeTelegram]:
 def fixture_registry() -> CollectorRegistry:
     """A fresh metrics registry."""
     return CollectorRegistry()
-
-
-def notifier_for(
-    fake: FakeTelegram, *, chat: str = "111", critical: str | None = None, **kwargs: object
-) -> TelegramNotifier:
-    """A Telegram notifier pointed at the fake server."""
-    return TelegramNotifier(
-        bot_token=TOKEN,
-        chat_id=chat,
-        critical_chat_id=critical,
-        api_url=fake.url,
-        timeout=kwargs.pop("timeout", 2.0),  # type: ignore[arg-type]
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 @pytest_asyncio.fixture(name="make_engine")
@@ -83,30 +64,6 @@ async def fixture_make_engine(
     for engine in engines:
         await engine.stop()
         engine.outbox.close()
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """:func:`tests.polling.wait_for`, as the alert tests call it."""
-    await wait_for(condition, timeout=timeout)
-
-
-async def wait_attempted(engine: AlertEngine, alert_id: str, attempts: int = 1) -> None:
-    """Wait until every row of an alert was tried (and failed) ``attempts`` times."""
-    await wait_until(lambda: engine.outbox.pending(alert_id).attempts >= attempts)
-
-
-async def advance_until(
-    clock: ManualClock, condition: Callable[[], bool], step: float = 1.0
-) -> None:
-    """Move the manual clock by ``step`` per poll until ``condition`` holds (real-time deadline)."""
-
-    def advanced() -> bool:
-        if condition():
-            return True
-        clock.advance(step)
-        return False
-
-    await wait_until(advanced)
 
 
 @pytest.fixture(name="small_fs")

@@ -10,7 +10,7 @@ import pytest_asyncio
 from starlette.applications import Starlette
 
 from khronos.alerts import AlertEngine, alert_routes
-from tests.alerts.conftest import MakeEngine
+from tests.alerts.helpers import MakeEngine
 
 TOKEN = "s3cret-http-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

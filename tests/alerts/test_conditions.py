@@ -8,8 +8,8 @@ import pytest
 
 from khronos.alerts import Level
 from khronos.clock import ManualClock
-from tests.alerts.conftest import MakeEngine, wait_until
 from tests.alerts.fake_telegram import FakeTelegram
+from tests.alerts.helpers import MakeEngine, wait_until
 
 
 @pytest.mark.asyncio

@@ -10,8 +10,9 @@ from prometheus_client import CollectorRegistry
 
 from khronos.alerts import AlertEngine, LogNotifier
 from khronos.clock import ManualClock, SystemClock
-from tests.alerts.conftest import FAULT_REPEAT, MakeEngine, wait_attempted, wait_until
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram
+from tests.alerts.helpers import MakeEngine, wait_attempted, wait_until
+from tests.support import fault_repeat
 
 CHAT_NOT_FOUND = (
     400,
@@ -20,7 +21,7 @@ CHAT_NOT_FOUND = (
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("round_", range(FAULT_REPEAT))
+@pytest.mark.parametrize("round_", range(fault_repeat()))
 async def test_outage_of_five_minutes_delivers_everything_in_order_once(
     make_engine: MakeEngine,
     telegram: FakeTelegram,

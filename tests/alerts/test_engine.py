@@ -19,8 +19,8 @@ from khronos.alerts import (
     alert_service_unhealthy,
 )
 from khronos.clock import ManualClock
-from tests.alerts.conftest import MakeEngine
 from tests.alerts.fake_telegram import FakeTelegram
+from tests.alerts.helpers import MakeEngine
 
 
 @pytest.mark.asyncio

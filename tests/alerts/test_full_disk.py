@@ -22,8 +22,8 @@ from starlette.applications import Starlette
 from khronos.alerts import Level, Outbox, OutboxError, alert_routes
 from khronos.alerts._outbox import OutboxRow
 from khronos.clock import ManualClock
-from tests.alerts.conftest import MakeEngine, advance_until, wait_until
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram
+from tests.alerts.helpers import MakeEngine, advance_until, wait_until
 from tests.smallfs import SmallFilesystem
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,9 @@ from prometheus_client import CollectorRegistry
 
 from khronos.alerts import Level, Outbox
 from khronos.alerts._outbox import OutboxRow
-from tests.alerts.conftest import FAULT_REPEAT, MakeEngine
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram
+from tests.alerts.helpers import MakeEngine
+from tests.support import fault_repeat
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,7 +99,7 @@ async def test_dropped_alerts_are_counted(
 
 @pytest.mark.integration
 @pytest.mark.asyncio
-@pytest.mark.parametrize("round_", range(FAULT_REPEAT))
+@pytest.mark.parametrize("round_", range(fault_repeat()))
 async def test_kill_9_with_pending_alerts_then_restart_delivers_all(
     tmp_path: Path, telegram: FakeTelegram, make_engine: MakeEngine, round_: int
 ) -> None:

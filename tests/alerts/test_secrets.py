@@ -18,8 +18,8 @@ from khronos.checks import CheckRunner, HttpCheck
 from khronos.clock import ManualClock
 from khronos.config import parse_config
 from khronos.redact import MASK, Redactor
-from tests.alerts.conftest import notifier_for
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram
+from tests.alerts.helpers import notifier_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HTTP_TOKEN = "configured-http-token-7f3a9c"

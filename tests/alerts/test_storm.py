@@ -8,8 +8,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from khronos.clock import ManualClock
-from tests.alerts.conftest import MakeEngine
 from tests.alerts.fake_telegram import FakeTelegram
+from tests.alerts.helpers import MakeEngine
 
 STORM = 100_000
 MEMORY_BOUND = 10_000_000

@@ -25,8 +25,8 @@ from tests.backup.conftest import (
     s3_replica_yaml,
 )
 from tests.backup.test_restore_support import digests, ids, insert_wal_only, replicating
-from tests.conftest import require_binary
 from tests.proxy import TcpProxy
+from tests.support import require_binary
 
 pytestmark = pytest.mark.integration
 

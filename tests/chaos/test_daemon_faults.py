@@ -30,9 +30,9 @@ from tests.chaos.harness import (
     timed,
     wait_gone,
 )
-from tests.conftest import require_binary
 from tests.daemon.harness import HTTP_TOKEN, Running, khronos, poll
 from tests.smallfs import small_filesystem
+from tests.support import require_binary
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,6 @@ import pytest_asyncio
 from prometheus_client import CollectorRegistry
 
 from khronos.alerts import AlertEngine, AlertMetrics, LogNotifier, Outbox
-from khronos.checks import Check, CheckRunner
 from khronos.clock import ManualClock
 
 
@@ -36,8 +35,3 @@ async def fixture_engine(
     )
     yield engine
     engine.outbox.close()
-
-
-def runner_for(engine: AlertEngine, check: Check, registry: CollectorRegistry) -> CheckRunner:
-    """A runner for one check."""
-    return CheckRunner(engine, [check], registry=registry)

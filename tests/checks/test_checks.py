@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,17 +22,11 @@ from khronos.checks import (
 )
 from khronos.clock import ManualClock
 from khronos.config import parse_config
-from tests.checks.conftest import runner_for
+from tests.checks.helpers import queued_texts, runner_for
 
 
 def up(registry: CollectorRegistry, check: str) -> float | None:
     return registry.get_sample_value("khronos_check_up", {"check": check})
-
-
-def queued_texts(engine: AlertEngine) -> list[str]:
-    """The plain text of every alert queued in the engine's outbox, oldest first."""
-    with sqlite3.connect(engine.outbox.path) as db:
-        return [row[0] for row in db.execute("SELECT plain FROM outbox ORDER BY id")]
 
 
 @pytest.mark.asyncio

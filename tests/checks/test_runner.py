@@ -15,8 +15,7 @@ from khronos.alerts import AlertEngine, AlertMetrics, LogNotifier, Outbox
 from khronos.checks import CheckRunner, HttpCheck, MemoryCheck
 from khronos.clock import ManualClock
 from khronos.health import Health, set_health
-from tests.checks.conftest import runner_for
-from tests.checks.test_checks import queued_texts
+from tests.checks.helpers import queued_texts, runner_for
 
 
 @pytest.mark.asyncio

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from khronos.cli import cli
-from tests.conftest import WriteConfig
+from tests.support import WriteConfig
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -10,7 +10,7 @@ import pytest
 from khronos import logs
 from khronos.config import load_config, parse_config, resolve_config_path
 from khronos.errors import ConfigError
-from tests.conftest import WriteConfig
+from tests.support import WriteConfig
 
 
 def problems(text: str, **kwargs: object) -> list[str]:

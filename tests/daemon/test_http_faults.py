@@ -9,7 +9,6 @@ fault, never floods its log, and comes back by itself.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import socket
 from collections.abc import Iterator
@@ -21,7 +20,6 @@ import psutil
 import pytest
 
 from tests.alerts.fake_telegram import FakeTelegram
-from tests.conftest import require_binary
 from tests.daemon.harness import (
     HTTP_TOKEN,
     Running,
@@ -33,10 +31,10 @@ from tests.daemon.harness import (
     write_config,
 )
 from tests.smallfs import small_filesystem
+from tests.support import fault_repeat, require_binary
 
 pytestmark = pytest.mark.integration
 
-FAULT_REPEAT = int(os.environ.get("KHRONOS_FAULT_REPEAT", "2"))
 NO_CHECKS = "{memory: null, disk: null}"
 FAST = ", request_timeout: 2s, idle_timeout: 1s"
 ACCEPT_ERROR = "socket.accept() out of system resource"
@@ -155,7 +153,7 @@ def test_fuzzed_requests_never_get_a_5xx_nor_an_error_line(
     write_config(tmp_path, telegram, backup=False, http_extra=FAST, checks=NO_CHECKS)
     daemon = start(tmp_path, env)
     address = host_port(daemon.url)
-    cases = fuzz_corpus(seed=9, mutations=200 * FAULT_REPEAT)
+    cases = fuzz_corpus(seed=9, mutations=200 * fault_repeat())
     try:
         with ThreadPoolExecutor(max_workers=16) as pool:
             answers = list(pool.map(lambda c: exchange(address, c[0], half_close=c[1]), cases))

@@ -31,7 +31,7 @@ from tests.daemon.harness import (
     stop,
     write_config,
 )
-from tests.metrics.test_deploy import PROVIDED_BY_OTHER_COMPONENTS
+from tests.metrics.helpers import PROVIDED_BY_OTHER_COMPONENTS
 
 pytestmark = pytest.mark.integration
 

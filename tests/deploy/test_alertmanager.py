@@ -32,10 +32,9 @@ from khronos.checks import CheckRunner
 from khronos.config import KhronosConfig
 from khronos.metrics import Metrics
 from khronos.server import create_app
-from tests.conftest import require_binary
+from tests.metrics.helpers import free_port, metric_names
 from tests.metrics.live import running
-from tests.metrics.test_deploy import _metric_names
-from tests.metrics.test_prometheus import _free_port
+from tests.support import require_binary
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "alert-rules.yml"
@@ -75,7 +74,7 @@ def test_every_alert_has_a_known_severity_and_a_summary() -> None:
         assert rule["annotations"]["description"], rule["alert"]
 
 
-def _exported_metric_names(tmp_path: Path) -> set[str]:
+def _exportedmetric_names(tmp_path: Path) -> set[str]:
     """Every sample name Khronos' collectors export, each one exercised once."""
     registry = CollectorRegistry()
     metrics = Metrics(registry)
@@ -102,9 +101,9 @@ def _exported_metric_names(tmp_path: Path) -> set[str]:
 
 def test_rules_name_only_metrics_khronos_exports(tmp_path: Path) -> None:
     """Every metric in the rules' PromQL is exported by Khronos (or is Prometheus' `up`)."""
-    used = {name for rule in _alert_rules() for name in _metric_names(rule["expr"])}
+    used = {name for rule in _alert_rules() for name in metric_names(rule["expr"])}
     assert "khronos_backup_up" in used
-    assert used - _exported_metric_names(tmp_path) - {"up"} == set()
+    assert used - _exportedmetric_names(tmp_path) - {"up"} == set()
 
 
 def test_prometheus_yml_loads_the_rules_and_sends_to_alertmanager() -> None:
@@ -412,7 +411,7 @@ def test_backup_down_reaches_the_webhook_through_prometheus_and_alertmanager(
     """backup_up 0 on /metrics -> KhronosBackupDown{db="app"} POSTed to the critical receiver."""
     prometheus = require_binary("prometheus")
     alertmanager = require_binary("prometheus-alertmanager")
-    am_port, prom_port = _free_port(), _free_port()
+    am_port, prom_port = free_port(), free_port()
     rules = _fast_rules(tmp_path / "rules.yml")
     with (
         _webhook() as (url, received, lock),

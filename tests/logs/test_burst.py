@@ -12,7 +12,7 @@ import pytest
 
 from khronos import logs
 from khronos.logs._sink import DEFAULT_MAX_QUEUED
-from tests.logs.conftest import Setup, read_lines
+from tests.logs.helpers import Setup, read_lines
 
 THREADS = 4
 PER_THREAD = 10_000

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from khronos import logs
 from khronos.cli import cli
 from khronos.config import parse_config
-from tests.logs.conftest import Setup
+from tests.logs.helpers import Setup
 
 
 def _write(directory: Path, name: str, records: list[dict[str, object]]) -> None:

@@ -9,7 +9,7 @@ import pytest
 from khronos import logs, redact
 from khronos.config import parse_config
 from khronos.errors import ConfigError
-from tests.logs.conftest import Setup, read_lines
+from tests.logs.helpers import Setup, read_lines
 
 
 def test_defaults_match_the_issue() -> None:

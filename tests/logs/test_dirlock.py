@@ -14,7 +14,7 @@ import pytest
 
 from khronos import logs
 from khronos.errors import KhronosError
-from tests.logs.conftest import Setup, read_lines
+from tests.logs.helpers import Setup, read_lines
 
 _HOLDER = textwrap.dedent(
     """

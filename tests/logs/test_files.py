@@ -7,7 +7,7 @@ from pathlib import Path
 
 from khronos import logs
 from khronos.config import parse_config
-from tests.logs.conftest import Setup, read_lines
+from tests.logs.helpers import Setup, read_lines
 
 
 def test_levels_are_routed_to_their_files(setup_logs: Setup, tmp_path: Path) -> None:

@@ -24,7 +24,8 @@ import pytest
 from khronos import logs
 from khronos.config import parse_config
 from khronos.logs._reader import LogReader
-from tests.logs.conftest import Setup, fault_repeat
+from tests.logs.helpers import Setup
+from tests.support import fault_repeat
 
 LINES = 400
 

@@ -12,7 +12,7 @@ from typing import Any
 from khronos import logs
 from khronos.config import parse_config
 from khronos.errors import KhronosError
-from tests.logs.conftest import Setup, read_lines
+from tests.logs.helpers import Setup, read_lines
 
 
 def _log_lines(count: int) -> None:

@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from khronos import logs
-from tests.logs.conftest import Setup, read_lines
+from tests.logs.helpers import Setup, read_lines
 
 KEYS = ["@timestamp", "level", "message", "correlationId", "userId", "service"]
 

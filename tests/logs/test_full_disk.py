@@ -16,7 +16,7 @@ import pytest
 
 from khronos import logs
 from khronos.logs import _files
-from tests.logs.conftest import Setup, read_lines, wait_until
+from tests.logs.helpers import Setup, read_lines, wait_until
 from tests.smallfs import SmallFilesystem
 
 ENOSPC_TEXT = "No space left on device"

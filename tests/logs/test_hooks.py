@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from khronos import logs
-from tests.logs.conftest import Setup, read_lines
+from tests.logs.helpers import Setup, read_lines
 
 
 @pytest.mark.integration

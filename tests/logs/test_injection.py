@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from khronos import logs
-from tests.logs.conftest import Setup
+from tests.logs.helpers import Setup
 
 HOSTILE = st.text(
     alphabet=st.characters(codec=None, exclude_categories=()),

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from khronos import logs, redact
 from khronos.config import parse_config
-from tests.logs.conftest import Setup, read_lines
+from tests.logs.helpers import Setup, read_lines
 
 BOT_SECRET = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"
 BOT_TOKEN = f"123456789:{BOT_SECRET}"

@@ -15,7 +15,7 @@ import pytest
 
 from khronos import logs
 from khronos.logs import _setup
-from tests.logs.conftest import Setup, read_lines, wait_until
+from tests.logs.helpers import Setup, read_lines, wait_until
 
 LINES = 1000
 _WRITER = textwrap.dedent(

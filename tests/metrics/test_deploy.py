@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,42 +14,19 @@ from prometheus_client import CollectorRegistry
 from khronos.config import KhronosConfig
 from khronos.metrics import Metrics
 from khronos.server import create_app
-from tests.conftest import require_binary
+from tests.metrics.helpers import PROVIDED_BY_OTHER_COMPONENTS, metric_names
 from tests.metrics.live import running
+from tests.support import require_binary
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 # Registered by other components of `khronos run` (backup, alerts), not by khronos.metrics:
 # their issues define them, and the dashboard shows them.
-PROVIDED_BY_OTHER_COMPONENTS = {
-    "khronos_backup_lag_seconds",
-    "khronos_backup_last_sync_timestamp_seconds",
-    "khronos_backup_up",
-    "khronos_alerts_sent_total",
-}
-_PROMQL_WORDS = {
-    "by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool", "and",
-    "or", "unless", "le", "inf", "nan",
-}  # fmt: skip
 
 
 def _dashboard() -> dict[str, Any]:
     text = (DEPLOY / "grafana" / "khronos-dashboard.json").read_text(encoding="utf-8")
     return dict(json.loads(text))
-
-
-def _metric_names(expr: str) -> set[str]:
-    """Identifiers in a PromQL expression that are metric names (not functions, labels...)."""
-    expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
-    expr = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", expr)  # grouping labels
-    expr = re.sub(r"\[[^\]]*\]", "", expr)  # range selectors, $__rate_interval
-    expr = re.sub(r'"[^"]*"', "", expr)
-    names = set()
-    for match in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr):
-        following = expr[match.end() :].lstrip()[:1]
-        if following != "(" and match.group().lower() not in _PROMQL_WORDS:
-            names.add(match.group())
-    return names
 
 
 @pytest.mark.integration
@@ -87,7 +63,7 @@ def test_dashboard_is_importable_json() -> None:
 def test_metric_name_extraction() -> None:
     """The PromQL name extractor keeps metric names and drops functions and labels."""
     expr = 'histogram_quantile(0.95, sum by (le, provider) (rate(a_bucket{x="y"}[5m]))) / b'
-    assert _metric_names(expr) == {"a_bucket", "b"}
+    assert metric_names(expr) == {"a_bucket", "b"}
 
 
 @pytest.mark.integration
@@ -109,7 +85,7 @@ def test_dashboard_names_only_exported_metrics() -> None:
         name
         for panel in _dashboard()["panels"]
         for target in panel.get("targets", ())
-        for name in _metric_names(target["expr"])
+        for name in metric_names(target["expr"])
     }
     assert used
     assert used - exported - PROVIDED_BY_OTHER_COMPONENTS == set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,20 +22,15 @@ from starlette.routing import Route
 from khronos.config import KhronosConfig
 from khronos.metrics import Metrics
 from khronos.server import create_app
-from tests.conftest import require_binary
+from tests.metrics.helpers import free_port
 from tests.metrics.live import running
+from tests.support import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 90.0
 P95 = (
     "histogram_quantile(0.95, sum by (le) (rate(khronos_http_request_duration_seconds_bucket[1m])))"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _rewrite_config(target: str, path: Path) -> Path:
@@ -71,7 +65,7 @@ def fixture_app_port() -> Iterator[int]:
 def fixture_prometheus(tmp_path: Path, app_port: int) -> Iterator[str]:
     """Debian's prometheus on 127.0.0.1, scraping the app; stopped by PID afterwards."""
     binary = require_binary("prometheus")
-    port = _free_port()
+    port = free_port()
     config = _rewrite_config(f"127.0.0.1:{app_port}", tmp_path / "prometheus.yml")
     log = (tmp_path / "prometheus.log").open("wb")
     process = subprocess.Popen(
