@@ -95,31 +95,6 @@ def read_daemon_file(state_dir: str | Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-class _EngineAlertSink:
-    """The backup's :class:`~khronos.backup.AlertSink`, delivered through the alert engine."""
-
-    def __init__(self, engine: AlertEngine) -> None:
-        self._engine = engine
-
-    def fire(
-        self,
-        key: str,
-        level: str,
-        message: str,
-        details: dict[str, Any],
-        *,
-        since: float | None = None,
-        worst: str | None = None,
-        worst_value: float | None = None,
-    ) -> None:
-        self._engine.fire(
-            key, message, level, details, since=since, worst=worst, worst_value=worst_value
-        )
-
-    def resolve(self, key: str) -> None:
-        self._engine.resolve(key)
-
-
 class Daemon(Lifecycle):
     """Everything ``khronos run`` runs, for one configuration.
 
@@ -159,9 +134,7 @@ class Daemon(Lifecycle):
             breaker.add_listener(breaker_metrics_listener(self.metrics))
         self.backup: BackupService | None = None
         if config.backup is not None:
-            self.backup = BackupService(
-                config, registry=self.registry, alerts=_EngineAlertSink(self.engine)
-            )
+            self.backup = BackupService(config, registry=self.registry, alerts=self.engine)
         self.verify: VerifyScheduler | None = None
         if config.backup is not None and config.backup.verify.interval is not None:
             interval = config.backup.verify.interval.total_seconds()

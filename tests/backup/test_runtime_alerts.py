@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,19 +14,6 @@ from khronos.clock import ManualClock
 from tests.backup.conftest import MakeConfig, insert_rows, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
-
-
-class EngineSink:
-    """The backup's AlertSink on a real AlertEngine (as khronos run wires it)."""
-
-    def __init__(self, engine: AlertEngine) -> None:
-        self.engine = engine
-
-    def fire(self, key: str, level: str, message: str, details: dict[str, Any]) -> None:
-        self.engine.fire(key, message, level, details)
-
-    def resolve(self, key: str) -> None:
-        self.engine.resolve(key)
 
 
 def _caught_up(service: BackupService) -> bool:
@@ -99,7 +85,7 @@ async def test_held_condition_is_repeated_by_the_engine(
     engine = AlertEngine(
         Outbox(tmp_path / "outbox.db"), [LogNotifier()], clock=clock, repeat_interval=60.0
     )
-    service = BackupService(make_config(), alerts=EngineSink(engine), poll_interval=0.1)
+    service = BackupService(make_config(), alerts=engine, poll_interval=0.1)
     await service.start()
     try:
         (tmp_path / "app.db").rename(tmp_path / "moved.db")

@@ -5,7 +5,8 @@ or updates the alert for that key, ``resolve`` closes it (and the engine sends t
 notice).  Backup calls ``fire`` on every poll while a condition holds, so a sink must be
 idempotent and dedupe: the alert engine notifies when a condition starts, escalates, or is due
 a repeat (``repeat_interval``), and stays quiet otherwise.  Resolving a closed key is harmless.
-The daemon adapts its alert engine to this protocol; tests use :class:`RecordingAlertSink`
+The signatures are :meth:`AlertEngine.fire <khronos.alerts.AlertEngine.fire>`'s and
+``resolve``'s: the daemon passes its engine as it is; tests use :class:`RecordingAlertSink`
 (which records every call).
 """
 
@@ -35,26 +36,26 @@ class AlertSink(Protocol):
     def fire(
         self,
         key: str,
-        level: str,
         message: str,
-        details: dict[str, Any],
+        level: str = "WARN",
+        details: dict[str, Any] | None = None,
         *,
         since: float | None = None,
         worst: str | None = None,
         worst_value: float | None = None,
-    ) -> None:
+    ) -> object:
         """Open (or escalate) the alert ``key``.  ``since``: Unix time the problem was first
         observed; ``worst``/``worst_value``: the worst value so far (text, and a number to rank
         it), which the resolved notice quotes."""
 
-    def resolve(self, key: str) -> None:
+    def resolve(self, key: str) -> object:
         """Close the alert ``key``: the condition has cleared."""
 
 
 class NullAlertSink:
     """Drops every alert (the default when nothing is wired)."""
 
-    def fire(self, key: str, level: str, message: str, details: dict[str, Any], **_: Any) -> None:
+    def fire(self, key: str, message: str, level: str = "WARN", *_: Any, **__: Any) -> None:
         """Ignore the alert."""
 
     def resolve(self, key: str) -> None:
@@ -82,10 +83,15 @@ class RecordingAlertSink:
         self.open: dict[str, AlertEvent] = {}
 
     def fire(
-        self, key: str, level: str, message: str, details: dict[str, Any], **extra: Any
+        self,
+        key: str,
+        message: str,
+        level: str = "WARN",
+        details: dict[str, Any] | None = None,
+        **extra: Any,
     ) -> None:
         """Record and open the alert (``since``/``worst`` land in :attr:`AlertEvent.extra`)."""
-        event = AlertEvent("fire", key, level, message, dict(details), dict(extra))
+        event = AlertEvent("fire", key, level, message, dict(details or {}), dict(extra))
         self.events.append(event)
         self.open[key] = event
 
@@ -118,11 +124,16 @@ class SafeAlertSink:
         self.sink = sink
 
     def fire(
-        self, key: str, level: str, message: str, details: dict[str, Any], **extra: Any
+        self,
+        key: str,
+        message: str,
+        level: str = "WARN",
+        details: dict[str, Any] | None = None,
+        **extra: Any,
     ) -> None:
         """Fire through the wrapped sink; never raises."""
         try:
-            self.sink.fire(key, level, message, details, **extra)
+            self.sink.fire(key, message, level, details, **extra)
         except Exception as exc:  # noqa: BLE001 - the point of this class
             get_health().record_error("alerts", exc)
 

@@ -139,7 +139,7 @@ class BackupConditions:
             if key not in self.firing:
                 _log.warning("backup alert", alert=key, message=message, db=details.get("db"))
                 self.firing.add(key)
-            self.alerts.fire(key, level, message, details, **extra)
+            self.alerts.fire(key, message, level, details, **extra)
         elif key in self.firing or unknown:
             self.firing.discard(key)
             self.alerts.resolve(key)

@@ -386,9 +386,9 @@ class ContinuityKeeper:
             _log.error("the backup could not be repaired yet", db=label, problem=problem)
             self.alerts.fire(
                 f"{CONTINUITY_ALERT}.{label}",
-                "ERROR",
                 f"The backup of {label} may be missing changes: {self.owed[label]}; "
                 f"{problem}. Khronos tries again in {self._retry_delay:g}s",
+                "ERROR",
                 {"db": label, "hint": "see docs/backup.md (the crash window)"},
             )
         self._retry_delay = min(_RETRY_MAX_S, self._retry_delay * 2)

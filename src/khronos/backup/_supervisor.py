@@ -190,7 +190,7 @@ class Supervisor:
         if self._alert is not None:
             alert = self._alert
             self.alerts.fire(
-                REPLICATION_ALERT, alert.level, alert.message, alert.details, since=alert.since
+                REPLICATION_ALERT, alert.message, alert.level, alert.details, since=alert.since
             )
 
     def _fire(
@@ -199,7 +199,7 @@ class Supervisor:
         if self._alert is not None and since is None:
             since = self._alert.since
         self._alert = _OpenAlert(level, message, details, since)
-        self.alerts.fire(REPLICATION_ALERT, level, message, details, since=since)
+        self.alerts.fire(REPLICATION_ALERT, message, level, details, since=since)
 
     def restart(self, reason: str) -> None:
         """A planned restart: SIGTERM the child (its final sync runs) and start it again at
