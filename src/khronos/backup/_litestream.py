@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from khronos.config import BackupConfig, DatabaseConfig, ReplicaConfig, format_size
 from khronos.errors import LitestreamNotFoundError
@@ -129,8 +129,9 @@ def litestream_env(base: Mapping[str, str] | None = None) -> tuple[dict[str, str
 def replica_settings(replica: ReplicaConfig, index: int, secrets: dict[str, str]) -> dict[str, Any]:
     """The Litestream ``replica:`` mapping; secret values are added to ``secrets`` as env vars.
 
-    Every field the model holds is rendered under its kebab-case name, so a key added to
-    :class:`ReplicaConfig` cannot be silently dropped here.
+    Every field the model holds is rendered under its alias (the model's own kebab-case name,
+    which is Litestream's key), so a key added to :class:`ReplicaConfig` cannot be silently
+    dropped here.
     """
     out: dict[str, Any] = {"type": replica.type}
     for field in type(replica).model_fields:
@@ -141,7 +142,7 @@ def replica_settings(replica: ReplicaConfig, index: int, secrets: dict[str, str]
         if field == "part_size":
             out["part-size"] = format_size(value)
         else:
-            out[_kebab(field)] = _value(value, name, secrets)
+            out[_key(replica, field)] = _value(value, name, secrets)
     out["sync-interval"] = go_duration(replica.sync_interval)
     return out
 
@@ -158,8 +159,9 @@ def _value(value: object, env_name: str, secrets: dict[str, str]) -> Any:
     return _escape(value, env_name, secrets)
 
 
-def _kebab(name: str) -> str:
-    return name.replace("_", "-")
+def _key(model: BaseModel, field: str) -> str:
+    """Litestream's key for a field: the alias the config model reads it under."""
+    return type(model).model_fields[field].alias or field
 
 
 def go_duration(value: timedelta) -> str:
@@ -201,7 +203,7 @@ def _db_settings(db: DatabaseConfig, index: int, secrets: dict[str, str]) -> dic
     ):
         value = getattr(db, field)
         if value is not None:
-            out[_kebab(field)] = _value(value, f"KHRONOS_LS_{index}_{field.upper()}", secrets)
+            out[_key(db, field)] = _value(value, f"KHRONOS_LS_{index}_{field.upper()}", secrets)
     out["replica"] = replica_settings(db.replica, index, secrets)
     return out
 
