@@ -97,8 +97,9 @@ class StateDir:
 
 def write_atomic(path: Path, data: str | bytes, *, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` through a unique temporary file in the same folder and a
-    rename: readers see the old or the new file, never half of one; created with ``mode``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    rename: readers see the old or the new file, never half of one; created with ``mode``, in a
+    folder created 0700 when missing (an existing folder keeps its mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(name)

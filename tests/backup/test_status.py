@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 
 from khronos.backup import BackupService, DbStatus, RecordingAlertSink, VerifyResult
 from khronos.backup._control import parse_time
-from khronos.backup._status import read_verify_file, write_json_atomic
+from khronos.backup._status import read_verify_file
 from khronos.backup._tracker import DbTracker
 from khronos.cli import cli
 from khronos.config import KhronosConfig, parse_config
+from khronos.state import write_json_atomic
 from tests.backup.conftest import (
     S3_SECRET,
     MakeConfig,

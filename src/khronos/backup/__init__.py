@@ -29,8 +29,6 @@ from khronos.backup._restore import RestorePlan, RestoreResult, restore_database
 from khronos.backup._restore_args import parse_timestamp, parse_txid_arg
 from khronos.backup._service import BackupService
 from khronos.backup._status import (
-    STATUS_FILE,
-    VERIFY_FILE,
     DbStatus,
     VerifyResult,
     format_txid,
@@ -49,8 +47,6 @@ from khronos.backup._verify import VerifyReport, VerifyScheduler, verify_all, ve
 from khronos.errors import ControlError, LitestreamNotFoundError, SyncError
 
 __all__ = [
-    "STATUS_FILE",
-    "VERIFY_FILE",
     "AlertEvent",
     "AlertSink",
     "AsyncioProcessRunner",

@@ -33,6 +33,7 @@ from pydantic import BaseModel, SecretStr
 
 from khronos.config import BackupConfig, DatabaseConfig, ReplicaConfig, format_size
 from khronos.errors import LitestreamNotFoundError
+from khronos.state import write_atomic
 
 __all__ = [
     "DROPPED_ENV",
@@ -219,14 +220,8 @@ class RenderedConfig:
         return f"RenderedConfig(text=<{len(self.text)} chars>, env=<{len(self.env)} vars>)"
 
     def write(self, path: Path) -> None:
-        """Write the file with mode 0600 (created that way, never world-readable)."""
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(self.text)
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        """Write the file atomically with mode 0600 (never world-readable, never half)."""
+        write_atomic(path, self.text, mode=0o600)
 
 
 def render_config(

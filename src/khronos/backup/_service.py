@@ -45,14 +45,12 @@ from khronos.backup._claims import ReplicationClaims
 from khronos.backup._conditions import BackupConditions
 from khronos.backup._continuity import ContinuityKeeper
 from khronos.backup._control import ControlClient, ControlError, SyncResult, control_socket_path
-from khronos.backup._invocation import CONFIG_NAME, Invocation, describe_replica_error
+from khronos.backup._invocation import Invocation, describe_replica_error
 from khronos.backup._metrics import BackupCollector, BackupSample
 from khronos.backup._status import (
-    STATUS_FILE,
     DbStatus,
     read_verify_file,
     status_document,
-    write_json_atomic,
 )
 from khronos.backup._supervisor import ProcessRunner, Supervisor
 from khronos.backup._sync import force_snapshot, sync_and_wait
@@ -62,6 +60,7 @@ from khronos.config import BackupConfig, DatabaseConfig, KhronosConfig
 from khronos.errors import BackupError, SyncError
 from khronos.health import get_health, spawn
 from khronos.lifecycle import Lifecycle
+from khronos.state import StateDir, write_json_atomic
 
 __all__ = ["BackupService", "free_loopback_port"]
 
@@ -99,7 +98,7 @@ class BackupService(Lifecycle):
         self.control_timeout = control_timeout
         self.clock: Clock = clock or SystemClock()
         self.socket_path = control_socket_path(self.state_dir)
-        self.config_path = self.state_dir / CONFIG_NAME
+        self.config_path = StateDir(self.state_dir).litestream_config
         self.metrics_addr: str | None = None
         self.trackers = {db.label: DbTracker(db) for db in self.backup.dbs}
         self._runner = runner
@@ -419,6 +418,6 @@ class BackupService(Lifecycle):
             metrics_addr=self.metrics_addr,
         )
         try:
-            write_json_atomic(self.state_dir / STATUS_FILE, document)
+            write_json_atomic(StateDir(self.state_dir).status_file, document)
         except OSError as exc:
             self._log.warning("cannot write status.json", error=str(exc))

@@ -47,10 +47,9 @@ from typing import Any, Literal
 from khronos.backup._control import ControlClient, ControlError, control_socket_path, parse_time
 from khronos.backup._invocation import Invocation
 from khronos.config import BackupConfig, DatabaseConfig, KhronosConfig
+from khronos.state import StateDir
 
 __all__ = [
-    "STATUS_FILE",
-    "VERIFY_FILE",
     "DbStatus",
     "LocalPosition",
     "ReplicaPosition",
@@ -66,11 +65,8 @@ __all__ = [
     "replica_position",
     "replica_status",
     "status_document",
-    "write_json_atomic",
 ]
 
-STATUS_FILE = "status.json"
-VERIFY_FILE = "verify.json"
 Source = Literal["daemon", "replica"]
 """Where a status came from: the running daemon (its socket or its snapshot), or the replica."""
 _FRESH = timedelta(seconds=15)
@@ -216,24 +212,10 @@ def file_sizes(path: Path) -> tuple[bool, int | None, int | None]:
 # ------------------------------------------------------------------------ files in state_dir
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON (mode 0600) through a temp file and a rename: readers never see half a file.
-
-    A missing folder (``state_dir``) is created 0700.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.chmod(0o600)
-    tmp.replace(path)
-
-
 def read_verify_file(state_dir: Path) -> dict[str, VerifyResult]:
     """The last restore drill per database label; empty when there is none (or it is unreadable)."""
     try:
-        data = json.loads((state_dir / VERIFY_FILE).read_text(encoding="utf-8"))
+        data = json.loads(StateDir(state_dir).verify_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict):
@@ -251,7 +233,7 @@ def read_verify_file(state_dir: Path) -> dict[str, VerifyResult]:
 def read_status_file(state_dir: Path) -> tuple[datetime | None, int | None, list[DbStatus]]:
     """The daemon's snapshot: (written at, daemon pid, statuses); empty when missing."""
     try:
-        data = json.loads((state_dir / STATUS_FILE).read_text(encoding="utf-8"))
+        data = json.loads(StateDir(state_dir).status_file.read_text(encoding="utf-8"))
         written = parse_time(data["written_at"])
         pid = data.get("pid")
         return written, pid, [DbStatus.from_json(d) for d in data.get("databases", [])]
@@ -398,7 +380,7 @@ async def _daemon_status(config: KhronosConfig, client: ControlClient) -> list[D
 def _daemon_snapshot(config: KhronosConfig) -> list[DbStatus] | None:
     """The running daemon's last status.json, when it is fresh and its process alive."""
     try:
-        raw = json.loads((config.state_dir / STATUS_FILE).read_text(encoding="utf-8"))
+        raw = json.loads(StateDir(config.state_dir).status_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(raw, dict) or raw.get("running") is not True:

@@ -42,11 +42,12 @@ from khronos.backup._digest import Reference, differences, file_digest, take_ref
 from khronos.backup._download import download, no_progress
 from khronos.backup._invocation import CONFIG_NAME, Invocation, blocking
 from khronos.backup._sqlite import IntegrityMode, integrity_problems
-from khronos.backup._status import VERIFY_FILE, VerifyResult, local_position, write_json_atomic
+from khronos.backup._status import VerifyResult, local_position
 from khronos.config import DatabaseConfig, KhronosConfig
 from khronos.errors import KhronosError, RestoreError
 from khronos.health import get_health, keep_running
 from khronos.lifecycle import Lifecycle
+from khronos.state import StateDir, write_json_atomic
 
 __all__ = [
     "VerifyReport",
@@ -285,7 +286,7 @@ def record_results(state_dir: Path, reports: Iterable[VerifyReport]) -> Path:
     Each entry also keeps ``last_success_at``, the time of the last drill that passed, so a
     failed drill does not erase it (the metric ``..._verify_last_success_timestamp_seconds``).
     """
-    path = Path(state_dir) / VERIFY_FILE
+    path = StateDir(state_dir).verify_file
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -413,7 +414,7 @@ class VerifyScheduler(Lifecycle):
         return reports
 
     def _first_delay(self, interval: float) -> float:
-        path = Path(self.config.state_dir) / VERIFY_FILE
+        path = StateDir(self.config.state_dir).verify_file
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             stamps = [t for e in data.values() if (t := parse_time(e["at"])) is not None]
