@@ -24,6 +24,17 @@ Alerts (keys for the :class:`AlertSink`; nothing the sink raises reaches backup)
 Each is resolved when its condition clears.  While a condition holds it is fired again on
 every poll: the alert engine dedupes, and repeats it after its ``repeat_interval`` only if it
 keeps being told the condition still holds.
+
+Polling is adaptive, so an idle daemon stays quiet (:meth:`BackupService._poll_due`): every
+``poll_interval`` (0.5 s) it only looks at the databases' files (a ``stat`` of each database and
+its WAL) and at the supervisor.  The full poll (control-socket round trips, alerts,
+``status.json``) runs on that tick when anything may need it - a file changed, data waits for
+the replica, a fault or an alert is open, Litestream is not running or did not answer, it
+logged about a database - and otherwise once per ``idle_poll_interval`` (5 s), a heartbeat that
+notices a hung Litestream and keeps ``status.json`` fresh.  A commit therefore shows up (and
+starts its lag) at the same tick as with a full poll every 0.5 s, and every time-based alert is
+evaluated every 0.5 s while its condition can hold; only a Litestream that hangs while nothing
+is written is noticed up to ``idle_poll_interval`` later.
 """
 
 from __future__ import annotations
@@ -52,7 +63,9 @@ from khronos.backup._status import (
     STATUS_FILE,
     DbStatus,
     DbTracker,
+    FileSignature,
     change_time,
+    file_signature,
     read_verify_file,
     status_document,
     write_json_atomic,
@@ -100,6 +113,7 @@ class BackupService:
         registry: CollectorRegistry | None = None,
         alerts: AlertSink | None = None,
         poll_interval: float = 0.5,
+        idle_poll_interval: float = 5.0,
         runner: ProcessRunner | None = None,
         clock: Clock | None = None,
         environ: dict[str, str] | None = None,
@@ -117,6 +131,10 @@ class BackupService:
         self.state_dir = Path(config.state_dir)
         self.alerts: AlertSink = SafeAlertSink(alerts or NullAlertSink())
         self.poll_interval = poll_interval
+        """Seconds between two looks at the files (and full polls while anything is going on)."""
+        self.idle_poll_interval = idle_poll_interval
+        """Seconds between two full polls while nothing is going on (keep it well under the 15 s
+        after which ``khronos status`` stops trusting ``status.json``)."""
         self.stall_after = stall_after
         """Seconds Litestream may run without answering (or replicating) before it is "down"."""
         self.control_timeout = control_timeout
@@ -139,6 +157,12 @@ class BackupService:
         )
         self._claims = ReplicationClaims()
         self._stalled_since: float | None = None
+        # what the last full poll saw, for _poll_due
+        self._polled_files: dict[str, tuple[FileSignature, FileSignature]] = {}
+        self._polled_restarts = -1
+        self._answered = False
+        self._next_full = 0.0
+        self._logged_since_poll = False
         self._log = structlog.get_logger("khronos.backup")
         if registry is not None:
             registry.register(BackupCollector(self._sample, namespace=config.metrics.namespace))
@@ -302,24 +326,64 @@ class BackupService:
         label = self.label_for(record)
         if label is not None:
             self.trackers[label].record_log(record)
+            self._logged_since_poll = True  # whatever it says, the next tick polls
 
     async def _poll_loop(self) -> None:
-        """One poll per ``poll_interval``; a failed poll is counted (part ``backup.status``)."""
+        """A look every ``poll_interval``, a full poll when :meth:`_poll_due`; a failed poll is
+        counted (part ``backup.status``)."""
         while True:
             try:
-                await self._poll()
+                if self._poll_due():
+                    await self._poll()
             except Exception as exc:  # noqa: BLE001 - the poller must outlive any one failure
                 get_health().record_error("backup.status", exc)
             await asyncio.sleep(self.poll_interval)
+
+    def _files(self) -> dict[str, tuple[FileSignature, FileSignature]]:
+        """Each database's and WAL's (inode, size, mtime): any commit or checkpoint changes it."""
+        return {
+            label: (file_signature(t.db.path), file_signature(Path(f"{t.db.path}-wal")))
+            for label, t in self.trackers.items()
+        }
+
+    def _poll_due(self) -> bool:
+        """Whether this tick needs the full poll: yes unless everything is quiet - Litestream
+        runs, answered the last poll and has not restarted since, every database is replicating
+        with nothing waiting for the replica, no sync error, stall, alert, held WAL or owed
+        repair, nothing logged about a database, and the files are as the last poll found them
+        - and even then once per ``idle_poll_interval``."""
+        supervisor = self._supervisor
+        if supervisor is None or not supervisor.running or not self._answered:
+            return True
+        if supervisor.restarts != self._polled_restarts or self._logged_since_poll:
+            return True
+        if self._stalled_since is not None or self.conditions.firing or self.keeper.owed:
+            return True
+        if any(guard.held for guard in self.keeper.guards.values()):
+            return True
+        for tracker in self.trackers.values():
+            if not tracker.replicating or tracker.pending or tracker.unseen_since is not None:
+                return True
+            if tracker.streaks or tracker.last_error is not None:
+                return True
+        if self.clock.monotonic() >= self._next_full:
+            return True
+        return self._files() != self._polled_files
 
     async def _poll(self) -> None:
         assert self._client is not None  # noqa: S101 - set in start()
         began = self.clock.monotonic()
         supervisor = self._supervisor
         running = supervisor is not None and supervisor.running
+        # taken before asking Litestream: a commit made during the poll is seen by the next tick
+        self._polled_files = self._files()
+        self._polled_restarts = supervisor.restarts if supervisor is not None else -1
+        self._logged_since_poll = False
+        self._next_full = began + self.idle_poll_interval
         mtimes = {label: change_time(t.db.path) for label, t in self.trackers.items()}
         observed: set[str] = set()
         answered = running and await self._poll_socket(self._client, mtimes, observed)
+        self._answered = answered
         for label, tracker in self.trackers.items():
             if not answered:
                 tracker.replicating = False

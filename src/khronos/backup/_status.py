@@ -48,8 +48,10 @@ __all__ = [
     "VERIFY_FILE",
     "DbStatus",
     "DbTracker",
+    "FileSignature",
     "VerifyResult",
     "change_time",
+    "file_signature",
     "file_sizes",
     "format_txid",
     "parse_txid",
@@ -197,6 +199,19 @@ def file_sizes(path: Path) -> tuple[bool, int | None, int | None]:
     except OSError:
         wal = 0
     return True, size, wal
+
+
+FileSignature = tuple[int, int, int] | None
+"""A file's (inode, size, mtime in ns), None when it does not exist."""
+
+
+def file_signature(path: Path) -> FileSignature:
+    """What changes when a file is written or replaced (one ``stat``)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def change_time(path: Path) -> float | None:

@@ -30,7 +30,32 @@ _STARTUP_TIMEOUT_S = 10.0
 
 
 class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers: the embedding process owns the signals."""
+    """uvicorn without its signal handlers (the embedding process owns the signals), and
+    without its ten wake-ups a second: an idle daemon wakes once a second (to refresh the
+    ``Date`` header) and stops as soon as it is told to."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        self._exit = asyncio.Event()  # before super().__init__, which sets should_exit
+        super().__init__(config)
+
+    @property
+    def should_exit(self) -> bool:
+        """uvicorn's flag, which now also wakes :meth:`main_loop` when set."""
+        return self._exit.is_set()
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        if value:
+            self._exit.set()
+        else:
+            self._exit.clear()
+
+    async def main_loop(self) -> None:
+        """uvicorn's loop ticks every 0.1 s to see ``should_exit``; this one waits for it."""
+        while not await self.on_tick(0):  # tick 0: uvicorn refreshes the Date header
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._exit.wait()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
