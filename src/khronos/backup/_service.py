@@ -25,16 +25,17 @@ Each is resolved when its condition clears.  While a condition holds it is fired
 every poll: the alert engine dedupes, and repeats it after its ``repeat_interval`` only if it
 keeps being told the condition still holds.
 
-Polling is adaptive, so an idle daemon stays quiet (:meth:`BackupService._poll_due`): every
-``poll_interval`` (0.5 s) it only looks at the databases' files (a ``stat`` of each database and
-its WAL) and at the supervisor.  The full poll (control-socket round trips, alerts,
-``status.json``) runs on that tick when anything may need it - a file changed, data waits for
-the replica, a fault or an alert is open, Litestream is not running or did not answer, it
-logged about a database - and otherwise once per ``idle_poll_interval`` (5 s), a heartbeat that
-notices a hung Litestream and keeps ``status.json`` fresh.  A commit therefore shows up (and
-starts its lag) at the same tick as with a full poll every 0.5 s, and every time-based alert is
-evaluated every 0.5 s while its condition can hold; only a Litestream that hangs while nothing
-is written is noticed up to ``idle_poll_interval`` later.
+Polling is adaptive, so an idle daemon stays quiet.  While anything is going on - data waits
+for the replica, a fault or an alert is open, Litestream is not running, did not answer or
+logged about a database, a WAL is held - it polls every ``poll_interval`` (0.5 s) as it always
+did: the control socket, the alerts, ``status.json``.  When all is quiet it sleeps until a
+database or its WAL changes (:class:`~khronos.backup._watch.FileWatch`, inotify: a commit wakes
+it at once) and otherwise polls once per ``idle_poll_interval`` (5 s), a heartbeat that notices
+a hung Litestream and keeps ``status.json`` fresh (:meth:`BackupService._poll_due`).  Without
+inotify it looks at the files' ``stat`` every ``poll_interval`` instead.  So a commit starts its
+lag no later than with a poll every 0.5 s, every time-based alert is evaluated every 0.5 s while
+its condition can hold, and only a Litestream that hangs while nothing is written is noticed up
+to ``idle_poll_interval`` later.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ from khronos.backup._status import (
     write_json_atomic,
 )
 from khronos.backup._supervisor import Clock, ProcessRunner, Supervisor, SystemClock
+from khronos.backup._watch import FileWatch
 from khronos.config import KhronosConfig
 from khronos.config._backup import BackupConfig, DatabaseConfig
 from khronos.errors import KhronosError
@@ -163,6 +165,7 @@ class BackupService:
         self._answered = False
         self._next_full = 0.0
         self._logged_since_poll = False
+        self._watch = FileWatch([db.path for db in self.backup.dbs])
         self._log = structlog.get_logger("khronos.backup")
         if registry is not None:
             registry.register(BackupCollector(self._sample, namespace=config.metrics.namespace))
@@ -228,6 +231,7 @@ class BackupService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
             self._poller = None
+        self._watch.close()
         if self._supervisor is not None:
             await self._supervisor.stop()
         self.keeper.release_all()
@@ -329,15 +333,34 @@ class BackupService:
             self._logged_since_poll = True  # whatever it says, the next tick polls
 
     async def _poll_loop(self) -> None:
-        """A look every ``poll_interval``, a full poll when :meth:`_poll_due`; a failed poll is
-        counted (part ``backup.status``)."""
+        """A full poll whenever :meth:`_poll_due`, between them :meth:`_next_tick`; a failed
+        poll is counted (part ``backup.status``)."""
+        self._watch.start()
         while True:
             try:
                 if self._poll_due():
                     await self._poll()
             except Exception as exc:  # noqa: BLE001 - the poller must outlive any one failure
                 get_health().record_error("backup.status", exc)
+            await self._next_tick()
+
+    async def _next_tick(self) -> None:
+        """Sleep ``poll_interval``; while all is quiet and the files are watched, until a file
+        changes or the heartbeat is due."""
+        watch = self._watch
+        if not watch.active or not self._quiet():
+            watch.pause()
             await asyncio.sleep(self.poll_interval)
+            return
+        watch.resume()
+        if self._files() != self._polled_files:
+            return  # written during the last poll (before the watch was reading again)
+        delay = self._next_full - self.clock.monotonic()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await watch.changed.wait()
+        watch.changed.clear()
 
     def _files(self) -> dict[str, tuple[FileSignature, FileSignature]]:
         """Each database's and WAL's (inode, size, mtime): any commit or checkpoint changes it."""
@@ -347,28 +370,33 @@ class BackupService:
         }
 
     def _poll_due(self) -> bool:
-        """Whether this tick needs the full poll: yes unless everything is quiet - Litestream
-        runs, answered the last poll and has not restarted since, every database is replicating
-        with nothing waiting for the replica, no sync error, stall, alert, held WAL or owed
-        repair, nothing logged about a database, and the files are as the last poll found them
-        - and even then once per ``idle_poll_interval``."""
-        supervisor = self._supervisor
-        if supervisor is None or not supervisor.running or not self._answered:
-            return True
-        if supervisor.restarts != self._polled_restarts or self._logged_since_poll:
-            return True
-        if self._stalled_since is not None or self.conditions.firing or self.keeper.owed:
-            return True
-        if any(guard.held for guard in self.keeper.guards.values()):
-            return True
-        for tracker in self.trackers.values():
-            if not tracker.replicating or tracker.pending or tracker.unseen_since is not None:
-                return True
-            if tracker.streaks or tracker.last_error is not None:
-                return True
-        if self.clock.monotonic() >= self._next_full:
+        """Whether to poll now: when not :meth:`_quiet`, when the heartbeat is due, or when the
+        files are not as the last poll found them."""
+        if not self._quiet() or self.clock.monotonic() >= self._next_full:
             return True
         return self._files() != self._polled_files
+
+    def _quiet(self) -> bool:
+        """Nothing going on: Litestream runs, answered the last poll and has not restarted
+        since, every database is replicating with nothing waiting for the replica, no sync
+        error, stall, alert, held WAL or owed repair, and nothing logged about a database."""
+        supervisor = self._supervisor
+        if supervisor is None or not supervisor.running or not self._answered:
+            return False
+        if supervisor.restarts != self._polled_restarts or self._logged_since_poll:
+            return False
+        if self._stalled_since is not None or self.conditions.firing or self.keeper.owed:
+            return False
+        if any(guard.held for guard in self.keeper.guards.values()):
+            return False
+        return not any(
+            not t.replicating
+            or t.pending
+            or t.unseen_since is not None
+            or t.streaks
+            or t.last_error is not None
+            for t in self.trackers.values()
+        )
 
     async def _poll(self) -> None:
         assert self._client is not None  # noqa: S101 - set in start()

@@ -15,10 +15,12 @@ import math
 import socket
 import time
 from collections.abc import Generator
+from email.utils import formatdate
 from types import TracebackType
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.server import ServerState
 
 from khronos.config import HostPort
 from khronos.errors import KhronosError
@@ -29,14 +31,44 @@ __all__ = ["RunningServer", "serve"]
 _STARTUP_TIMEOUT_S = 10.0
 
 
+Headers = list[tuple[bytes, bytes]]
+
+
+class _LiveDateState(ServerState):
+    """uvicorn's server state, with the ``Date`` header made when a request reads it (once a
+    second at most) rather than refreshed by a timer."""
+
+    def __init__(self) -> None:
+        self._other: Headers = []
+        self._second = -1
+        self._headers: Headers = []
+        super().__init__()
+
+    @property
+    def default_headers(self) -> Headers:
+        """``Date`` (current to the second) and the other headers uvicorn set."""
+        now = int(time.time())
+        if now != self._second:
+            date = formatdate(now, usegmt=True).encode()
+            self._headers = [(b"date", date), *self._other]
+            self._second = now
+        return self._headers
+
+    @default_headers.setter
+    def default_headers(self, value: Headers) -> None:
+        self._other = [(name, v) for name, v in value if name.lower() != b"date"]
+        self._second = -1
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its signal handlers (the embedding process owns the signals), and
-    without its ten wake-ups a second: an idle daemon wakes once a second (to refresh the
-    ``Date`` header) and stops as soon as it is told to."""
+    without its ten wake-ups a second: an idle daemon's server does not wake at all (the
+    ``Date`` header is made per request) and stops as soon as it is told to."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         self._exit = asyncio.Event()  # before super().__init__, which sets should_exit
         super().__init__(config)
+        self.server_state = _LiveDateState()
 
     @property
     def should_exit(self) -> bool:
@@ -52,10 +84,8 @@ class _Server(uvicorn.Server):
 
     async def main_loop(self) -> None:
         """uvicorn's loop ticks every 0.1 s to see ``should_exit``; this one waits for it."""
-        while not await self.on_tick(0):  # tick 0: uvicorn refreshes the Date header
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
-                    await self._exit.wait()
+        while not await self.on_tick(0):  # sets the default headers, says whether to exit
+            await self._exit.wait()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
