@@ -49,8 +49,8 @@ reliability: install system-deps ## the whole suite with full fault counts (20 e
 docs: install ## regenerate the configuration reference in README.md
 	$(BIN)/python scripts/sync_reference.py
 
-bench: install ## benchmarks beside the anchor libraries, written to docs/BENCHMARKS.md
-	$(BIN)/python benchmarks/run.py $(BENCH)
+bench: install ## benchmarks beside the anchor libraries, written to docs/BENCHMARKS.md (QUICK=1: < 2 min)
+	QUICK=$(QUICK) $(BIN)/python benchmarks/run.py $(BENCH)
 
 clean: ## remove build and test leftovers (keeps .venv)
 	rm -rf .khronos-demo .pytest_cache .mypy_cache .ruff_cache build dist
