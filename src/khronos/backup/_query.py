@@ -14,12 +14,11 @@ import json
 import os
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from khronos.backup._control import ControlClient, ControlError, control_socket_path
 from khronos.backup._offline import offline_status, replicate_once
 from khronos.backup._restore_run import explain_litestream_error, register_secrets, scrub
-from khronos.backup._service import SyncError, select_dbs, sync_and_wait
 from khronos.backup._status import (
     STATUS_FILE,
     DbStatus,
@@ -30,6 +29,9 @@ from khronos.backup._status import (
 from khronos.config import KhronosConfig
 from khronos.config._backup import BackupConfig, DatabaseConfig
 from khronos.errors import KhronosError
+
+if TYPE_CHECKING:
+    from khronos.backup._service import SyncError
 
 __all__ = ["SyncOutcome", "backup_now", "query_status", "require_backup"]
 
@@ -148,6 +150,8 @@ class SyncOutcome:
 
 def _explained(exc: SyncError, dbs: list[DatabaseConfig]) -> KhronosError:
     """A failed sync through the daemon in the words restore and verify use, secrets masked."""
+    from khronos.backup._service import SyncError  # noqa: PLC0415 - see backup_now
+
     db = next((d for d in dbs if exc.message.startswith(f"{d.label}: ")), dbs[0])
     explained = explain_litestream_error(
         exc.message.removeprefix(f"{db.label}: "), db, op=exc.op or "backup now"
@@ -162,6 +166,9 @@ async def backup_now(
     config: KhronosConfig, db: str | None = None, *, timeout: float = 60.0
 ) -> list[SyncOutcome]:
     """Force a sync and wait until the replica has the local txid (raises SyncError if not)."""
+    # the daemon's side, imported here so that `khronos status` does not import it
+    from khronos.backup._service import SyncError, select_dbs, sync_and_wait  # noqa: PLC0415
+
     backup = require_backup(config)
     dbs = select_dbs(backup, db)
     socket = control_socket_path(config.state_dir)
