@@ -25,10 +25,11 @@ system-deps: ## install the Debian packages the integration tests use (as root; 
 demo: install ## run Khronos on an embedded example (writes .khronos-demo/)
 	@$(BIN)/khronos demo --dir .khronos-demo
 
-lint: install ## ruff check, ruff format --check, mypy --strict
+lint: install ## ruff check, ruff format --check, mypy --strict, packages use public names
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/ruff format --check src tests scripts benchmarks
 	$(BIN)/mypy
+	$(BIN)/python scripts/check_imports.py
 
 format: install ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format src tests scripts benchmarks
@@ -49,8 +50,8 @@ reliability: install system-deps ## the whole suite with full fault counts (20 e
 docs: install ## regenerate the configuration reference in README.md
 	$(BIN)/python scripts/sync_reference.py
 
-bench: install ## benchmarks beside the anchor libraries, written to docs/BENCHMARKS.md
-	$(BIN)/python benchmarks/run.py $(BENCH)
+bench: install ## benchmarks beside the anchor libraries, written to docs/BENCHMARKS.md (QUICK=1: < 2 min)
+	QUICK=$(QUICK) $(BIN)/python benchmarks/run.py $(BENCH)
 
 clean: ## remove build and test leftovers (keeps .venv)
 	rm -rf .khronos-demo .pytest_cache .mypy_cache .ruff_cache build dist

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -13,8 +14,9 @@ from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 
 from khronos.alerts import AlertEngine, AlertMetrics, Outbox, TelegramNotifier
 
-LATENCY_ALERTS = 200
-STORM = 100_000
+QUICK = os.environ.get("QUICK", "") not in {"", "0"}
+LATENCY_ALERTS = 50 if QUICK else 200
+STORM = 20_000 if QUICK else 100_000
 
 
 async def _latency(fake: FakeTelegram, state: Path) -> list[float]:

@@ -22,12 +22,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette_exporter import PrometheusMiddleware
 
+from benchmarks._daemon import QUICK
 from khronos.metrics import Metrics, MetricsMiddleware, metrics_app
 
-ROUNDS = 9
-REQUESTS_PER_ROUND = 10_000
-SCRAPE_SERIES = 10_000
-SCRAPE_ROUNDS = 25
+ROUNDS = 3 if QUICK else 9
+REQUESTS_PER_ROUND = 3_000 if QUICK else 10_000
+SCRAPE_SIZES = {1_000: 10 if QUICK else 41, 10_000: 5 if QUICK else 21, 100_000: 2 if QUICK else 7}
+"""Series in the registry -> scrapes of each app (interleaved, the median reported)."""
+SCRAPE_TARGET = 1.0
 
 Scope = MutableMapping[str, Any]
 ASGI = Callable[[Scope, Any, Any], Coroutine[Any, Any, None]]
@@ -102,6 +104,7 @@ async def _middleware_rounds() -> dict[str, float]:
 
 
 async def _scrape_ms(app: ASGI, headers: list[tuple[bytes, bytes]]) -> tuple[float, int]:
+    """One scrape: (milliseconds, body bytes)."""
     size = 0
 
     async def send(message: MutableMapping[str, Any]) -> None:
@@ -109,40 +112,42 @@ async def _scrape_ms(app: ASGI, headers: list[tuple[bytes, bytes]]) -> tuple[flo
         if message["type"] == "http.response.body":
             size = len(message.get("body", b""))
 
-    times = []
-    for _ in range(SCRAPE_ROUNDS):
-        started = time.perf_counter()
-        await app(_scope("/metrics", headers), _receive, send)
-        times.append((time.perf_counter() - started) * 1e3)
-    return statistics.median(times), size
+    started = time.perf_counter()
+    await app(_scope("/metrics", headers), _receive, send)
+    return (time.perf_counter() - started) * 1e3, size
 
 
-async def _scrape_rounds() -> list[tuple[str, float, int]]:
+async def _scrape_rounds(series: int, rounds: int) -> list[tuple[str, float, int]]:
+    """(endpoint, median ms, body bytes) for a registry of ``series`` series."""
     registry = CollectorRegistry()
     gauge = Gauge("bench_series", "One of many series.", ["id"], registry=registry)
-    for i in range(SCRAPE_SERIES):
+    for i in range(series):
         gauge.labels(str(i)).set(i)
     khronos = metrics_app(registry)
     anchor = make_asgi_app(registry)
-    text: list[tuple[bytes, bytes]] = []
     om = [(b"accept", b"application/openmetrics-text; version=1.0.0")]
     gz = [(b"accept-encoding", b"gzip")]
-    rows = []
-    for label, app, headers in (
-        ("khronos, text 0.0.4", khronos, text),
-        ("khronos, OpenMetrics", khronos, om),
-        ("khronos, text + gzip", khronos, gz),
-        ("prometheus_client make_asgi_app, text 0.0.4", anchor, text),
-    ):
-        ms, size = await _scrape_ms(app, headers)
-        rows.append((label, ms, size))
-    return rows
+    endpoints: list[tuple[str, ASGI, list[tuple[bytes, bytes]]]] = [
+        ("khronos, text 0.0.4", khronos, []),
+        ("prometheus_client make_asgi_app, text 0.0.4", anchor, []),
+    ]
+    if series == 10_000:
+        endpoints += [("khronos, OpenMetrics", khronos, om), ("khronos, text + gzip", khronos, gz)]
+    samples: dict[str, list[float]] = {label: [] for label, _, _ in endpoints}
+    sizes: dict[str, int] = {}
+    for label, app, headers in endpoints:  # warm up
+        _, sizes[label] = await _scrape_ms(app, headers)
+    for _ in range(rounds):
+        for label, app, headers in endpoints:
+            ms, sizes[label] = await _scrape_ms(app, headers)
+            samples[label].append(ms)
+    return [(label, statistics.median(samples[label]), sizes[label]) for label, _, _ in endpoints]
 
 
 def run() -> str:
     """Run both measurements and return the Markdown section."""
     per_request = asyncio.run(_middleware_rounds())
-    scrapes = asyncio.run(_scrape_rounds())
+    scrapes = {n: asyncio.run(_scrape_rounds(n, rounds)) for n, rounds in SCRAPE_SIZES.items()}
     bare = per_request["bare Starlette"]
     ours = per_request["khronos MetricsMiddleware"] - bare
     lines = [
@@ -167,14 +172,41 @@ def run() -> str:
     lines += [
         "",
         (
-            f"Scrape of a registry with {SCRAPE_SERIES:,} series (one labelled gauge), "
-            f"median of {SCRAPE_ROUNDS} in-process calls of the `/metrics` app."
+            "Scrape of a registry of one labelled gauge with 1,000, 10,000 and 100,000 series, "
+            "in-process calls of each `/metrics` app, interleaved round by round, median of "
+            f"{', '.join(f'{r}' for r in SCRAPE_SIZES.values())} rounds."
         ),
         "",
-        "| endpoint | ms/scrape | body bytes |",
-        "|---|---:|---:|",
+        "| series | endpoint | ms/scrape | body bytes | vs make_asgi_app |",
+        "|---:|---|---:|---:|---:|",
     ]
-    lines += [f"| {label} | {ms:.1f} | {size:,} |" for label, ms, size in scrapes]
+    verdicts = []
+    for series, rows in scrapes.items():
+        anchor_ms = next(ms for label, ms, _ in rows if label.startswith("prometheus_client"))
+        for label, ms, size in rows:
+            lines.append(f"| {series:,} | {label} | {ms:.2f} | {size:,} | {ms / anchor_ms:.2f}x |")
+        ours = next(ms for label, ms, _ in rows if label == "khronos, text 0.0.4")
+        ratio = ours / anchor_ms
+        met = round(ratio, 2) <= SCRAPE_TARGET  # as shown: parity within the table's precision
+        verdicts.append(
+            f"- {series:,} series, Khronos ≤ make_asgi_app: **{'met' if met else 'missed'}** "
+            f"({ratio:.2f}x)"
+        )
+    lines += [
+        "",
+        "Targets (text format, the same encoder underneath):",
+        "",
+        *verdicts,
+        "",
+        (
+            "Both apps render with prometheus-client's own encoder. Khronos renders a registry "
+            "whose "
+            "last rendering took under 20 ms in the event loop, as make_asgi_app always does; a "
+            "bigger one in a worker thread, so that `/healthz`, `/ready` and the alert API keep "
+            "answering during a long scrape (make_asgi_app blocks the event loop for the whole "
+            "render: 0.8 s at 100,000 series). What that thread costs shows at 100,000 series."
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "src"
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def _module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -58,7 +58,7 @@ def violations(root: Path = ROOT) -> list[str]:
     """Every import of another package's private module under ``root/khronos``."""
     found = []
     for path in sorted((root / "khronos").rglob("*.py")):
-        module = _module_name(path)
+        module = _module_name(path, root)
         for line, name in _imports(path, module):
             if not name.startswith("khronos."):
                 continue

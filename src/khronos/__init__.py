@@ -12,7 +12,6 @@ The most used names are here; each concept has its own module with the rest:
 import typing as _typing
 
 from khronos._version import __version__
-from khronos.config import KhronosConfig, load_config, parse_config
 from khronos.errors import (
     AlertError,
     BackupError,
@@ -44,12 +43,13 @@ if _typing.TYPE_CHECKING:
         verify_database,
     )
     from khronos.checks import CheckRunner
+    from khronos.config import KhronosConfig, load_config, parse_config
     from khronos.daemon import Daemon
     from khronos.logs import CorrelationIdMiddleware, bind_correlation_id, get_logger
     from khronos.metrics import Metrics, MetricsMiddleware, metrics_app
 
 # Imported on first use, so `import khronos` (and `khronos --help`) stays fast: the daemon side
-# pulls in uvicorn, httpx and prometheus-client.
+# pulls in uvicorn, httpx and prometheus-client, the configuration model pydantic.
 _LAZY = {
     "AlertEngine": "khronos.alerts",
     "BackupService": "khronos.backup",
@@ -58,13 +58,16 @@ _LAZY = {
     "CorrelationIdMiddleware": "khronos.logs",
     "Daemon": "khronos.daemon",
     "DbStatus": "khronos.backup",
+    "KhronosConfig": "khronos.config",
     "Level": "khronos.alerts",
     "Metrics": "khronos.metrics",
     "MetricsMiddleware": "khronos.metrics",
     "VerifyReport": "khronos.backup",
     "bind_correlation_id": "khronos.logs",
     "get_logger": "khronos.logs",
+    "load_config": "khronos.config",
     "metrics_app": "khronos.metrics",
+    "parse_config": "khronos.config",
     "restore_database": "khronos.backup",
     "verify_database": "khronos.backup",
 }

@@ -44,9 +44,44 @@ def test_safety_copy_has_the_wal_rows(make_config: MakeConfig, tmp_path: Path) -
     insert_wal_only(db, 100, 105)
     result = restore_database(config)
     assert result.safety_copy is not None
-    assert result.safety_copy_method == "backup-api"
+    assert result.safety_copy_method == "kept"
     assert integrity_problems(result.safety_copy) == []
     assert ids(result.safety_copy) == [*range(50), *range(100, 105)]
+
+
+def test_safety_copy_is_the_old_file_made_self_contained(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """No bytes copied: the safety copy is the old file (its inode), WAL folded in, mode 0600."""
+    config, db = backed_up(make_config, tmp_path)
+    insert_wal_only(db, 100, 105)
+    inode = db.stat().st_ino
+    result = restore_database(config)
+    assert result.safety_copy is not None
+    assert result.safety_copy.stat().st_ino == inode
+    assert stat.S_IMODE(result.safety_copy.stat().st_mode) == 0o600
+    assert not Path(f"{result.safety_copy}-wal").exists()
+    copy = tmp_path / "moved-alone.db"
+    result.safety_copy.rename(copy)  # one file is the whole database
+    assert ids(copy) == [*range(50), *range(100, 105)]
+
+
+def test_without_hard_links_the_safety_copy_is_copied(
+    make_config: MakeConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file system without hard links: the backup API copies it, WAL rows included."""
+    config, db = backed_up(make_config, tmp_path)
+    insert_wal_only(db, 100, 105)
+
+    def no_links(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    result = restore_database(config)
+    assert result.safety_copy is not None
+    assert result.safety_copy_method == "backup-api"
+    assert ids(result.safety_copy) == [*range(50), *range(100, 105)]
+    assert ids(db) == list(range(50))
 
 
 def _millis(moment: datetime) -> int:
@@ -213,6 +248,7 @@ def test_force_overrides_a_writer(make_config: MakeConfig, tmp_path: Path) -> No
     with writer_holding(db) as writer:
         result = restore_database(config, force=True)
     assert any(f"pid {writer.pid}" in r for r in result.in_use)
+    assert result.safety_copy_method == "backup-api"  # copied first: the writer holds the file
     assert ids(db) == list(range(50))
 
 

@@ -170,7 +170,7 @@ def test_cli_restore_json(make_config: MakeConfig, tmp_path: Path) -> None:
     _config, db = backed_up(make_config, tmp_path, 20)
     code, document = _cli_json(tmp_path / "khronos.yml", "restore", "-y", "--json")
     assert code == 0, document
-    assert document["safety_copy_method"] == "backup-api"
+    assert document["safety_copy_method"] == "kept"
     assert assert_zoned_times(document) == 1  # backup_time
     assert ids(db) == list(range(20))
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import base64
 import gzip
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from khronos.metrics import Metrics, metrics_app
 from tests.metrics.asgi import call
@@ -120,3 +125,34 @@ async def test_bad_query_is_not_an_error(metrics: Metrics, registry: CollectorRe
     """A garbled query string still gets 200."""
     reply = await call(metrics_app(registry), "/metrics", query=b"name[]=%ff%fe&&=&name")
     assert reply.status == 200
+
+
+class _ThreadRecorder:
+    """A collector that notes the thread each collection runs in (and can be made slow)."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+        self.delay = 0.0
+
+    def collect(self) -> Iterator[Metric]:
+        self.threads.append(threading.get_ident())
+        time.sleep(self.delay)
+        yield GaugeMetricFamily("bench_thread", "The collecting thread.", value=1)
+
+
+@pytest.mark.asyncio
+async def test_a_small_registry_is_rendered_in_the_loop_a_slow_one_in_a_thread() -> None:
+    """The first scrape and any after a slow render use a thread; after a fast one, the loop."""
+    recorder = _ThreadRecorder()
+    registry = CollectorRegistry()
+    registry.register(recorder)
+    recorder.threads.clear()  # register() may collect once to learn the names
+    app = metrics_app(registry)
+    loop_thread = threading.get_ident()
+    for _ in range(2):
+        assert (await call(app, "/metrics")).status == 200
+    recorder.delay = 0.05
+    for _ in range(2):
+        assert (await call(app, "/metrics")).status == 200
+    in_loop = [thread == loop_thread for thread in recorder.threads]
+    assert in_loop == [False, True, True, False]

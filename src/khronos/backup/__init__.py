@@ -12,39 +12,101 @@ Where things are (each module's docstring says more):
 - forcing a sync: :func:`backup_now` (``_sync``); restore: :func:`restore_database`
   (``_restore``, its download in ``_download``); the restore drill: :func:`verify_database`
   (``_verify``, its comparison with the live database in ``_digest``).
+
+The names are imported from their modules on first use, so that a command that needs a few of
+them (``khronos status``) does not import the daemon's side (the supervisor, the metrics,
+prometheus-client, the restore drill).
 """
 
-from khronos.backup._alerts import AlertEvent, AlertSink, NullAlertSink, RecordingAlertSink
-from khronos.backup._control import ControlClient, SyncResult, control_socket_path
-from khronos.backup._download import Progress
-from khronos.backup._invocation import Invocation
-from khronos.backup._litestream import (
-    RenderedConfig,
-    find_litestream,
-    litestream_env,
-    render_config,
-)
-from khronos.backup._metrics import BackupCollector
-from khronos.backup._restore import RestorePlan, RestoreResult, restore_database
-from khronos.backup._restore_args import parse_timestamp, parse_txid_arg
-from khronos.backup._service import BackupService
-from khronos.backup._status import (
-    DbStatus,
-    VerifyResult,
-    format_txid,
-    query_status,
-    read_status_file,
-    read_verify_file,
-)
-from khronos.backup._supervisor import (
-    AsyncioProcessRunner,
-    ProcessHandle,
-    ProcessRunner,
-    Supervisor,
-)
-from khronos.backup._sync import SyncOutcome, backup_now, sync_and_wait
-from khronos.backup._verify import VerifyReport, VerifyScheduler, verify_all, verify_database
-from khronos.errors import ControlError, LitestreamNotFoundError, SyncError
+import importlib as _importlib
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from khronos.backup._alerts import AlertEvent, AlertSink, NullAlertSink, RecordingAlertSink
+    from khronos.backup._control import ControlClient, SyncResult, control_socket_path
+    from khronos.backup._download import Progress
+    from khronos.backup._invocation import Invocation
+    from khronos.backup._litestream import (
+        RenderedConfig,
+        find_litestream,
+        litestream_env,
+        render_config,
+    )
+    from khronos.backup._metrics import BackupCollector
+    from khronos.backup._restore import RestorePlan, RestoreResult, restore_database
+    from khronos.backup._restore_args import parse_timestamp, parse_txid_arg
+    from khronos.backup._service import BackupService
+    from khronos.backup._status import (
+        DbStatus,
+        VerifyResult,
+        format_txid,
+        query_status,
+        read_status_file,
+        read_verify_file,
+    )
+    from khronos.backup._supervisor import (
+        AsyncioProcessRunner,
+        ProcessHandle,
+        ProcessRunner,
+        Supervisor,
+    )
+    from khronos.backup._sync import SyncOutcome, backup_now, sync_and_wait
+    from khronos.backup._verify import VerifyReport, VerifyScheduler, verify_all, verify_database
+    from khronos.errors import ControlError, LitestreamNotFoundError, SyncError
+
+_LAZY = {
+    "AlertEvent": "khronos.backup._alerts",
+    "AlertSink": "khronos.backup._alerts",
+    "AsyncioProcessRunner": "khronos.backup._supervisor",
+    "BackupCollector": "khronos.backup._metrics",
+    "BackupService": "khronos.backup._service",
+    "ControlClient": "khronos.backup._control",
+    "ControlError": "khronos.errors",
+    "DbStatus": "khronos.backup._status",
+    "Invocation": "khronos.backup._invocation",
+    "LitestreamNotFoundError": "khronos.errors",
+    "NullAlertSink": "khronos.backup._alerts",
+    "ProcessHandle": "khronos.backup._supervisor",
+    "ProcessRunner": "khronos.backup._supervisor",
+    "Progress": "khronos.backup._download",
+    "RecordingAlertSink": "khronos.backup._alerts",
+    "RenderedConfig": "khronos.backup._litestream",
+    "RestorePlan": "khronos.backup._restore",
+    "RestoreResult": "khronos.backup._restore",
+    "Supervisor": "khronos.backup._supervisor",
+    "SyncError": "khronos.errors",
+    "SyncOutcome": "khronos.backup._sync",
+    "SyncResult": "khronos.backup._control",
+    "VerifyReport": "khronos.backup._verify",
+    "VerifyResult": "khronos.backup._status",
+    "VerifyScheduler": "khronos.backup._verify",
+    "backup_now": "khronos.backup._sync",
+    "control_socket_path": "khronos.backup._control",
+    "find_litestream": "khronos.backup._litestream",
+    "format_txid": "khronos.backup._status",
+    "litestream_env": "khronos.backup._litestream",
+    "parse_timestamp": "khronos.backup._restore_args",
+    "parse_txid_arg": "khronos.backup._restore_args",
+    "query_status": "khronos.backup._status",
+    "read_status_file": "khronos.backup._status",
+    "read_verify_file": "khronos.backup._status",
+    "render_config": "khronos.backup._litestream",
+    "restore_database": "khronos.backup._restore",
+    "sync_and_wait": "khronos.backup._sync",
+    "verify_all": "khronos.backup._verify",
+    "verify_database": "khronos.backup._verify",
+}
+"""Exported name -> the module that defines it."""
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'khronos.backup' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AlertEvent",

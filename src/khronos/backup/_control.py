@@ -13,23 +13,29 @@ What 0.5.17 really answers, and what Khronos uses it for:
   the time of the last successful upload to the replica.
 - ``GET /info`` gives the version and the pid.
 
-The socket path must fit in ``sun_path`` (108 bytes); :func:`control_socket_path` picks a short
-fallback in the temp folder, derived from ``state_dir`` so the CLI finds the same one.
+The socket's path is :attr:`khronos.state.StateDir.control_socket` (in ``state_dir``, or a short
+name in the temp folder when that would not fit in ``sun_path``).
+
+The client speaks HTTP/1.0 over the socket itself (one connection per request, the answer read
+to the end) rather than through httpx: the daemon polls this socket all day, and an httpx
+request cost ~1.2 ms of CPU here against ~0.2 ms for this one, which matters for a daemon
+meant to idle below its own Litestream child.  HTTP/1.0 keeps it small: Go's server answers
+it with the whole body and closes the connection (no chunked encoding, no keep-alive).
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import contextlib
+import json
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from khronos.errors import ControlError
+from khronos.state import StateDir
 
 __all__ = [
     "ControlClient",
@@ -39,8 +45,6 @@ __all__ = [
     "control_socket_path",
     "parse_time",
 ]
-
-_MAX_SOCKET_PATH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +66,9 @@ class DbListing:
 
 
 def control_socket_path(state_dir: Path) -> Path:
-    """Where Khronos puts Litestream's control socket for ``state_dir``."""
-    path = state_dir / "litestream.sock"
-    if len(str(path)) <= _MAX_SOCKET_PATH:
-        return path
-    digest = hashlib.sha256(str(state_dir).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"khronos-{digest}.sock"
+    """Where Khronos puts Litestream's control socket for ``state_dir`` (named by
+    :attr:`khronos.state.StateDir.control_socket`)."""
+    return StateDir(state_dir).control_socket
 
 
 _GO_TIME = re.compile(
@@ -94,19 +95,15 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 class ControlClient:
-    """Async client for one control socket; one connection pool, closed by :meth:`aclose`."""
+    """Async client for one control socket (a connection per request; nothing to close, but
+    :meth:`aclose` and ``async with`` are kept for its callers)."""
 
     def __init__(self, socket_path: Path, *, timeout: float = 5.0) -> None:
         self.socket_path = socket_path
-        self._client = httpx.AsyncClient(
-            transport=httpx.AsyncHTTPTransport(uds=str(socket_path)),
-            base_url="http://litestream",
-            timeout=timeout,
-        )
+        self.timeout = timeout
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._client.aclose()
+        """Nothing to release: each request closes its own connection."""
 
     async def __aenter__(self) -> ControlClient:
         return self
@@ -122,24 +119,52 @@ class ControlClient:
         timeout: float | None = None,
     ) -> Any:
         op = f"litestream control {method} {url}"
+        payload = b"" if body is None else json.dumps(body).encode()
+        request = (
+            f"{method} {url} HTTP/1.0\r\nHost: litestream\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode() + payload
         try:
-            extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-            response = await self._client.request(method, url, json=body, **extra)
-        except httpx.HTTPError as exc:
+            status, reason, text = await self._exchange(request, timeout or self.timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
             raise ControlError(
-                f"no answer on {self.socket_path}: {exc or type(exc).__name__}",
+                f"no answer on {self.socket_path}: {str(exc) or type(exc).__name__}",
                 op=op,
                 hint="is khronos run (and its Litestream) running?",
                 recoverable=True,
             ) from exc
         try:
-            data = response.json()
+            data = json.loads(text)
         except ValueError as exc:
-            raise ControlError(f"not JSON: {response.text[:200]!r}", op=op) from exc
-        if response.status_code >= 400:
-            message = data.get("error", response.reason_phrase) if isinstance(data, dict) else data
-            raise ControlError(str(message), op=op, recoverable=response.status_code >= 500)
+            shown = text[:200].decode("utf-8", "replace")
+            raise ControlError(f"not JSON: {shown!r}", op=op) from exc
+        if status >= 400:
+            message = data.get("error", reason) if isinstance(data, dict) else data
+            raise ControlError(str(message), op=op, recoverable=status >= 500)
         return data
+
+    async def _exchange(self, request: bytes, timeout: float) -> tuple[int, str, bytes]:
+        """Send one request, read the answer to its end: (status, reason, body)."""
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_unix_connection(str(self.socket_path))
+            try:
+                writer.write(request)
+                await writer.drain()
+                answer = await reader.read()  # HTTP/1.0: the server closes after the body
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+        head, found, body = answer.partition(b"\r\n\r\n")
+        if not found:
+            raise ValueError("the connection closed before a whole answer")
+        lines = head.decode("latin-1").split("\r\n")
+        _version, code, *reason = lines[0].split(" ", 2)
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length" and len(body) < int(value):
+                raise ValueError("the connection closed in the middle of the answer")
+        return int(code), reason[0] if reason else "", body
 
     async def sync(self, db_path: Path, *, wait: bool = False, timeout: float = 30.0) -> SyncResult:
         """``POST /sync``; with ``wait`` also until the replica has the local txid."""

@@ -103,4 +103,5 @@ def _watch(
         elif now - last_change > stall_timeout:
             proc.kill()
             return
-        time.sleep(0.1)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.1)  # returns as soon as the restore ends, not at the next tick

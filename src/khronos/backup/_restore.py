@@ -9,21 +9,30 @@ The order of operations, and why a crash at any point leaves a usable database:
    bounded by ``probe_timeout`` (Litestream retries an unreachable S3 endpoint for about four
    minutes).  No backup, wrong bucket, bad credentials, a point in time with no backup: all are
    reported here, before anything is touched.
-3. **Safety copy** of the current database, WAL included, with SQLite's backup API (the database
-   is opened read-only) to ``<db>.pre-restore-<UTC time>``; a database SQLite cannot read (or
-   whose copy fails ``quick_check``) is copied file by file instead (db, -wal, -shm), and the
-   result says so.  The name is claimed with an exclusive create (``-2``, ``-3``... when two
-   restores run in the same second), so a safety copy is never overwritten.
-4. **Restore** into the work folder (same file system as the target), killed if the output stops
+3. **Restore** into the work folder (same file system as the target), killed if the output stops
    growing for ``stall_timeout``; then ``PRAGMA integrity_check`` on the copy.  Up to here the
    current database has not been touched.
-5. **Swap**: move the current database's ``-wal``/``-shm``/``-journal`` (and Litestream's local
-   state folder ``.<db>-litestream``, which describes the old database) into the work folder,
-   ``os.replace`` the restored file onto the target, fsync the folder.  The current database
-   file itself is never written: if the replace fails, the sidecars are moved back and the
-   database is byte for byte what it was.  A crash between the two steps leaves the old
-   database file with its WAL beside it in ``.<db>.khronos-restore-*/old-wal`` (and every row in
-   the safety copy); never the new file next to the old WAL, which SQLite would replay onto it.
+4. **Swap**, keeping the current database as the **safety copy** without copying its bytes:
+   hard-link the current file to ``<db>.pre-restore-<UTC time>`` (the name claimed exclusively:
+   ``-2``, ``-3``... when two restores run in the same second, so a safety copy is never
+   overwritten), move its ``-wal`` and ``-journal`` beside that name and its ``-shm`` (and
+   Litestream's local state folder ``.<db>-litestream``, which describes the old database) into
+   the work folder, ``os.replace`` the restored file onto the target, fsync the folder.  The
+   current database file itself is never written: if the replace fails, the link is removed and
+   the sidecars are moved back, and the database is byte for byte what it was.  Nothing has it
+   open (step 1), so the old file and its WAL moved aside together are exactly the database as
+   it was.  A crash between the steps leaves the old file with its WAL beside the safety copy's
+   name (SQLite applies it when the copy is opened); never the new file next to the old WAL,
+   which SQLite would replay onto it.
+5. **Seal** the safety copy: the old file, now reachable only by its new name, gets its WAL
+   checkpointed into it (``journal_mode=DELETE``: one self-contained file, mode 0600).  A file
+   SQLite cannot read stays as it was, sidecars beside it, and the result says ``raw-copy``.
+
+The old way is kept where the fast one cannot be used: when a restore is forced over a database
+another process has open (which may still write to the old file), or where the file system has
+no hard links, the safety copy is taken with SQLite's backup API before the swap (``backup-api``;
+``raw-copy``, file by file, for a database SQLite cannot read).  A restore that fails before the
+swap changes nothing, and still leaves a safety copy taken that way.
 """
 
 from __future__ import annotations
@@ -101,7 +110,9 @@ class RestoreResult:
     dry_run: bool
     safety_copy: Path | None = None
     safety_copy_method: str | None = None
-    """``backup-api`` (WAL included), ``raw-copy`` (the database was unreadable), or None."""
+    """``kept`` (the old file itself, its WAL checkpointed into it), ``backup-api`` (copied with
+    SQLite's backup API, WAL included), ``raw-copy`` (the database was unreadable: its files as
+    they were), or None."""
     integrity: str | None = None
     size_bytes: int | None = None
     duration_seconds: float = 0.0
@@ -274,15 +285,22 @@ class _Job:
                 elapsed = time.monotonic() - self.started
                 return RestoreResult(plan, True, duration_seconds=elapsed, in_use=in_use)
             method = None
-            if safety is not None:
+            if safety is not None and in_use:  # forced: a process may still write the old file
                 self.notify("safety copy")
                 safety, method = _safety_copy(self.target, safety)
                 plan = replace(plan, safety_copy=safety)
             try:
-                size = self.restore(ls, work)
+                size, kept = self.restore(ls, work, keep=safety if method is None else None)
             except RestoreError as exc:
-                exc.safety_copy = str(safety) if safety else None
+                if safety is not None and method is None:  # unchanged; a copy all the same
+                    safety, method = _late_safety_copy(self.target, safety)
+                exc.safety_copy = str(safety) if method else None
                 raise
+            if kept is not None:
+                safety, method = kept
+            elif method is None:
+                safety = None  # the database was gone by the time of the swap: nothing to keep
+            plan = replace(plan, safety_copy=safety)
             self.notify("done")
             return RestoreResult(
                 plan,
@@ -351,8 +369,11 @@ class _Job:
             hint=f"{hint} (history is kept for backup.snapshot.retention)",
         )
 
-    def restore(self, ls: Invocation, work: Path) -> int:
-        """Download, check and swap in; the restored size."""
+    def restore(
+        self, ls: Invocation, work: Path, *, keep: Path | None
+    ) -> tuple[int, tuple[Path, str] | None]:
+        """Download, check and swap in, keeping the current database as ``keep`` (a name to
+        claim) when given; the restored size, and the safety copy kept (path, method)."""
         restored = work / self.target.name
         self.notify("downloading", 0)
         download(
@@ -368,9 +389,14 @@ class _Job:
         size = restored.stat().st_size
         if self.target.exists():
             _keep_mode(self.target, restored)
+        else:
+            keep = None
         self.notify("swapping")
-        _swap(restored, self.target, work)
-        return size
+        kept = _swap(restored, self.target, work, keep)
+        if kept is None or kept[1] != "kept":
+            return size, kept
+        self.notify("safety copy")
+        return size, (kept[0], _seal(kept[0]))
 
 
 def _check_restored(path: Path, mode: IntegrityMode) -> None:
@@ -413,6 +439,38 @@ def _safety_copy(target: Path, wanted: Path) -> tuple[Path, str]:
     return safety, "backup-api"
 
 
+def _late_safety_copy(target: Path, wanted: Path) -> tuple[Path | None, str | None]:
+    """After a failed restore (nothing changed): a safety copy the old way, if it can be had."""
+    try:
+        return _safety_copy(target, wanted)
+    except RestoreError:
+        return None, None  # the restore's own error is the one to report
+
+
+def _link_aside(target: Path, wanted: Path) -> Path:
+    """Hard-link ``target`` to ``wanted`` (or ``wanted-2``... when taken); the name used."""
+    for n in range(1, 1001):
+        candidate = wanted if n == 1 else wanted.with_name(f"{wanted.name}-{n}")
+        try:
+            os.link(target, candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{wanted} and 999 numbered variants already exist")
+
+
+def _seal(copy: Path) -> str:
+    """The kept old database as one self-contained file: WAL (or hot journal) applied, mode
+    0600; ``raw-copy`` when SQLite cannot read it (its files stay as they were)."""
+    copy.chmod(0o600)
+    try:
+        with contextlib.closing(sqlite3.connect(copy, isolation_level=None)) as conn:
+            conn.execute("PRAGMA journal_mode=DELETE")  # checkpoints and removes the WAL
+    except sqlite3.Error:
+        return "raw-copy"
+    return "kept"
+
+
 def _keep_mode(old: Path, new: Path) -> None:
     st = old.stat()
     new.chmod(st.st_mode & 0o7777)
@@ -420,18 +478,39 @@ def _keep_mode(old: Path, new: Path) -> None:
         os.chown(new, st.st_uid, st.st_gid)
 
 
-def _swap(restored: Path, target: Path, work: Path) -> None:
-    """Put ``restored`` in place of ``target`` (see the module docstring for the order).
+def _swap(restored: Path, target: Path, work: Path, keep: Path | None) -> tuple[Path, str] | None:
+    """Put ``restored`` in place of ``target`` (see the module docstring for the order),
+    keeping the current database under the name ``keep`` when given: (its path, ``kept``), or
+    a ``backup-api``/``raw-copy`` copy where the file system has no hard links.
 
-    The current database file is not opened or written: its sidecars are moved aside (and back
-    if the replace fails), so a failed swap leaves it byte for byte as it was.
+    The current database file is not opened or written: it is linked, its sidecars are moved
+    aside (and all is undone if the replace fails), so a failed swap leaves it byte for byte as
+    it was.
     """
     moved: list[tuple[Path, Path]] = []
+    kept: tuple[Path, str] | None = None
     try:
+        if keep is not None:
+            try:
+                kept = (_link_aside(target, keep), "kept")
+            except OSError as exc:
+                if isinstance(exc, FileExistsError):
+                    raise
+                kept = _safety_copy(target, keep)  # no hard links here: copy it
+        # the old WAL and hot journal belong with the kept file; the -shm index is rebuilt
+        beside = kept[0] if kept is not None and kept[1] == "kept" else None
         # Litestream's local state describes the old database: without it, Litestream sees a
         # database behind its replica and starts over with a fresh snapshot (its issue #781).
         meta = target.parent / f".{target.name}-litestream"
-        pairs = [(Path(f"{target}{suffix}"), work / f"old{suffix}") for suffix in SIDECARS]
+        pairs = [
+            (
+                Path(f"{target}{suffix}"),
+                Path(f"{beside}{suffix}")
+                if beside is not None and suffix != "-shm"
+                else work / f"old{suffix}",
+            )
+            for suffix in SIDECARS
+        ]
         for sidecar, aside in [*pairs, (meta, work / "old-litestream")]:
             if sidecar.exists():
                 sidecar.replace(aside)
@@ -441,8 +520,12 @@ def _swap(restored: Path, target: Path, work: Path) -> None:
         for aside, sidecar in reversed(moved):
             with contextlib.suppress(OSError):
                 aside.replace(sidecar)
+        if kept is not None:
+            with contextlib.suppress(OSError):
+                kept[0].unlink()
         raise RestoreError(
             f"cannot move the restored database into place: {exc}",
             hint=f"{target} is unchanged; fix the cause and retry",
         ) from exc
     fsync_dir(target.parent)
+    return kept

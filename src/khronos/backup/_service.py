@@ -25,6 +25,18 @@ Alerts (keys for the :class:`AlertSink`; nothing the sink raises reaches backup)
 Each is resolved when its condition clears.  While a condition holds it is fired again on
 every poll: the alert engine dedupes, and repeats it after its ``repeat_interval`` only if it
 keeps being told the condition still holds.
+
+Polling is adaptive, so an idle daemon stays quiet.  While anything is going on - data waits
+for the replica, a fault or an alert is open, Litestream is not running, did not answer or
+logged about a database, a WAL is held - it polls every ``poll_interval`` (0.5 s) as it always
+did: the control socket, the alerts, ``status.json``.  When all is quiet it sleeps until a
+database or its WAL changes (:class:`~khronos.backup._watch.FileWatch`, inotify: a commit wakes
+it at once) and otherwise polls once per ``idle_poll_interval`` (5 s), a heartbeat that notices
+a hung Litestream and keeps ``status.json`` fresh (:meth:`BackupService._poll_due`).  Without
+inotify it looks at the files' ``stat`` every ``poll_interval`` instead.  So a commit starts its
+lag no later than with a poll every 0.5 s, every time-based alert is evaluated every 0.5 s while
+its condition can hold, and only a Litestream that hangs while nothing is written is noticed up
+to ``idle_poll_interval`` later.
 """
 
 from __future__ import annotations
@@ -54,7 +66,8 @@ from khronos.backup._status import (
 )
 from khronos.backup._supervisor import ProcessRunner, Supervisor
 from khronos.backup._sync import force_snapshot, sync_and_wait
-from khronos.backup._tracker import DbTracker, change_time
+from khronos.backup._tracker import DbTracker, FileSignature, change_time, file_signature
+from khronos.backup._watch import FileWatch
 from khronos.clock import Clock, SystemClock
 from khronos.config import BackupConfig, DatabaseConfig, KhronosConfig
 from khronos.errors import BackupError, SyncError
@@ -82,6 +95,7 @@ class BackupService(Lifecycle):
         registry: CollectorRegistry | None = None,
         alerts: AlertSink | None = None,
         poll_interval: float = 0.5,
+        idle_poll_interval: float = 5.0,
         runner: ProcessRunner | None = None,
         clock: Clock | None = None,
         environ: dict[str, str] | None = None,
@@ -93,6 +107,10 @@ class BackupService(Lifecycle):
         self.state_dir = Path(config.state_dir)
         self.alerts: AlertSink = SafeAlertSink(alerts or NullAlertSink())
         self.poll_interval = poll_interval
+        """Seconds between two looks at the files (and full polls while anything is going on)."""
+        self.idle_poll_interval = idle_poll_interval
+        """Seconds between two full polls while nothing is going on (keep it well under the 15 s
+        after which ``khronos status`` stops trusting ``status.json``)."""
         self.stall_after = stall_after
         """Seconds Litestream may run without answering (or replicating) before it is "down"."""
         self.control_timeout = control_timeout
@@ -115,6 +133,13 @@ class BackupService(Lifecycle):
         )
         self._claims = ReplicationClaims()
         self._stalled_since: float | None = None
+        # what the last full poll saw, for _poll_due
+        self._polled_files: dict[str, tuple[FileSignature, FileSignature]] = {}
+        self._polled_restarts = -1
+        self._answered = False
+        self._next_full = 0.0
+        self._logged_since_poll = False
+        self._watch = FileWatch([db.path for db in self.backup.dbs])
         self._log = structlog.get_logger("khronos.backup")
         if registry is not None:
             registry.register(BackupCollector(self._sample, namespace=config.metrics.namespace))
@@ -181,6 +206,7 @@ class BackupService(Lifecycle):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
             self._poller = None
+        self._watch.close()
         await self._finish_repairs()
         if self._supervisor is not None:
             await self._supervisor.stop()
@@ -295,24 +321,88 @@ class BackupService(Lifecycle):
         label = self.label_for(record)
         if label is not None:
             self.trackers[label].record_log(record)
+            self._logged_since_poll = True  # whatever it says, the next tick polls
 
     async def _poll_loop(self) -> None:
-        """One poll per ``poll_interval``; a failed poll is counted (part ``backup.status``)."""
+        """A full poll whenever :meth:`_poll_due`, between them :meth:`_next_tick`; a failed
+        poll is counted (part ``backup.status``)."""
+        self._watch.start()
         while True:
             try:
-                await self._poll()
+                if self._poll_due():
+                    await self._poll()
             except Exception as exc:  # noqa: BLE001 - the poller must outlive any one failure
                 get_health().record_error("backup.status", exc)
+            await self._next_tick()
+
+    async def _next_tick(self) -> None:
+        """Sleep ``poll_interval``; while all is quiet and the files are watched, until a file
+        changes or the heartbeat is due."""
+        watch = self._watch
+        if not watch.active or not self._quiet():
+            watch.pause()
             await asyncio.sleep(self.poll_interval)
+            return
+        watch.resume()
+        if self._files() != self._polled_files:
+            return  # written during the last poll (before the watch was reading again)
+        delay = self._next_full - self.clock.monotonic()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await watch.changed.wait()
+        watch.changed.clear()
+
+    def _files(self) -> dict[str, tuple[FileSignature, FileSignature]]:
+        """Each database's and WAL's (inode, size, mtime): any commit or checkpoint changes it."""
+        return {
+            label: (file_signature(t.db.path), file_signature(Path(f"{t.db.path}-wal")))
+            for label, t in self.trackers.items()
+        }
+
+    def _poll_due(self) -> bool:
+        """Whether to poll now: when not :meth:`_quiet`, when the heartbeat is due, or when the
+        files are not as the last poll found them."""
+        if not self._quiet() or self.clock.monotonic() >= self._next_full:
+            return True
+        return self._files() != self._polled_files
+
+    def _quiet(self) -> bool:
+        """Nothing going on: Litestream runs, answered the last poll and has not restarted
+        since, every database is replicating with nothing waiting for the replica, no sync
+        error, stall, alert, held WAL or owed repair, and nothing logged about a database."""
+        supervisor = self._supervisor
+        if supervisor is None or not supervisor.running or not self._answered:
+            return False
+        if supervisor.restarts != self._polled_restarts or self._logged_since_poll:
+            return False
+        if self._stalled_since is not None or self.conditions.firing or self.keeper.owed:
+            return False
+        if any(guard.held for guard in self.keeper.guards.values()):
+            return False
+        return not any(
+            not t.replicating
+            or t.pending
+            or t.unseen_since is not None
+            or t.streaks
+            or t.last_error is not None
+            for t in self.trackers.values()
+        )
 
     async def _poll(self) -> None:
         assert self._client is not None  # noqa: S101 - set in start()
         began = self.clock.monotonic()
         supervisor = self._supervisor
         running = supervisor is not None and supervisor.running
+        # taken before asking Litestream: a commit made during the poll is seen by the next tick
+        self._polled_files = self._files()
+        self._polled_restarts = supervisor.restarts if supervisor is not None else -1
+        self._logged_since_poll = False
+        self._next_full = began + self.idle_poll_interval
         mtimes = {label: change_time(t.db.path) for label, t in self.trackers.items()}
         observed: set[str] = set()
         answered = running and await self._poll_socket(self._client, mtimes, observed)
+        self._answered = answered
         for label, tracker in self.trackers.items():
             if not answered:
                 tracker.replicating = False

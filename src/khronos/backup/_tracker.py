@@ -36,7 +36,20 @@ from khronos.backup._control import parse_time
 from khronos.backup._status import DbStatus, file_sizes
 from khronos.config import DatabaseConfig
 
-__all__ = ["DbTracker", "change_time"]
+__all__ = ["DbTracker", "FileSignature", "change_time", "file_signature"]
+
+
+FileSignature = tuple[int, int, int] | None
+"""A file's (inode, size, mtime in ns), None when it does not exist."""
+
+
+def file_signature(path: Path) -> FileSignature:
+    """What changes when a file is written or replaced (one ``stat``)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def change_time(path: Path) -> float | None:

@@ -3,31 +3,44 @@
 Errors Khronos raises on purpose (:class:`~khronos.errors.KhronosError`) print as a few plain
 lines and exit with their own code (2 for configuration errors).  Anything unexpected prints one
 line and exits 1; ``--debug`` (or ``KHRONOS_DEBUG=1``) adds the traceback.
+
+Commands are loaded lazily: the root group knows each command's module and one-line summary
+(:meth:`KhronosGroup.add_lazy`) and imports the module only when the command runs, so
+``khronos --version`` and ``khronos --help`` import click and little else, and each command
+imports only what it uses.  This module itself imports no configuration, logging or server
+code at import time for the same reason.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import traceback
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from khronos._version import __version__
-from khronos.config import (
-    ENV_CONFIG,
-    KhronosConfig,
-    load_config,
-    parse_duration,
-    resolve_config_path,
-)
 from khronos.errors import KhronosError
-from khronos.redact import Redactor, collect_secrets
-from khronos.redact import redact as _redact
+
+if TYPE_CHECKING:
+    from khronos.config import KhronosConfig
+    from khronos.redact import Redactor
 
 __all__ = ["AppState", "KhronosGroup", "cli", "config_option", "pass_state", "seconds"]
+
+ENV_CONFIG = "KHRONOS_CONFIG"
+"""``khronos.config.ENV_CONFIG``, spelled here so ``--help`` need not import the config model
+(a test keeps the two equal)."""
+
+
+def _redact(text: str) -> str:
+    """Every known secret pattern masked (the logging package's redactor, imported on use)."""
+    from khronos.redact import redact  # noqa: PLC0415 - only when an error is printed
+
+    return redact(text)
 
 
 class AppState:
@@ -36,12 +49,22 @@ class AppState:
     def __init__(self, config_path: str | None, *, debug: bool) -> None:
         self.config_option = config_path
         self.debug = debug
-        self.redactor = Redactor()
+        self._redactor: Redactor | None = None
+
+    @property
+    def redactor(self) -> Redactor:
         """The loaded configuration's secrets: errors are printed through it (and the global
         redactor), even after a command's logging setup has forgotten them."""
+        if self._redactor is None:
+            from khronos.redact import Redactor  # noqa: PLC0415 - keep `khronos --help` fast
+
+            self._redactor = Redactor()
+        return self._redactor
 
     def config_path(self, explicit: str | Path | None = None) -> Path:
         """A command's PATH, else --config, else $KHRONOS_CONFIG, else ./khronos.yml."""
+        from khronos.config import resolve_config_path  # noqa: PLC0415 - see the docstring
+
         return resolve_config_path(explicit or self.config_option)
 
     def load(
@@ -52,6 +75,9 @@ class AppState:
         ``needs``: a reading command's top-level sections; ``${VAR}`` left unset elsewhere (and
         in secrets it may not read) are tolerated, with a note on stderr for each.
         """
+        from khronos.config import load_config  # noqa: PLC0415 - see the module docstring
+        from khronos.redact import collect_secrets  # noqa: PLC0415
+
         config = load_config(self.config_path(explicit), needs=needs)
         for secret in collect_secrets(config):
             self.redactor.add_secret(secret)
@@ -61,7 +87,9 @@ class AppState:
 
     def mask(self, text: str) -> str:
         """``text`` with the configuration's secrets and every known pattern masked."""
-        return _redact(self.redactor.redact(text))
+        if self._redactor is None:  # no configuration loaded: no secret of its own to mask
+            return _redact(text)
+        return _redact(self._redactor.redact(text))
 
 
 pass_state = click.make_pass_decorator(AppState)
@@ -86,6 +114,8 @@ config_option = click.option(
 
 def seconds(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
     """Click callback: a duration option (``30s``, ``1m30s``) as seconds, or a usage error."""
+    from khronos.config import parse_duration  # noqa: PLC0415 - see the module docstring
+
     try:
         return parse_duration(value).total_seconds()
     except ValueError as exc:
@@ -93,7 +123,44 @@ def seconds(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
 
 
 class KhronosGroup(click.Group):
-    """A click group that turns exceptions into clear messages and exit codes."""
+    """A click group that turns exceptions into clear messages and exit codes, and loads its
+    commands lazily (:meth:`add_lazy`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, tuple[str, str]] = {}
+        """Command name -> (module that registers it, its one-line summary for ``--help``)."""
+
+    def add_lazy(self, name: str, module: str, summary: str) -> None:
+        """Register command ``name``, defined (with ``@cli.command``) by ``module`` when it is
+        imported; ``summary`` is its help's first line, shown by ``khronos --help``."""
+        self.lazy[name] = (module, summary)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002 - click's signature
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(
+        self,
+        ctx: click.Context,  # noqa: ARG002 - click's signature
+        cmd_name: str,
+    ) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            importlib.import_module(self.lazy[cmd_name][0])  # registers itself on `cli`
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list, from the summaries: ``--help`` imports no command module."""
+        rows: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name)
+            if command is None:
+                command = click.Command(name, help=self.lazy[name][1])
+            if not command.hidden:
+                rows.append((name, command))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
 
     def invoke(self, ctx: click.Context) -> Any:
         debug = bool(ctx.params.get("debug")) or os.environ.get("KHRONOS_DEBUG") == "1"

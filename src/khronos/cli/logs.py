@@ -13,11 +13,19 @@ from rich.console import Console
 from rich.markup import escape
 
 from khronos.cli._app import AppState, cli, config_option, pass_state
-from khronos.config import parse_duration
-from khronos.config._types import ConfigValueError
+from khronos.config import ConfigValueError, parse_duration
 from khronos.errors import KhronosError
-from khronos.logs._keys import CORRELATION_ID, EXCEPTION, LEVEL, MESSAGE, TIMESTAMP, USER_ID
-from khronos.logs._reader import LEVEL_ORDER, LogQuery, LogReader
+from khronos.logs import (
+    CORRELATION_ID,
+    EXCEPTION,
+    LEVEL,
+    LEVEL_ORDER,
+    MESSAGE,
+    TIMESTAMP,
+    USER_ID,
+    LogQuery,
+    LogReader,
+)
 
 __all__ = ["logs_command"]
 

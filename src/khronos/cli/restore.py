@@ -86,10 +86,10 @@ def restore(  # noqa: PLR0917 - click passes each option as an argument
 ) -> None:
     """Restore a database from its replica, safely (latest, or a point in time).
 
-    DB_PATH picks a configured database by path or name (default: the only one). The current
-    database is copied first (WAL included) to <db>.pre-restore-<time>; the backup is restored
-    beside it and checked with PRAGMA integrity_check before it replaces the database
-    atomically. Refused (exit 3) while another process has the database open or Khronos
+    DB_PATH picks a configured database by path or name (default: the only one). The backup is
+    restored beside the database and checked with PRAGMA integrity_check before it replaces the
+    database atomically; the current database is kept (WAL included) as
+    <db>.pre-restore-<time>. Refused (exit 3) while another process has the database open or Khronos
     replicates it, unless --force. -o must name a regular file (or one to create) in an
     existing folder: a device, a FIFO, a dangling symbolic link or a missing folder is refused.
 
@@ -164,11 +164,10 @@ def _print(out: Console, result: RestoreResult) -> None:
         f"[green]restored[/] {escape(str(plan.target))} to {point} from {escape(plan.replica)}"
     )
     if result.safety_copy:
-        how = (
-            "SQLite backup API, WAL included"
-            if result.safety_copy_method == "backup-api"
-            else ("raw file copy: the database was unreadable")
-        )
+        how = {
+            "kept": "the old database file itself, its WAL included",
+            "backup-api": "SQLite backup API, WAL included",
+        }.get(result.safety_copy_method or "", "raw files: the database was unreadable")
         out.print(f"  safety copy: {escape(str(result.safety_copy))} ({how})")
     size = format_size(result.size_bytes or 0)
     out.print(f"  integrity check: {result.integrity}; {size} in {result.duration_seconds:.1f}s")

@@ -9,7 +9,7 @@ import click
 from khronos.alerts import DeliveryError, TelegramNotifier, explain_telegram_error
 from khronos.cli._app import AppState, cli, config_option, pass_state
 from khronos.cli.status import command_logging
-from khronos.config._alerts import TelegramConfig
+from khronos.config import TelegramConfig
 from khronos.errors import KhronosError
 
 __all__ = ["telegram_group"]

@@ -38,6 +38,7 @@ from khronos.logs._hooks import (
 from khronos.logs._keys import (
     CORRELATION_ID,
     ENVIRONMENT,
+    EXCEPTION,
     LEVEL,
     MESSAGE,
     PID,
@@ -48,6 +49,7 @@ from khronos.logs._keys import (
     VERSION,
 )
 from khronos.logs._middleware import CorrelationIdMiddleware
+from khronos.logs._reader import LEVEL_ORDER, LogQuery, LogReader
 from khronos.logs._setup import (
     ENV_LOG_LEVEL,
     configure,
@@ -65,7 +67,9 @@ __all__ = [
     "CORRELATION_ID",
     "ENVIRONMENT",
     "ENV_LOG_LEVEL",
+    "EXCEPTION",
     "LEVEL",
+    "LEVEL_ORDER",
     "MAX_CORRELATION_ID_LENGTH",
     "MESSAGE",
     "PID",
@@ -76,6 +80,8 @@ __all__ = [
     "VERSION",
     "CorrelationIdMiddleware",
     "JobRun",
+    "LogQuery",
+    "LogReader",
     "LogThrottle",
     "asyncio_exception_handler",
     "bind_correlation_id",

@@ -14,9 +14,11 @@ import math
 import socket
 import time
 from collections.abc import Generator
+from email.utils import formatdate
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.server import ServerState
 
 from khronos.config import HostPort
 from khronos.errors import KhronosError
@@ -28,8 +30,61 @@ __all__ = ["HttpServer", "serve"]
 _STARTUP_TIMEOUT_S = 10.0
 
 
+Headers = list[tuple[bytes, bytes]]
+
+
+class _LiveDateState(ServerState):
+    """uvicorn's server state, with the ``Date`` header made when a request reads it (once a
+    second at most) rather than refreshed by a timer."""
+
+    def __init__(self) -> None:
+        self._other: Headers = []
+        self._second = -1
+        self._headers: Headers = []
+        super().__init__()
+
+    @property
+    def default_headers(self) -> Headers:
+        """``Date`` (current to the second) and the other headers uvicorn set."""
+        now = int(time.time())
+        if now != self._second:
+            date = formatdate(now, usegmt=True).encode()
+            self._headers = [(b"date", date), *self._other]
+            self._second = now
+        return self._headers
+
+    @default_headers.setter
+    def default_headers(self, value: Headers) -> None:
+        self._other = [(name, v) for name, v in value if name.lower() != b"date"]
+        self._second = -1
+
+
 class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers: the embedding process owns the signals."""
+    """uvicorn without its signal handlers (the embedding process owns the signals), and
+    without its ten wake-ups a second: an idle daemon's server does not wake at all (the
+    ``Date`` header is made per request) and stops as soon as it is told to."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        self._exit = asyncio.Event()  # before super().__init__, which sets should_exit
+        super().__init__(config)
+        self.server_state = _LiveDateState()
+
+    @property
+    def should_exit(self) -> bool:
+        """uvicorn's flag, which now also wakes :meth:`main_loop` when set."""
+        return self._exit.is_set()
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        if value:
+            self._exit.set()
+        else:
+            self._exit.clear()
+
+    async def main_loop(self) -> None:
+        """uvicorn's loop ticks every 0.1 s to see ``should_exit``; this one waits for it."""
+        while not await self.on_tick(0):  # sets the default headers, says whether to exit
+            await self._exit.wait()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
