@@ -14,15 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from khronos.backup import STATUS_FILE, BackupService, RecordingAlertSink
+from khronos.backup import BackupService, RecordingAlertSink
 from khronos.backup._watch import FileWatch
+from khronos.state import StateDir
 from tests.backup.conftest import MakeConfig, insert_rows, wait_for
 
 pytestmark = pytest.mark.asyncio
 
 
 def _written_at(service: BackupService) -> str:
-    return str(json.loads((service.state_dir / STATUS_FILE).read_text())["written_at"])
+    return str(json.loads((StateDir(service.state_dir).status_file).read_text())["written_at"])
 
 
 async def _wait_quiet(service: BackupService) -> str:
@@ -41,7 +42,7 @@ async def _idle_then_commit(service: BackupService, db: Path) -> bool:
     """Start, wait for quiet, commit a row, see it replicated; whether the files were watched."""
     await service.start()
     try:
-        written = service.state_dir / STATUS_FILE
+        written = StateDir(service.state_dir).status_file
         await wait_for(
             lambda: written.exists() and service.status()[0].local_txid is not None,
             what="the first poll",
