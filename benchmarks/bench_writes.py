@@ -26,7 +26,7 @@ from khronos.backup import find_litestream, litestream_env
 
 ROUND_S = 1.5 if QUICK else 4.0
 ROUNDS = 2 if QUICK else 5
-SETTLE_S = 1.0
+SETTLE_S = 2.0
 TARGET = 0.9
 
 
@@ -69,19 +69,24 @@ def _commits_per_s(db: Path) -> float:
 
 
 def measure() -> tuple[float, float, float]:
-    """Median commits/s: without replication, with bare Litestream, with ``khronos run``."""
+    """Median commits/s: without replication, with bare Litestream, with ``khronos run``.
+
+    Each variant writes its own database (same schema, growing alike round by round), and each
+    replicator runs for the whole measurement: none finds another's state and starts over.
+    """
     off: list[float] = []
     bare: list[float] = []
     on: list[float] = []
     with tempfile.TemporaryDirectory(prefix="khronos-bench-writes-") as tmp:
         root = Path(tmp)
-        make_db(root / "app.db")
-        for _ in range(ROUNDS):
-            off.append(_commits_per_s(root / "app.db"))
-            with _bare_litestream(root):
-                bare.append(_commits_per_s(root / "app.db"))
-            with khronos_run(root) as run:
-                time.sleep(SETTLE_S)
+        for name in ("off", "bare"):
+            (root / name).mkdir()
+            make_db(root / name / "app.db")
+        with _bare_litestream(root / "bare"), khronos_run(root / "khronos") as run:
+            time.sleep(SETTLE_S)
+            for _ in range(ROUNDS):
+                off.append(_commits_per_s(root / "off" / "app.db"))
+                bare.append(_commits_per_s(root / "bare" / "app.db"))
                 on.append(_commits_per_s(run.db))
     return statistics.median(off), statistics.median(bare), statistics.median(on)
 
