@@ -14,7 +14,9 @@
 5. backup: Litestream under supervision, its alerts routed into the engine;
 6. the restore-drill schedule (``backup.verify.interval``), a failed drill firing a CRITICAL
    condition that resolves when a later drill passes;
-7. the built-in health checks.
+7. the built-in health checks;
+8. a watch on the log files: an ERROR alert (``khronos.log_files``) while they cannot be
+   written - a full log disk - resolved when they can.
 
 Its own :class:`~khronos.health.Health` is the process-wide one while it runs: every
 long-lived part runs through :func:`~khronos.health.keep_running` (an exception is logged,
@@ -68,6 +70,7 @@ from khronos.server import (
 from khronos.state import StateDir, write_json_atomic
 
 __all__ = [
+    "LOG_FILES_KEY",
     "PART_DOWN_KEY",
     "Daemon",
     "DaemonError",
@@ -78,6 +81,9 @@ __all__ = [
 
 PART_DOWN_KEY = "khronos.part_down."
 """Prefix of the CRITICAL condition raised when a part of the daemon stops (+ the part)."""
+
+LOG_FILES_KEY = "khronos.log_files"
+"""The ERROR condition raised while log files cannot be written ("log dir full: ...")."""
 
 _LOW_NOFILE = 1024
 # checks that need the app's message metrics: khronos run beside another process has no source
@@ -251,6 +257,7 @@ class Daemon(Lifecycle):
                 "or remove the key",
             )
         await self._enter("checks", self.checks)
+        await self._enter("log files watch", logs.LogFilesWatch(self._log_files_changed))
         for part, task in (*self.checks.tasks.items(), *self.engine.tasks.items()):
             self.health.watch(part, task)
         self._write_daemon_file()
@@ -295,6 +302,22 @@ class Daemon(Lifecycle):
             for c in self.engine.conditions.values()
             if c.level >= Level.CRITICAL and not c.key.startswith(PART_DOWN_KEY)
         ]
+
+    def _log_files_changed(self, failing: dict[Path, str]) -> None:
+        """Log files became unwritable (ERROR, through the channels that work) or writable."""
+        if not failing:
+            self.engine.resolve(LOG_FILES_KEY)
+            return
+        self.engine.fire(
+            LOG_FILES_KEY,
+            logs.describe_failing(failing),
+            Level.ERROR,
+            {
+                "files": sorted(str(path) for path in failing),
+                "action": "free space (or file descriptors) in the log folder; meanwhile each "
+                "file keeps its new lines in memory (up to 4 MB) and writes them when it can",
+            },
+        )
 
     def _part_down(self, event: PartDown) -> None:
         """A part stopped for good: a CRITICAL alert (Health has logged it already)."""

@@ -62,6 +62,7 @@ from khronos.logs._setup import (
     shutdown,
 )
 from khronos.logs._throttle import LogThrottle
+from khronos.logs._watch import LogFilesWatch, describe_failing
 
 __all__ = [
     "CORRELATION_ID",
@@ -80,6 +81,7 @@ __all__ = [
     "VERSION",
     "CorrelationIdMiddleware",
     "JobRun",
+    "LogFilesWatch",
     "LogQuery",
     "LogReader",
     "LogThrottle",
@@ -88,6 +90,7 @@ __all__ = [
     "bind_user_id",
     "configure",
     "configure_from_config",
+    "describe_failing",
     "failing_files",
     "flush",
     "get_correlation_id",
