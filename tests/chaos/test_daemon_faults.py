@@ -203,8 +203,8 @@ def test_log_dir_on_a_full_filesystem(
         finally:
             writer.stop()
             assert stop(daemon.proc) == 0, daemon.err.read_text()[-2000:]
-    # the lines logged while the disk was full waited in memory and are in the file now
-    logged = (tmp_path / "logs" / "combined.log").read_text(encoding="utf-8")
+        # the lines logged while the disk was full waited in memory and are in the file now
+        logged = (tmp_path / "logs" / "combined.log").read_text(encoding="utf-8")
     assert all(f"chaos alert {i}" in logged for i in range(5))
     restored = restored_ids(tmp_path, env)
     texts = telegram.texts()
