@@ -348,7 +348,7 @@ def _report(
         "a queue is full, that includes waiting for room); *lines/s to disk* runs until every "
         "line is written (Khronos: the queue drained into combined.log, errors.log and "
         "critical.log filtering each record; loguru: `logger.complete()`; winston: its "
-        f"transports finished and every line in combined.log). {winston_note}; its Console "
+        f"every line in combined.log, without `logger.end()`, which loses the last lines). {winston_note}; its Console "
         'transport left out, as Khronos runs with `console="off"`.\n\n'
         + "\n".join(rows)
         + f"\n\nBurst: one process logs {BURST:,} lines from one thread as fast as it can, "
