@@ -347,8 +347,9 @@ def _report(
         f"{ROUNDS} rounds{quick}. *Caller µs/call* is what the calling code waits for (once "
         "a queue is full, that includes waiting for room); *lines/s to disk* runs until every "
         "line is written (Khronos: the queue drained into combined.log, errors.log and "
-        "critical.log filtering each record; loguru: `logger.complete()`; winston: its "
-        f"every line in combined.log, without `logger.end()`, which loses the last lines). {winston_note}; its Console "
+        "critical.log filtering each record; loguru: `logger.complete()`; winston: every "
+        "line in combined.log, without `logger.end()`, which loses the last lines). "
+        f"{winston_note}; its Console "
         'transport left out, as Khronos runs with `console="off"`.\n\n'
         + "\n".join(rows)
         + f"\n\nBurst: one process logs {BURST:,} lines from one thread as fast as it can, "
