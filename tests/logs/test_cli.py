@@ -125,6 +125,36 @@ def test_bad_since_is_a_usage_error(tmp_path: Path) -> None:
     assert "unit" in err
 
 
+@pytest.mark.integration
+def test_follow_stops_on_sigint_even_when_started_with_sigint_ignored(
+    setup_logs: Setup, tmp_path: Path
+) -> None:
+    """A script that runs ``khronos logs -f &`` hands it SIGINT ignored; Ctrl-C (SIGINT) still
+    ends the follow, with exit 0."""
+    setup_logs(console="off")
+    logs.get_logger().info("line", n=0)
+    logs.shutdown()
+    command = [sys.executable, "-m", "khronos", "logs", "--dir", str(tmp_path / "logs"), "-f"]
+    with subprocess.Popen(
+        [*command, "--json", "--follow-timeout", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509
+    ) as proc:
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
+        try:
+            _wait_for(lines, [], 0)  # following now
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 def _reader(stream: object, lines: queue.Queue[str]) -> None:
     for line in stream:  # type: ignore[attr-defined]
         lines.put(line)

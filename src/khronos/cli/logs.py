@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -141,6 +143,7 @@ def logs_command(  # noqa: PLR0917 - click passes each option as an argument
         for line, record in reader.history(leave_partial=following):
             show(line, record)
         if following:
+            _stop_on_ctrl_c()
             deadline = None if follow_timeout is None else time.monotonic() + follow_timeout
             stop = (lambda: False) if deadline is None else (lambda: time.monotonic() >= deadline)
             # Goes on in the very file (and at the offset) the history ended in, even if it
@@ -154,6 +157,13 @@ def logs_command(  # noqa: PLR0917 - click passes each option as an argument
         reader.close()
         if reader.malformed:
             click.echo(f"skipped {reader.malformed} malformed line(s)", err=True)
+
+
+def _stop_on_ctrl_c() -> None:
+    """Ctrl-C (SIGINT) ends ``-f`` even when the shell started us with SIGINT ignored (a
+    command run with ``&`` from a script), where Python would not raise KeyboardInterrupt."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _default_dir(state: AppState) -> Path:
