@@ -9,12 +9,14 @@
 3. the alert engine and its delivery worker (durable outbox, Telegram when configured, the log
    always); the worker's breakers report to ``khronos_circuit_breaker_*``;
 4. the HTTP server on ``http.listen``: ``/metrics``, ``/healthz``, ``/ready``,
-   ``POST /api/alerts/test``, with request and idle timeouts and a connection bound derived
+   ``POST /api/alerts/test``, the dashboard (``/``, ``/api/status``, ``/api/history``),
+   with request and idle timeouts and a connection bound derived
    from the open-files limit (raised to the hard limit first, at most 65536, as Go does);
 5. backup: Litestream under supervision, its alerts routed into the engine;
 6. the restore-drill schedule (``backup.verify.interval``), a failed drill firing a CRITICAL
    condition that resolves when a later drill passes;
-7. the built-in health checks.
+7. the built-in health checks;
+8. the dashboard's chart sampler (``state_dir/history.json``).
 
 Its own :class:`~khronos.health.Health` is the process-wide one while it runs: every
 long-lived part runs through :func:`~khronos.health.keep_running` (an exception is logged,
@@ -51,6 +53,13 @@ from khronos.alerts import AlertEngine, Level, alert_routes, breaker_metrics_lis
 from khronos.backup import BackupService, VerifyReport, VerifyScheduler, read_verify_file
 from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
+from khronos.dashboard import (
+    HistorySampler,
+    MetricsProbe,
+    StatusBuilder,
+    StatusSources,
+    dashboard_routes,
+)
 from khronos.errors import DaemonError, LockedError
 from khronos.health import Health, PartDown, get_health, set_health
 from khronos.lifecycle import Lifecycle
@@ -116,6 +125,9 @@ class Daemon(Lifecycle):
         registry: CollectorRegistry | None = None,
         verify_initial_delay: float | None = None,
         app_metrics: bool = True,
+        app_status: Callable[[], Any] | None = None,
+        heartbeats_status: Callable[[], Any] | None = None,
+        history_interval: float = 10.0,
     ) -> None:
         self.config = config
         self.state_dir = Path(config.state_dir)
@@ -153,6 +165,28 @@ class Daemon(Lifecycle):
             registry=self.registry,
             namespace=namespace,
         )
+        self.status = StatusBuilder(
+            config,
+            self.engine,
+            StatusSources(
+                databases=self.backup.status if self.backup is not None else None,
+                checks=self.checks.status,
+                app=app_status,
+                heartbeats=heartbeats_status,
+            ),
+        )
+        """``/api/status`` and the backup/app reasons of ``/ready``."""
+        self.history = HistorySampler(
+            MetricsProbe(
+                self.metrics,
+                self.engine.metrics,
+                lags=self._lags,
+                litestream_pid=self._litestream_pid,
+            ).take,
+            StateDir(self.state_dir).history_file,
+            interval=history_interval,
+        )
+        """The dashboard's chart history (a point every ``history_interval`` seconds)."""
         self.server: HttpServer | None = None
         self._parts = contextlib.AsyncExitStack()
         """The started parts' stops, unwound by :meth:`stop` in reverse order."""
@@ -220,9 +254,17 @@ class Daemon(Lifecycle):
             config,
             registry=self.registry,
             metrics=self.metrics,
-            routes=alert_routes(self.engine, config.http.token),
+            routes=[
+                *alert_routes(self.engine, config.http.token),
+                *dashboard_routes(
+                    self.status.snapshot,
+                    self.history.document,
+                    token=config.http.token,
+                    auth_required=not config.http.listen.is_loopback,
+                ),
+            ],
             health=self.health,
-            readiness=self._critical_conditions,
+            readiness=self._not_ready,
         )
         self.server = HttpServer(
             app,
@@ -253,6 +295,9 @@ class Daemon(Lifecycle):
         await self._enter("checks", self.checks)
         for part, task in (*self.checks.tasks.items(), *self.engine.tasks.items()):
             self.health.watch(part, task)
+        await self._enter("chart history", self.history)
+        if self.history.task is not None:
+            self.health.watch("dashboard.history", self.history.task)
         self._write_daemon_file()
         _log.info(
             "khronos started",
@@ -287,6 +332,20 @@ class Daemon(Lifecycle):
                 f"the open-files limit is {after}: the HTTP server takes at most half of it",
                 hint="raise it (LimitNOFILE=65536 in the systemd unit, or ulimit -n)",
             )
+
+    def _not_ready(self) -> list[str]:
+        """/ready's reasons beyond the parts: CRITICAL conditions, the backup down or lagging
+        past ``backup.lag_alert_after``, the app down."""
+        return [*self._critical_conditions(), *self.status.not_ready()]
+
+    def _lags(self) -> dict[str, float | None]:
+        if self.backup is None:
+            return {}
+        return {s.name: s.lag_seconds for s in self.backup.status()}
+
+    def _litestream_pid(self) -> int | None:
+        supervisor = self.backup.supervisor if self.backup is not None else None
+        return supervisor.pid if supervisor is not None else None
 
     def _critical_conditions(self) -> list[str]:
         """/ready's reasons beyond the parts: the CRITICAL alert conditions firing now."""
