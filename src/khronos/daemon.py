@@ -180,7 +180,7 @@ class Daemon(Lifecycle):
             MetricsProbe(
                 self.metrics,
                 self.engine.metrics,
-                lags=self._lags,
+                lags=self.status.lags,
                 litestream_pid=self._litestream_pid,
             ).take,
             StateDir(self.state_dir).history_file,
@@ -337,11 +337,6 @@ class Daemon(Lifecycle):
         """/ready's reasons beyond the parts: CRITICAL conditions, the backup down or lagging
         past ``backup.lag_alert_after``, the app down."""
         return [*self._critical_conditions(), *self.status.not_ready()]
-
-    def _lags(self) -> dict[str, float | None]:
-        if self.backup is None:
-            return {}
-        return {s.name: s.lag_seconds for s in self.backup.status()}
 
     def _litestream_pid(self) -> int | None:
         supervisor = self.backup.supervisor if self.backup is not None else None

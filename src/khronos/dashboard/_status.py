@@ -136,6 +136,12 @@ class StatusBuilder:
             )
         return out
 
+    def lags(self) -> dict[str, float | None]:
+        """Each database's backup lag in seconds (the chart sampler's source)."""
+        if self.sources.databases is None:
+            return {}
+        return {s.name: s.lag_seconds for s in self.sources.databases()}
+
     def conditions(self) -> list[dict[str, Any]]:
         """The alert conditions firing now, worst first."""
         redact = get_redactor().redact
