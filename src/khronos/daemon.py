@@ -54,6 +54,7 @@ from khronos.backup import BackupService, VerifyReport, VerifyScheduler, read_ve
 from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
 from khronos.dashboard import (
+    DASHBOARD_PATHS,
     HistorySampler,
     MetricsProbe,
     StatusBuilder,
@@ -265,6 +266,7 @@ class Daemon(Lifecycle):
             ],
             health=self.health,
             readiness=self._not_ready,
+            unmeasured=DASHBOARD_PATHS,
         )
         self.server = HttpServer(
             app,

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from khronos.alerts import Level
 from khronos.config import parse_config
-from khronos.dashboard import SECURITY_HEADERS, dashboard_routes
+from khronos.dashboard import DASHBOARD_PATHS, SECURITY_HEADERS, dashboard_routes
 from khronos.server import create_app
 from tests.dashboard.helpers import TOKEN, db_status, make_builder
 from tests.metrics.asgi import call
@@ -124,7 +124,7 @@ async def test_ready_answers_503_with_the_backup_reason(tmp_path: Path) -> None:
     assert json.loads(reply.body)["problems"] == ["backup lag 10m on app"]
 
 
-def _app(tmp_path: Path, listen: str) -> object:
+def _app(tmp_path: Path, listen: str, registry: CollectorRegistry | None = None) -> object:
     builder = make_builder(tmp_path, [db_status()])
     config = parse_config(f"http: {{listen: '{listen}', token: {TOKEN}}}")
     routes = dashboard_routes(
@@ -133,7 +133,8 @@ def _app(tmp_path: Path, listen: str) -> object:
         token=config.http.token,
         auth_required=not config.http.listen.is_loopback,
     )
-    return create_app(config, registry=CollectorRegistry(), routes=routes)
+    registry = registry if registry is not None else CollectorRegistry()
+    return create_app(config, registry=registry, routes=routes, unmeasured=DASHBOARD_PATHS)
 
 
 @pytest.mark.asyncio
@@ -171,3 +172,17 @@ async def test_bad_requests_get_4xx(tmp_path: Path) -> None:
     assert (await call(app, "/static/../../etc/passwd")).status == 404
     assert (await call(app, "/static/nope.js")).status == 404
     assert (await call(app, "/api/history", query=b"span=7y")).status == 400
+
+
+@pytest.mark.asyncio
+async def test_the_dashboards_polling_is_not_the_services_traffic(tmp_path: Path) -> None:
+    """/api/status requests are left out of the HTTP metrics the latency chart reads."""
+    registry = CollectorRegistry()
+    app = _app(tmp_path, "127.0.0.1:9321", registry)
+    assert (await call(app, "/api/status")).status == 200
+    assert (await call(app, "/nope")).status == 404
+    count = "khronos_http_request_duration_seconds_count"
+    assert registry.get_sample_value(count, {"method": "GET", "route": "/api/status",
+                                             "status": "200"}) is None  # fmt: skip
+    total = sum(s.value for m in registry.collect() for s in m.samples if s.name == count)
+    assert total == 1  # the 404 only

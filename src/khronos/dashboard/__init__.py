@@ -15,10 +15,11 @@ from khronos.dashboard._history import (
     MetricsProbe,
     histogram_p95,
 )
-from khronos.dashboard._routes import SECURITY_HEADERS, dashboard_routes
+from khronos.dashboard._routes import DASHBOARD_PATHS, SECURITY_HEADERS, dashboard_routes
 from khronos.dashboard._status import OVERALL_STATES, StatusBuilder, StatusSources, overall
 
 __all__ = [
+    "DASHBOARD_PATHS",
     "OVERALL_STATES",
     "SECURITY_HEADERS",
     "AppCounters",

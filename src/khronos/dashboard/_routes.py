@@ -25,7 +25,7 @@ from starlette.routing import Route
 from khronos.health import get_health
 from khronos.metrics import token_authorized
 
-__all__ = ["SECURITY_HEADERS", "dashboard_routes"]
+__all__ = ["DASHBOARD_PATHS", "SECURITY_HEADERS", "dashboard_routes"]
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -43,6 +43,8 @@ _STATIC = {
     "app.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
+DASHBOARD_PATHS = ("/", "/api/status", "/api/history", *(f"/static/{name}" for name in _STATIC))
+"""The dashboard's paths: the daemon leaves them out of the HTTP metrics (its own polling)."""
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="khronos", charset="UTF-8"'}
 _SPANS = ("1h", "24h")
 DASHBOARD_PART = "dashboard"

@@ -274,7 +274,7 @@ function drawChart(chart, points, now) {
     }
   });
   box.append(graph);
-  const legend = el("figcaption", "legend", (series.length > 1 ? series.map((s) => s.name).join(" / ") + " · " : "") + "peak " + (total ? chart.fmt(max) : "—"));
+  const legend = el("figcaption", "legend", (series.length > 1 ? series.map((s) => s.name).join(" / ") + " · " : "") + (total ? "peak " + chart.fmt(max) : "no data yet"));
   box.append(legend);
   return box;
 }
