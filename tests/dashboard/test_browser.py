@@ -135,3 +135,28 @@ def test_beyond_loopback_asks_for_the_token_and_renders_markup_as_text(
         assert page.evaluate("document.querySelectorAll('img').length") == 0
         assert errors.all() == []
         context.close()
+
+
+def test_app_and_heartbeats_render_when_their_sources_are_there(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The supervised app and the heartbeats show with their state; a down app is CRITICAL."""
+    app = {"command": "node bot.js", "pid": 4242, "up": False, "started_at": None,
+           "uptime_seconds": None, "restarts": 3, "last_exit": 137, "gave_up": False,
+           "metrics_url": None, "last_scrape": None}  # fmt: skip
+    beats = [{"name": "nightly-report", "every_seconds": 86400, "grace_seconds": 600,
+              "last_ping_at": None, "state": "late", "since": 1.0}]  # fmt: skip
+    builder = make_builder(tmp_path, [db_status()], app=app, heartbeats=beats)
+    with serve_dashboard(builder, "http: {listen: '127.0.0.1:9321'}") as served:
+        page = browser.new_page()
+        errors = watch(page)
+        page.goto(served.url + "/")
+        poll(lambda: _state(page).startswith("CRITICAL"), timeout=DEADLINE, what="CRITICAL")
+        assert page.is_visible("#app-section")
+        assert "node bot.js" in str(page.text_content("#app"))
+        assert "down" in str(page.text_content("#app"))
+        beat = page.locator("#heartbeats li[data-heartbeat='nightly-report']")
+        assert "late" in str(beat.text_content())
+        assert "the app is down (last exit: 137)" in str(page.text_content("#overall-reasons"))
+        assert errors.all() == []
+        page.close()

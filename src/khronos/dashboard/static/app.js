@@ -155,8 +155,11 @@ function renderHeartbeats(s) {
   section.hidden = !s.heartbeats.length;
   $("heartbeats").replaceChildren(...s.heartbeats.map((h) => {
     const good = ["ok", "up", "new", "waiting"].includes(String(h.state));
-    return row(badge(h.state, good ? "ok" : "warn"), h.name + " — every " + duration(h.every_seconds) + ", grace " + duration(h.grace_seconds),
-      "last ping " + ago(h.last_ping_at));
+    const since = h.since ? " · " + h.state + " for " + duration(Date.now() / 1000 - h.since) : "";
+    const li = row(badge(h.state, good ? "ok" : "warn"), h.name + " — every " + duration(h.every_seconds) + ", grace " + duration(h.grace_seconds),
+      "last ping " + ago(h.last_ping_at) + since);
+    li.dataset.heartbeat = h.name;
+    return li;
   }));
 }
 
