@@ -9,14 +9,14 @@
 3. the alert engine and its delivery worker (durable outbox, Telegram when configured, the log
    always); the worker's breakers report to ``khronos_circuit_breaker_*``;
 4. the HTTP server on ``http.listen``: ``/metrics``, ``/healthz``, ``/ready``,
-   ``POST /api/alerts/test``, the dashboard (``/``, ``/api/status``, ``/api/history``),
-   with request and idle timeouts and a connection bound derived
-   from the open-files limit (raised to the hard limit first, at most 65536, as Go does);
+   ``POST /api/alerts/test``, the dashboard (``/``, ``/api/status``, ``/api/history``; its
+   chart sampler starts last and keeps ``state_dir/history.json``), with request and idle
+   timeouts and a connection bound derived from the open-files limit (raised to the hard
+   limit first, at most 65536, as Go does);
 5. backup: Litestream under supervision, its alerts routed into the engine;
 6. the restore-drill schedule (``backup.verify.interval``), a failed drill firing a CRITICAL
    condition that resolves when a later drill passes;
-7. the built-in health checks;
-8. the dashboard's chart sampler (``state_dir/history.json``).
+7. the built-in health checks.
 
 Its own :class:`~khronos.health.Health` is the process-wide one while it runs: every
 long-lived part runs through :func:`~khronos.health.keep_running` (an exception is logged,
