@@ -55,6 +55,7 @@ from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
 from khronos.dashboard import (
     DASHBOARD_PATHS,
+    AppCounters,
     HistorySampler,
     MetricsProbe,
     StatusBuilder,
@@ -111,6 +112,9 @@ class Daemon(Lifecycle):
     ``app_metrics``: the service metrics an app records (messages, queue...) are served, and
     the checks reading them run - for a Python app running the daemon inside itself and
     recording into :attr:`metrics`; ``khronos run`` passes False (no such source beside it).
+    ``app_status``, ``heartbeats_status``: the supervised app's and the heartbeats' ``status()``
+    for ``/api/status``, the dashboard and ``/ready``; ``app_counters``: the app's counters from
+    its scraped ``/metrics`` for the charts (see :class:`~khronos.dashboard.AppCounters`).
 
     In your own event loop (``khronos run`` also maps SIGTERM and SIGINT to a clean stop)::
 
@@ -128,6 +132,7 @@ class Daemon(Lifecycle):
         app_metrics: bool = True,
         app_status: Callable[[], Any] | None = None,
         heartbeats_status: Callable[[], Any] | None = None,
+        app_counters: AppCounters | None = None,
         history_interval: float = 10.0,
     ) -> None:
         self.config = config
@@ -183,6 +188,7 @@ class Daemon(Lifecycle):
                 self.engine.metrics,
                 lags=self.status.lags,
                 litestream_pid=self._litestream_pid,
+                app_counters=app_counters,
             ).take,
             StateDir(self.state_dir).history_file,
             interval=history_interval,
