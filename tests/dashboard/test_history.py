@@ -88,3 +88,25 @@ async def test_an_unreadable_history_file_starts_afresh(tmp_path: Path) -> None:
     await sampler.start()
     await sampler.stop()
     assert json.loads(path.read_text())["version"] == 1
+
+
+def test_probe_reads_the_apps_scraped_counters_when_given() -> None:
+    """With an app_counters hook (a sidecar app's /metrics) the rates and p95 come from it."""
+    registry = CollectorRegistry()
+    readings = iter(
+        [
+            {"processed": 100, "failed": 0, "queue": 2, "buckets": {0.1: 10, math.inf: 10}},
+            {"processed": 145, "failed": 5, "queue": 9, "buckets": {0.1: 10, math.inf: 30}},
+        ]
+    )
+    probe = MetricsProbe(
+        Metrics(registry, process_metrics=False, app_metrics=False),
+        AlertMetrics(registry),
+        app_counters=lambda: next(readings),
+    )
+    probe.take(now=0.0)
+    point = probe.take(now=10.0)
+    assert point["messages_per_s"] == pytest.approx(5.0)
+    assert point["error_ratio"] == pytest.approx(0.1)
+    assert point["queue"] == 9
+    assert point["latency_p95"] == pytest.approx(0.1)
