@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.khronos-installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps demo test reliability lint format typecheck pytest bench docs clean
+.PHONY: help install system-deps demo screenshots test reliability lint format typecheck pytest bench docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,8 +22,11 @@ $(STAMP): pyproject.toml
 system-deps: ## install the Debian packages the integration tests use (as root; else say what is missing)
 	@bash scripts/system-deps.sh
 
-demo: install ## run Khronos on an embedded example (writes .khronos-demo/)
+demo: install ## the live demo: a simulated bot watched by the daemon and its dashboard (Ctrl-C stops)
 	@$(BIN)/khronos demo --dir .khronos-demo
+
+screenshots: install ## docs/img/dashboard-{light,dark}.png from a real demo run (headless Chromium)
+	$(BIN)/python scripts/screenshots.py
 
 lint: install ## ruff check, ruff format --check, mypy --strict, packages use public names
 	$(BIN)/ruff check src tests scripts benchmarks

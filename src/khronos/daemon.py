@@ -9,8 +9,10 @@
 3. the alert engine and its delivery worker (durable outbox, Telegram when configured, the log
    always); the worker's breakers report to ``khronos_circuit_breaker_*``;
 4. the HTTP server on ``http.listen``: ``/metrics``, ``/healthz``, ``/ready``,
-   ``POST /api/alerts/test``, with request and idle timeouts and a connection bound derived
-   from the open-files limit (raised to the hard limit first, at most 65536, as Go does);
+   ``POST /api/alerts/test``, the dashboard (``/``, ``/api/status``, ``/api/history``; its
+   chart sampler starts last and keeps ``state_dir/history.json``), with request and idle
+   timeouts and a connection bound derived from the open-files limit (raised to the hard
+   limit first, at most 65536, as Go does);
 5. backup: Litestream under supervision, its alerts routed into the engine;
 6. the restore-drill schedule (``backup.verify.interval``), a failed drill firing a CRITICAL
    condition that resolves when a later drill passes;
@@ -53,6 +55,15 @@ from khronos.alerts import AlertEngine, Level, alert_routes, breaker_metrics_lis
 from khronos.backup import BackupService, VerifyReport, VerifyScheduler, read_verify_file
 from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
+from khronos.dashboard import (
+    DASHBOARD_PATHS,
+    AppCounters,
+    HistorySampler,
+    MetricsProbe,
+    StatusBuilder,
+    StatusSources,
+    dashboard_routes,
+)
 from khronos.errors import DaemonError, LockedError
 from khronos.health import Health, PartDown, get_health, set_health
 from khronos.lifecycle import Lifecycle
@@ -107,6 +118,9 @@ class Daemon(Lifecycle):
     ``app_metrics``: the service metrics an app records (messages, queue...) are served, and
     the checks reading them run - for a Python app running the daemon inside itself and
     recording into :attr:`metrics`; ``khronos run`` passes False (no such source beside it).
+    ``app_status``, ``heartbeats_status``: the supervised app's and the heartbeats' ``status()``
+    for ``/api/status``, the dashboard and ``/ready``; ``app_counters``: the app's counters from
+    its scraped ``/metrics`` for the charts (see :class:`~khronos.dashboard.AppCounters`).
 
     In your own event loop (``khronos run`` also maps SIGTERM and SIGINT to a clean stop)::
 
@@ -122,6 +136,10 @@ class Daemon(Lifecycle):
         registry: CollectorRegistry | None = None,
         verify_initial_delay: float | None = None,
         app_metrics: bool = True,
+        app_status: Callable[[], Any] | None = None,
+        heartbeats_status: Callable[[], Any] | None = None,
+        app_counters: AppCounters | None = None,
+        history_interval: float = 10.0,
     ) -> None:
         self.config = config
         self.state_dir = Path(config.state_dir)
@@ -159,6 +177,29 @@ class Daemon(Lifecycle):
             registry=self.registry,
             namespace=namespace,
         )
+        self.status = StatusBuilder(
+            config,
+            self.engine,
+            StatusSources(
+                databases=self.backup.status if self.backup is not None else None,
+                checks=self.checks.status,
+                app=app_status,
+                heartbeats=heartbeats_status,
+            ),
+        )
+        """``/api/status`` and the backup/app reasons of ``/ready``."""
+        self.history = HistorySampler(
+            MetricsProbe(
+                self.metrics,
+                self.engine.metrics,
+                lags=self.status.lags,
+                litestream_pid=self._litestream_pid,
+                app_counters=app_counters,
+            ).take,
+            StateDir(self.state_dir).history_file,
+            interval=history_interval,
+        )
+        """The dashboard's chart history (a point every ``history_interval`` seconds)."""
         self.server: HttpServer | None = None
         self._parts = contextlib.AsyncExitStack()
         """The started parts' stops, unwound by :meth:`stop` in reverse order."""
@@ -226,9 +267,18 @@ class Daemon(Lifecycle):
             config,
             registry=self.registry,
             metrics=self.metrics,
-            routes=alert_routes(self.engine, config.http.token),
+            routes=[
+                *alert_routes(self.engine, config.http.token),
+                *dashboard_routes(
+                    self.status.snapshot,
+                    self.history.document,
+                    token=config.http.token,
+                    auth_required=not config.http.listen.is_loopback,
+                ),
+            ],
             health=self.health,
-            readiness=self._critical_conditions,
+            readiness=self._not_ready,
+            unmeasured=DASHBOARD_PATHS,
         )
         self.server = HttpServer(
             app,
@@ -260,6 +310,9 @@ class Daemon(Lifecycle):
         await self._enter("log files watch", logs.LogFilesWatch(self._log_files_changed))
         for part, task in (*self.checks.tasks.items(), *self.engine.tasks.items()):
             self.health.watch(part, task)
+        await self._enter("chart history", self.history)
+        if self.history.task is not None:
+            self.health.watch("dashboard.history", self.history.task)
         self._write_daemon_file()
         _log.info(
             "khronos started",
@@ -294,6 +347,15 @@ class Daemon(Lifecycle):
                 f"the open-files limit is {after}: the HTTP server takes at most half of it",
                 hint="raise it (LimitNOFILE=65536 in the systemd unit, or ulimit -n)",
             )
+
+    def _not_ready(self) -> list[str]:
+        """/ready's reasons beyond the parts: CRITICAL conditions, the backup down or lagging
+        past ``backup.lag_alert_after``, the app down."""
+        return [*self._critical_conditions(), *self.status.not_ready()]
+
+    def _litestream_pid(self) -> int | None:
+        supervisor = self.backup.supervisor if self.backup is not None else None
+        return supervisor.pid if supervisor is not None else None
 
     def _critical_conditions(self) -> list[str]:
         """/ready's reasons beyond the parts: the CRITICAL alert conditions firing now."""

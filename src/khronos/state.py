@@ -12,6 +12,7 @@ file                      written by                                 read by
 ``verify.json``           restore drills, ``khronos verify``         status, metrics, the daemon
 ``alerts-outbox.db``      the alert engine (SQLite, WAL)             the alert engine, the CLI
 ``alerts-outbox.lock``    the process that delivers alerts (flock)   other alert engines
+``history.json``          the daemon's chart sampler, every minute   the daemon at start
 ========================  =========================================  ==============================
 
 ``state_dir`` is created 0700 and every file Khronos writes there 0600: they hold alert texts
@@ -93,6 +94,11 @@ class StateDir:
     def outbox_lock(self) -> Path:
         """Held by the process that delivers the outbox."""
         return self.path / "alerts-outbox.lock"
+
+    @property
+    def history_file(self) -> Path:
+        """The dashboard's chart history (compact JSON), written by the daemon's sampler."""
+        return self.path / "history.json"
 
 
 def write_atomic(path: Path, data: str | bytes, *, mode: int = 0o600) -> None:

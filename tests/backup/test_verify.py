@@ -107,7 +107,7 @@ def test_verify_writes_verify_json(make_config: MakeConfig, tmp_path: Path) -> N
     verify_all(config)
     data = json.loads((Path(config.state_dir) / "verify.json").read_text())
     keys = {"ok", "at", "txid", "backup_age_seconds", "replica_behind", "error", "last_success_at"}
-    assert set(data["app"]) == keys | {"behind_txids", "behind_seconds"}
+    assert set(data["app"]) == keys | {"behind_txids", "behind_seconds", "duration_seconds"}
     assert data["app"]["ok"] is True
     assert data["app"]["last_success_at"] == data["app"]["at"]
 

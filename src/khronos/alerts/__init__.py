@@ -14,7 +14,13 @@ from khronos.alerts._breaker import (
     CircuitOpenError,
     breaker_metrics_listener,
 )
-from khronos.alerts._engine import STATE_DIR_CONDITION, AlertEngine, Condition, DeliveryStatus
+from khronos.alerts._engine import (
+    STATE_DIR_CONDITION,
+    AlertEngine,
+    Condition,
+    DeliveryStatus,
+    human_duration,
+)
 from khronos.alerts._format import MAX_MESSAGE_LENGTH, escape, render_html, render_plain
 from khronos.alerts._metrics import AlertMetrics
 from khronos.alerts._model import LEVEL_EMOJI, Alert, Level, parse_level
@@ -78,6 +84,7 @@ __all__ = [
     "breaker_metrics_listener",
     "escape",
     "explain_telegram_error",
+    "human_duration",
     "parse_level",
     "render_html",
     "render_plain",

@@ -38,6 +38,7 @@ from khronos.alerts._metrics import AlertMetrics
 from khronos.alerts._model import Alert, Condition, Level, parse_level
 from khronos.alerts._notifier import LogNotifier, Notifier
 from khronos.alerts._outbox import Outbox, OutboxRow
+from khronos.alerts._recent import RecentAlerts
 from khronos.alerts._state_dir import STATE_DIR_CONDITION, StateDirWatch, report_unsaved
 from khronos.alerts._worker import DeliveryWorker
 from khronos.clock import Clock, SystemClock
@@ -108,6 +109,8 @@ class AlertEngine(Lifecycle):
         self.environment = environment
         self.poll_interval = poll_interval
         self._cooldown = Cooldown(cooldown)
+        self.recent = RecentAlerts()
+        """The last alerts raised here, with their delivery state (:meth:`recent_alerts`)."""
         self._book = ConditionBook(
             outbox,
             self.clock,
@@ -353,6 +356,9 @@ class AlertEngine(Lifecycle):
         suppressed = self._cooldown.check(alert.fingerprint, self.clock.monotonic())
         if suppressed is None:
             self.metrics.suppressed_for(alert.level.name).inc()
+            self.recent.suppressed(
+                self.clock.wall(), alert.level, self.redactor.redact(alert.message)
+            )
             return None
         note = ""
         if suppressed:
@@ -401,6 +407,7 @@ class AlertEngine(Lifecycle):
                 for chat in n.chats_for(route)
             ]
             self._count_dropped(self.outbox.add(alert_id, rows, at))
+            self.recent.queued(alert_id, at, alert.level, alert.message)
         except Exception:  # noqa: BLE001 - raising an alert must never fail its caller
             _log.exception(
                 "alert could not be queued; it is only in this log",
@@ -476,6 +483,17 @@ class AlertEngine(Lifecycle):
     def conditions(self) -> Mapping[str, Condition]:
         """The conditions firing now (restored ones included)."""
         return self._book.snapshot()
+
+    def recent_alerts(self) -> list[dict[str, Any]]:
+        """The last alerts raised in this process, newest first, each with its delivery state:
+        ``sent``, ``pending`` (rows wait in the outbox: attempts, last error), ``failed`` (a
+        channel refused it for good) or ``suppressed`` (a duplicate within the cooldown)."""
+
+        def pending(alert_id: str) -> tuple[int, int, str | None]:
+            info = self.outbox.pending(alert_id)
+            return info.rows, info.attempts, info.last_error
+
+        return self.recent.snapshot(pending, self.worker.outcomes)
 
     def _channel_recovered(self, channel: str, outage: float, delayed: int) -> None:
         if outage <= 0:

@@ -95,6 +95,8 @@ class VerifyResult:
     error: str | None = None
     last_success_at: datetime | None = None
     """When a drill of this database last passed (this one, or an earlier one)."""
+    duration_seconds: float | None = None
+    """How long the drill took (None in files written before it was recorded)."""
 
     def to_json(self) -> dict[str, Any]:
         """The verify.json form."""
@@ -104,6 +106,7 @@ class VerifyResult:
             "txid": self.txid,
             "error": self.error,
             "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
+            "duration_seconds": self.duration_seconds,
         }
 
     @classmethod
@@ -112,8 +115,14 @@ class VerifyResult:
         at = _when(data.get("at"))
         ok = bool(data.get("ok"))
         last = _when(data.get("last_success_at")) or (at if ok else None)
+        duration = data.get("duration_seconds")
         return cls(
-            ok=ok, at=at, txid=data.get("txid"), error=data.get("error"), last_success_at=last
+            ok=ok,
+            at=at,
+            txid=data.get("txid"),
+            error=data.get("error"),
+            last_success_at=last,
+            duration_seconds=float(duration) if isinstance(duration, int | float) else None,
         )
 
 

@@ -103,6 +103,7 @@ class VerifyReport:
             "behind_txids": self.behind_txids,
             "behind_seconds": _round(self.behind_seconds),
             "error": self.error,
+            "duration_seconds": _round(self.duration_seconds),
         }
 
     def to_json(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Gauge
@@ -92,6 +93,8 @@ class CheckRunner(Lifecycle):
         )
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._failing_since: dict[str, float] = {}
+        self._results: dict[str, dict[str, Any]] = {}
+        self._state_since: dict[str, tuple[bool, float]] = {}
 
     async def run_once(self, check: Check) -> CheckResult:
         """Run one check now and apply its result."""
@@ -107,6 +110,7 @@ class CheckRunner(Lifecycle):
             self._failing_since.pop(check.name, None)
         else:
             observed = self._failing_since.setdefault(check.name, observed)
+        self._remember(check.name, result, up)
         key = f"check:{check.name}"
         if result.ok:
             self.engine.resolve(key)
@@ -121,6 +125,33 @@ class CheckRunner(Lifecycle):
                 worst_value=result.worst_value,
             )
         return result
+
+    def _remember(self, name: str, result: CheckResult, up: bool) -> None:
+        now = self.engine.clock.wall()
+        ok = result.ok
+        previous = self._state_since.get(name)
+        if previous is None or previous[0] != ok:
+            # a failure's duration runs from the first run that was not up
+            since = self._failing_since.get(name, now) if not ok else now
+            self._state_since[name] = (ok, since)
+        self._results[name] = {
+            "name": name,
+            "ok": ok,
+            "up": up,
+            "level": None if ok else result.level.name,
+            "message": result.message,
+            "since": self._state_since[name][1],
+            "last_run_at": now,
+        }
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each check's last result: ``name``, ``ok``, ``up``, ``level`` (when failing),
+        ``message``, ``since`` (Unix time of the change to this state) and ``last_run_at``;
+        a check that has not run yet has ``ok`` None."""
+        return [
+            dict(self._results.get(c.name) or {"name": c.name, "ok": None, "since": None})
+            for c in self.checks
+        ]
 
     async def run_all(self) -> list[CheckResult]:
         """Run every check once (``khronos status``, tests)."""

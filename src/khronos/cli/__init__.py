@@ -19,7 +19,7 @@ _COMMANDS = {
     "config": ("config", "Check and inspect khronos.yml."),
     "demo": (
         "demo",
-        "Run Khronos on an embedded example: a sample SQLite app, backed up, measured, alerted.",
+        "Run Khronos live on a simulated chat bot, with the dashboard: open the URL it prints.",
     ),
     "logs": (
         "logs",

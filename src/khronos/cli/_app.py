@@ -220,7 +220,7 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     Start here:
       khronos config check        validate ./khronos.yml (or -c PATH)
       khronos config show         print the effective configuration, secrets masked
-      khronos demo                try it out on a throw-away example
+      khronos demo                a live demo with the dashboard (Ctrl-C stops)
 
     Exit codes: 0 success, 1 failure, 2 bad configuration or usage, 3 refused (restore: the
     database is in use, or -o names something that is not a database file).

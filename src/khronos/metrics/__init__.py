@@ -10,7 +10,7 @@
 """
 
 from khronos.metrics._collectors import AgeCollector, TimestampSource, register_age_collector
-from khronos.metrics._endpoint import MetricsEndpoint, metrics_app
+from khronos.metrics._endpoint import MetricsEndpoint, metrics_app, token_authorized
 from khronos.metrics._health import HealthCollector
 from khronos.metrics._labels import OTHER, UNKNOWN
 from khronos.metrics._middleware import UNMATCHED_ROUTE, MetricsMiddleware
@@ -50,4 +50,5 @@ __all__ = [
     "multiprocess_dir",
     "multiprocess_registry",
     "register_age_collector",
+    "token_authorized",
 ]

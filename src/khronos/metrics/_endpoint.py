@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from khronos.metrics._middleware import Receive, Scope, Send
 
-__all__ = ["MetricsEndpoint", "metrics_app"]
+__all__ = ["MetricsEndpoint", "metrics_app", "token_authorized"]
 
 _CHALLENGE = [(b"www-authenticate", b'Bearer realm="khronos", Basic realm="khronos"')]
 _MIN_GZIP_BYTES = 512
@@ -67,7 +67,9 @@ class MetricsEndpoint:
             return
         headers = _headers(scope)
         expected = self._expected
-        if expected is not None and not _authorized(headers.get("authorization", ""), expected):
+        if expected is not None and not token_authorized(
+            headers.get("authorization", ""), expected
+        ):
             await _respond(send, 401, b"unauthorized\n", _CHALLENGE)
             return
         accept = headers.get("accept", "")
@@ -140,7 +142,9 @@ def _requested_names(scope: Scope) -> list[str] | None:
     return names or None
 
 
-def _authorized(header: str, expected: bytes) -> bool:
+def token_authorized(header: str, expected: bytes) -> bool:
+    """Whether an ``Authorization`` header carries ``expected``: as a bearer token, or as the
+    password of basic auth (any user name); constant-time."""
     scheme, _, credentials = header.strip().partition(" ")
     credentials = credentials.strip()
     if scheme.lower() == "bearer":

@@ -88,6 +88,7 @@ def create_app(
     metrics: Metrics | None = None,
     health: Health | None = None,
     readiness: Readiness | None = None,
+    unmeasured: Sequence[str] = (),
 ) -> Starlette:
     """The daemon's app: ``metrics.path``, ``/healthz``, ``/ready`` and ``routes``, measured
     and correlated.
@@ -96,7 +97,8 @@ def create_app(
     ``metrics`` is the :class:`Metrics` the middleware records into; by default one is created
     on ``registry`` with the configured namespace and buckets.  ``health`` defaults to the
     process-wide :func:`~khronos.health.get_health` (read at each request).  Unknown paths get
-    a JSON 404.
+    a JSON 404.  ``unmeasured``: more paths the HTTP metrics leave out (the dashboard's own
+    polling is not the service's traffic).
     """
     if metrics is None:
         metrics = Metrics.from_config(config.metrics, registry)
@@ -142,7 +144,7 @@ def create_app(
     app.add_middleware(
         MetricsMiddleware,
         metrics=metrics,
-        excluded_paths=(path, HEALTH_PATH, READY_PATH),
+        excluded_paths=(path, HEALTH_PATH, READY_PATH, *unmeasured),
         preset_methods=metrics.app_metrics,
     )
     # outermost: every record a request causes (an alert queued by the API, an error) carries
