@@ -25,8 +25,9 @@ system-deps: ## install the Debian packages the integration tests use (as root; 
 demo: install ## the live demo: a simulated bot watched by the daemon and its dashboard (Ctrl-C stops)
 	@$(BIN)/khronos demo --dir .khronos-demo
 
-screenshots: install ## docs/img/dashboard-{light,dark}.png from a real demo run (headless Chromium)
+screenshots: install ## docs/img/dashboard-{light,dark}.png from a real demo run, telegram-alert.png (headless Chromium)
 	$(BIN)/python scripts/screenshots.py
+	$(BIN)/python scripts/render_alert.py
 
 lint: install ## ruff check, ruff format --check, mypy --strict, packages use public names
 	$(BIN)/ruff check src tests scripts benchmarks
