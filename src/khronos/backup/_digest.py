@@ -7,8 +7,10 @@ So the daemon's drill also compares contents:
 
 1. :func:`take_reference` asks the running Litestream for the local txid (``POST /sync``),
    opens a read transaction on the live database, and asks again: when the txid did not move,
-   nothing was committed in between, so that read transaction *is* the database at that txid.
-   It computes :func:`content_digest` inside it.  A database that never stands still for the
+   nothing was committed in between, so that read transaction *is* the database at that txid -
+   unless a commit was in flight (in the WAL file Litestream reads, not yet in the WAL index a
+   reader's snapshot uses), so a second snapshot at the same txid must agree.  It computes
+   :func:`content_digest` inside each.  A database that never stands still for the
    few milliseconds this takes (after ``attempts`` tries) is not compared, and the drill says so.
 2. The drill restores exactly that txid (``litestream restore -txid``) and computes the same
    digest of the copy; :func:`differences` names each table whose rows differ.
@@ -117,21 +119,32 @@ async def take_reference(
     None when the database kept changing through ``attempts`` tries."""
     for attempt in range(attempts):
         before = await txid()
-        conn = sqlite3.connect(
-            f"{db_path.resolve().as_uri()}?mode=ro",
-            uri=True,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        try:
-            await asyncio.to_thread(_begin, conn)
-            if await txid() == before:
-                digest = await asyncio.to_thread(content_digest, conn)
-                return Reference(before, digest)
-        finally:
-            conn.close()
+        first = await _stable_digest(db_path, txid, before)
+        # Litestream reads the WAL file itself: a commit whose frames are written (and being
+        # fsynced) but not yet published in the WAL index is in its txid and not in a reader's
+        # snapshot.  A second snapshot at the same txid that agrees proves the first was not
+        # taken inside that window (the commit is visible to it otherwise).
+        if first is not None and await _stable_digest(db_path, txid, before) == first:
+            return Reference(before, first)
         await asyncio.sleep(0.02 * (attempt + 1))
     return None
+
+
+async def _stable_digest(db_path: Path, txid: TxidReader, expected: int) -> Digest | None:
+    """The digest of a read snapshot taken while Litestream's txid stayed ``expected``."""
+    conn = sqlite3.connect(
+        f"{db_path.resolve().as_uri()}?mode=ro",
+        uri=True,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+    try:
+        await asyncio.to_thread(_begin, conn)
+        if await txid() != expected:
+            return None
+        return await asyncio.to_thread(content_digest, conn)
+    finally:
+        conn.close()
 
 
 def _begin(conn: sqlite3.Connection) -> None:
