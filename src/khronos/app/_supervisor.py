@@ -305,34 +305,42 @@ class AppSupervisor(Lifecycle):
     async def _run_once(self, started: asyncio.Event) -> int:
         self._tail.clear()
         config = self.config
+        # our own pipes, not asyncio's: its Process.wait() waits for the pipes to close too,
+        # which a grandchild holding them open would delay forever
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
         try:
             proc = await asyncio.create_subprocess_exec(
                 *self.argv,
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+                stdout=out_w,
+                stderr=err_w,
                 cwd=config.cwd,
                 env=self.env,
                 start_new_session=True,
                 preexec_fn=die_with_parent(os.getpid()),
             )
         except OSError as exc:
+            os.close(out_r)
+            os.close(err_r)
             text = get_redactor().redact(f"cannot start {self.argv[0]}: {exc.strerror or exc}")
             self._log.error("cannot start the app", command=self.command, error=text)
             self._tail.append(text)
             self._record_exit(127)
             return 127
+        finally:
+            os.close(out_w)
+            os.close(err_w)
         self._proc = proc
         self.started_at = self.clock.wall()
         self._log.info("app started", app_pid=proc.pid, command=self.command)
         started.set()
         readers = [
-            asyncio.create_task(self._read(proc.stdout, "stdout")),
-            asyncio.create_task(self._read(proc.stderr, "stderr")),
+            asyncio.create_task(self._read(out_r, "stdout")),
+            asyncio.create_task(self._read(err_r, "stderr")),
         ]
         waiter = asyncio.ensure_future(proc.wait())
-        min_uptime = self.budget.min_uptime
-        done, _ = await asyncio.wait({waiter}, timeout=min_uptime)
+        done, _ = await asyncio.wait({waiter}, timeout=self.budget.min_uptime)
         if not done:
             self._ran_long_enough()
         rc = await waiter
@@ -341,6 +349,7 @@ class AppSupervisor(Lifecycle):
         _, pending = await asyncio.wait(readers, timeout=_READERS_GRACE)
         for reader in pending:  # a daemonised grandchild holding the pipe open
             reader.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         return rc
 
     def _ran_long_enough(self) -> None:
@@ -348,9 +357,8 @@ class AppSupervisor(Lifecycle):
         if self.alerts is not None:
             self.alerts.resolve(APP_ALERT)
 
-    async def _read(self, stream: asyncio.StreamReader | None, name: str) -> None:
-        if stream is None:
-            return
+    async def _read(self, fd: int, name: str) -> None:
+        """Forward the pipe ``fd`` into the logs until EOF (or cancellation); close it."""
         log, tail = self._app_log, self._tail
 
         def on_line(raw: bytes, truncated: bool) -> None:
@@ -358,10 +366,20 @@ class AppSupervisor(Lifecycle):
             if name == "stderr" and text.strip():
                 tail.append(text[:_TAIL_CHARS])
 
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=2**20)
+        pipe = os.fdopen(fd, "rb", buffering=0)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), pipe
+        )
         try:
-            await pump(stream, on_line)
+            await pump(reader, on_line)
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:  # noqa: BLE001 - reported; the app's exit is still seen
             get_health().record_error(PART, exc)
+        finally:
+            transport.close()
 
     def _record_exit(self, rc: int) -> None:
         self.started_at = None
