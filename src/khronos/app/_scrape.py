@@ -62,6 +62,7 @@ class AppScraper(Lifecycle):
         transport: httpx.AsyncBaseTransport | None = None,
         on_result: Callable[[dict[str, object]], None] | None = None,
         app_up: Callable[[], bool] | None = None,
+        settling: Callable[[], bool] | None = None,
     ) -> None:
         self.url = url
         self.interval = interval
@@ -71,6 +72,10 @@ class AppScraper(Lifecycle):
         """Called with ``{ok, at, error}`` after each scrape (the supervisor's status)."""
         self.app_up = app_up
         """When given and false, a failed scrape says the app is down rather than the error."""
+        self.settling = settling
+        """When given and true (the app is down, or started less than ``min_uptime`` ago), a
+        failed scrape reads as "no data yet" rather than a check failure: the app's own alert
+        covers a down app, and an app needs a moment to listen."""
         self._transport = transport
         self._totals: dict[str, float] | None = None
         self._scraped_at: float | None = None
@@ -107,6 +112,8 @@ class AppScraper(Lifecycle):
         it); :class:`~khronos.errors.ScrapeError` when there is no recent good scrape."""
         url = get_redactor().redact(self.url)
         hint = f"check that the app serves Prometheus metrics at {url} (app.metrics_url)"
+        if self._error is not None and self.settling is not None and self.settling():
+            return None
         if self._error is not None:
             raise ScrapeError(self._error, op="scrape app metrics", hint=hint, recoverable=True)
         if self._totals is None or self._scraped_at is None:

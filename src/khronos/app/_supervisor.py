@@ -112,6 +112,7 @@ class AppSupervisor(Lifecycle):
                 clock=clock,
                 on_result=self._scraped,
                 app_up=lambda: self.up,
+                settling=self._settling,
             )
         self._restart_task: asyncio.Task[None] | None = None
         self._proc: asyncio.subprocess.Process | None = None
@@ -145,6 +146,11 @@ class AppSupervisor(Lifecycle):
                 hint="list one in app.env to pass it on",
             )
         return cls(config.app, env=env, alerts=alerts)
+
+    def _settling(self) -> bool:
+        """Down, or up for less than ``min_uptime``."""
+        started = self.started_at if self.up else None
+        return started is None or self.clock.wall() - started < self.budget.min_uptime
 
     def _scraped(self, result: dict[str, Any]) -> None:
         self.scrape_status = result
