@@ -15,7 +15,7 @@ from khronos.checks import ErrorRateCheck, QueueBacklogCheck, checks_from_config
 from khronos.children import RestartBudget
 from khronos.clock import ManualClock
 from khronos.config import AppMetricNames, ChecksConfig, parse_config
-from khronos.redact import get_redactor
+from khronos.redact import collect_secrets, get_redactor
 from tests.polling import wait_for
 
 EXPOSITION = """\
@@ -161,3 +161,9 @@ async def test_status_and_metrics_follow_the_app(tmp_path: Path) -> None:
         assert app.readiness()[0].startswith("app down: Khronos gave up")
         assert registry.get_sample_value("khronos_app_last_exit_code") == 4
         assert registry.get_sample_value("khronos_app_up") == 0
+
+
+def test_secret_named_app_env_values_are_config_secrets() -> None:
+    """app.env's BOT_TOKEN is masked by config show and every redactor; NODE_ENV is not."""
+    config = parse_config("app: {command: [x], env: {BOT_TOKEN: tok-abcdef123, NODE_ENV: prod}}")
+    assert collect_secrets(config) == ["tok-abcdef123"]
