@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import psutil
 import structlog
@@ -341,9 +341,10 @@ class AppSupervisor(Lifecycle):
         self.started_at = self.clock.wall()
         self._log.info("app started", app_pid=proc.pid, command=self.command)
         started.set()
+        pipes = [os.fdopen(out_r, "rb", buffering=0), os.fdopen(err_r, "rb", buffering=0)]
         readers = [
-            asyncio.create_task(self._read(out_r, "stdout")),
-            asyncio.create_task(self._read(err_r, "stderr")),
+            asyncio.create_task(self._read(pipes[0], "stdout")),
+            asyncio.create_task(self._read(pipes[1], "stderr")),
         ]
         waiter = asyncio.ensure_future(proc.wait())
         done, _ = await asyncio.wait({waiter}, timeout=self.budget.min_uptime)
@@ -356,6 +357,8 @@ class AppSupervisor(Lifecycle):
         for reader in pending:  # a daemonised grandchild holding the pipe open
             reader.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        for pipe in pipes:  # closed by its transport, unless its reader never ran
+            pipe.close()
         return rc
 
     def _ran_long_enough(self) -> None:
@@ -363,8 +366,8 @@ class AppSupervisor(Lifecycle):
         if self.alerts is not None:
             self.alerts.resolve(APP_ALERT)
 
-    async def _read(self, fd: int, name: str) -> None:
-        """Forward the pipe ``fd`` into the logs until EOF (or cancellation); close it."""
+    async def _read(self, pipe: BinaryIO, name: str) -> None:
+        """Forward ``pipe`` into the logs until EOF (or cancellation); close it."""
         log, tail = self._app_log, self._tail
 
         def on_line(raw: bytes, truncated: bool) -> None:
@@ -374,7 +377,6 @@ class AppSupervisor(Lifecycle):
 
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=2**20)
-        pipe = os.fdopen(fd, "rb", buffering=0)
         transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), pipe
         )
