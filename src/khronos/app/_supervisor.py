@@ -364,7 +364,8 @@ class AppSupervisor(Lifecycle):
     def _ran_long_enough(self) -> None:
         """The app has run ``min_uptime``: it is up again (resolves ``app.down`` if open)."""
         if self.alerts is not None:
-            self.alerts.resolve(APP_ALERT)
+            pid = self.pid
+            self.alerts.resolve(APP_ALERT, f"The app is running again (pid {pid})")
 
     async def _read(self, pipe: BinaryIO, name: str) -> None:
         """Forward ``pipe`` into the logs until EOF (or cancellation); close it."""
