@@ -40,6 +40,14 @@ def app_child(daemon_pid: int) -> psutil.Process | None:
     return found[0] if found else None
 
 
+RESOLVED = "Resolved: The app is running again"
+
+
+def resolved_count(telegram: FakeTelegram) -> int:
+    """Resolved notices of the app delivered so far."""
+    return sum(RESOLVED in t for t in telegram.texts())
+
+
 def committed(path: Path) -> list[int]:
     """Ids the writer listed after their commit."""
     if not path.exists():
@@ -83,9 +91,7 @@ def test_kill9_of_the_app(
                 )
             )
             poll(
-                lambda: (
-                    sum("Resolved: The app is running again" in t for t in telegram.texts()) >= n
-                ),  # noqa: B023
+                lambda want=n: resolved_count(telegram) >= want,  # type: ignore[misc]
                 what="the resolved notice",
             )
     finally:
@@ -93,7 +99,7 @@ def test_kill9_of_the_app(
     assert code == 0, daemon.err.read_text()[-2000:]
     rows, restored = committed(done), restored_ids(tmp_path, env)
     down = [t for t in telegram.texts() if "was killed by SIGKILL" in t and "Resolved" not in t]
-    resolved = [t for t in telegram.texts() if "Resolved: The app is running again" in t]
+    resolved = [t for t in telegram.texts() if RESOLVED in t]
     outcome.rows_committed, outcome.rows_restored = len(rows), len(set(restored))
     outcome.alerts_expected = 2 * repeats
     outcome.alerts_delivered = len(down) + len(resolved)
