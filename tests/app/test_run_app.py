@@ -164,8 +164,8 @@ def test_sighup_restarts_the_app_without_an_alert(
     tmp_path: Path, env: dict[str, str], telegram: FakeTelegram
 ) -> None:
     """SIGHUP: the app (and its group) stopped and started again, no alert; the next alert at
-    the Bot API is the one for a later kill -9."""
-    setup_app(tmp_path, telegram, env, backup=False)
+    the Bot API is the one for a later kill -9.  (`-- app.py` overrides app.command.)"""
+    setup_app(tmp_path, telegram, env, backup=False, app="  command: python3 crash.py\n")
     daemon = start_run(tmp_path, env, [sys.executable, "app.py"])
     seen: list[int] = []
     try:
