@@ -11,8 +11,8 @@
 - **Stop** (and a planned restart, e.g. SIGHUP for a deploy): ``stop_signal`` to the process
   group, ``stop_timeout``, then SIGKILL to the group.  After any exit, whatever is left of the
   group gets the same treatment: no orphans.
-- **Metrics** are read at scrape time (:class:`AppCollector`); ``last_exit_code`` is the exit
-  code, or minus the signal number when a signal ended the app (-9: SIGKILL).
+- **Metrics** are read at scrape time (:class:`khronos.app.AppCollector`); ``last_exit_code``
+  is the exit code, or minus the signal number when a signal ended the app (-9: SIGKILL).
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ import shlex
 import signal
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import psutil
 import structlog
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from khronos.alerts import AlertEngine, Level
 from khronos.app._env import app_env
@@ -45,7 +43,7 @@ from khronos.health import get_health, spawn
 from khronos.lifecycle import Lifecycle
 from khronos.redact import get_redactor
 
-__all__ = ["APP_ALERT", "AppCollector", "AppSupervisor"]
+__all__ = ["APP_ALERT", "AppSupervisor"]
 
 APP_ALERT = "app.down"
 """The alert condition of an app that exited (ERROR) or that Khronos gave up on (CRITICAL)."""
@@ -470,33 +468,3 @@ def _group_alive(pgid: int) -> bool:
             if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
                 return True
     return False
-
-
-class AppCollector(Collector):
-    """``<ns>_app_up``, ``_restarts_total``, ``_start_time_seconds``, ``_last_exit_code``,
-    read from the supervisor at scrape time."""
-
-    def __init__(self, supervisor: AppSupervisor, *, namespace: str = "khronos") -> None:
-        self.supervisor = supervisor
-        self.namespace = namespace
-
-    def collect(self) -> Iterator[Metric]:
-        """The app's metrics now."""
-        sup, ns = self.supervisor, self.namespace
-        yield GaugeMetricFamily(f"{ns}_app_up", "1 while the supervised app runs", int(sup.up))
-        yield CounterMetricFamily(
-            f"{ns}_app_restarts_total", "Restarts of the supervised app", sup.restarts
-        )
-        started = sup.started_at if sup.up else None
-        if started is not None:
-            yield GaugeMetricFamily(
-                f"{ns}_app_start_time_seconds",
-                "Unix time the running app started",
-                started,
-            )
-        if sup.last_exit_code is not None:
-            yield GaugeMetricFamily(
-                f"{ns}_app_last_exit_code",
-                "Exit code of the app's last exit; negative: the signal that ended it (-9 SIGKILL)",
-                sup.last_exit_code,
-            )
