@@ -29,6 +29,7 @@ from khronos.errors import (
     ReplicaAccessError,
     RestoreError,
     RestoreRefusedError,
+    ScrapeError,
     SyncError,
 )
 
@@ -114,6 +115,7 @@ __all__ = [
     "ReplicaAccessError",
     "RestoreError",
     "RestoreRefusedError",
+    "ScrapeError",
     "SyncError",
     "VerifyReport",
     "__version__",

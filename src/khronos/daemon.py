@@ -14,6 +14,8 @@
    timeouts and a connection bound derived from the open-files limit (raised to the hard
    limit first, at most 65536, as Go does);
 5. backup: Litestream under supervision, its alerts routed into the engine;
+5b. the app (``app:`` or ``khronos run -- CMD``) under supervision, after backup so its first
+   write is replicated, and the scrape of its ``/metrics`` (stopped before backup's final sync);
 6. the restore-drill schedule (``backup.verify.interval``), a failed drill firing a CRITICAL
    condition that resolves when a later drill passes;
 7. the built-in health checks;
@@ -52,6 +54,7 @@ from prometheus_client import CollectorRegistry
 from khronos import logs
 from khronos._version import __version__
 from khronos.alerts import AlertEngine, Level, alert_routes, breaker_metrics_listener
+from khronos.app import AppCollector, AppScraper, AppSupervisor
 from khronos.backup import BackupService, VerifyReport, VerifyScheduler, read_verify_file
 from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
@@ -171,9 +174,19 @@ class Daemon(Lifecycle):
                 if verify_initial_delay is None
                 else verify_initial_delay,
             )
+        self.app: AppSupervisor | None = None
+        if config.app is not None:
+            self.app = AppSupervisor.from_config(config, alerts=self.engine)
+            self.registry.register(AppCollector(self.app, namespace=namespace))
+        scraper = self.app.scraper if self.app is not None else None
         self.checks = CheckRunner(
             self.engine,
-            checks_from_config(self._checks_config(), self.registry, namespace=namespace),
+            checks_from_config(
+                self._checks_config(),
+                self.registry,
+                namespace=namespace,
+                app_metrics=(scraper, config.app.metric_names) if scraper and config.app else None,
+            ),
             registry=self.registry,
             namespace=namespace,
         )
@@ -183,7 +196,7 @@ class Daemon(Lifecycle):
             StatusSources(
                 databases=self.backup.status if self.backup is not None else None,
                 checks=self.checks.status,
-                app=app_status,
+                app=app_status or (self.app.status if self.app is not None else None),
                 heartbeats=heartbeats_status,
             ),
         )
@@ -194,7 +207,7 @@ class Daemon(Lifecycle):
                 self.engine.metrics,
                 lags=self.status.lags,
                 litestream_pid=self._litestream_pid,
-                app_counters=app_counters,
+                app_counters=app_counters or _scraped_counters(scraper, config),
             ).take,
             StateDir(self.state_dir).history_file,
             interval=history_interval,
@@ -222,8 +235,8 @@ class Daemon(Lifecycle):
         process records them (``app_metrics=False``: ``khronos run`` beside another process);
         a user who asked for one is told why it is off."""
         checks = self.config.checks
-        if self.app_metrics:
-            return checks
+        if self.app_metrics or (self.app is not None and self.app.scraper is not None):
+            return checks  # read from this process' registry, or from app.metrics_url
         self._checks_off = [
             name
             for name in _APP_METRIC_CHECKS
@@ -295,6 +308,9 @@ class Daemon(Lifecycle):
                 "no backup: section in the configuration: no database is being backed up",
                 hint="add backup: with your SQLite files (see docs/backup.md)",
             )
+        if self.app is not None:
+            await self._enter("app", self.app)
+            self._watch_app(self.app)
         self._recall_drills()
         if self.verify is not None:
             await self._enter("restore drills", self.verify)
@@ -303,8 +319,8 @@ class Daemon(Lifecycle):
         for name in self._checks_off:
             _log.warning(
                 f"checks.{name} is off: khronos run has no source for the app's message metrics",
-                hint="record them with khronos.metrics in your Python app (a Daemon inside it), "
-                "or remove the key",
+                hint="set app.metrics_url to the app's Prometheus endpoint, record them with "
+                "khronos.metrics in your Python app (a Daemon inside it), or remove the key",
             )
         await self._enter("checks", self.checks)
         await self._enter("log files watch", logs.LogFilesWatch(self._log_files_changed))
@@ -321,6 +337,7 @@ class Daemon(Lifecycle):
             backup=[db.label for db in config.backup.dbs] if config.backup else [],
             channels=[n.name for n in self.engine.notifiers],
             checks=[c.name for c in self.checks.checks],
+            app=self.app.command if self.app is not None else None,
             alerts_api=config.http.token is not None,
             max_connections=self.server.stats.limits.max_connections,
         )
@@ -347,6 +364,12 @@ class Daemon(Lifecycle):
                 f"the open-files limit is {after}: the HTTP server takes at most half of it",
                 hint="raise it (LimitNOFILE=65536 in the systemd unit, or ulimit -n)",
             )
+
+    def _watch_app(self, app: AppSupervisor) -> None:
+        scrape = app.scraper.task if app.scraper is not None else None
+        for part, task in (("app.supervisor", app.task), ("app.scrape", scrape)):
+            if task is not None:
+                self.health.watch(part, task)
 
     def _not_ready(self) -> list[str]:
         """/ready's reasons beyond the parts: CRITICAL conditions, the backup down or lagging
@@ -502,7 +525,7 @@ async def run_daemon(
     config: KhronosConfig, *, daemon: Daemon | None = None, ready: asyncio.Event | None = None
 ) -> int:
     """Run ``daemon`` (default: a new one for ``config``) until SIGTERM or SIGINT, then stop
-    gracefully; the exit code (0)."""
+    gracefully; the exit code (0).  SIGHUP restarts the supervised app."""
     loop = asyncio.get_running_loop()
     logs.install_asyncio_handler(loop)
     stopping = asyncio.Event()
@@ -518,6 +541,8 @@ async def run_daemon(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     daemon = daemon if daemon is not None else Daemon(config)
+    if daemon.app is not None:  # SIGHUP restarts the app (a deploy), without an alert
+        loop.add_signal_handler(signal.SIGHUP, daemon.app.restart, "SIGHUP")
     try:
         await daemon.start()
         if ready is not None:
@@ -528,6 +553,23 @@ async def run_daemon(
         await daemon.stop()
     finally:
         await daemon.stop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
     return 0
+
+
+def _scraped_counters(scraper: AppScraper | None, config: KhronosConfig) -> AppCounters | None:
+    """The app's message counters and queue from its scraped ``/metrics``, for the charts."""
+    if scraper is None or config.app is None:
+        return None
+    names = config.app.metric_names
+
+    def read() -> dict[str, Any] | None:
+        found = {
+            "processed": scraper.total(names.processed),
+            "failed": scraper.total(names.failed),
+            "queue": scraper.total(names.queue),
+        }
+        return {key: value for key, value in found.items() if value is not None} or None
+
+    return read

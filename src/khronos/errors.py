@@ -17,6 +17,7 @@ The tree::
     │   └── OutboxError          the alert outbox file cannot be opened
     ├── CircuitOpenError         a call refused because its circuit breaker is open
     ├── LockedError              another process holds a lock (a state_dir, a log folder...)
+    ├── ScrapeError              the app's metrics (``app.metrics_url``) could not be read
     └── DaemonError              ``khronos run`` cannot start
 
 Every class lives here and is exported from ``khronos``.  API misuse (a wrong type, a
@@ -50,6 +51,7 @@ __all__ = [
     "ReplicaAccessError",
     "RestoreError",
     "RestoreRefusedError",
+    "ScrapeError",
     "SyncError",
 ]
 
@@ -257,6 +259,10 @@ class LockedError(KhronosError):
     def __init__(self, message: str, *, holder: int | None, op: str, hint: str) -> None:
         super().__init__(message, op=op, hint=hint)
         self.holder = holder
+
+
+class ScrapeError(KhronosError):
+    """The app's metrics endpoint could not be scraped or parsed (a check failure, not a crash)."""
 
 
 class DaemonError(KhronosError):

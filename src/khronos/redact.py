@@ -260,7 +260,8 @@ def redact(text: str) -> str:
 def collect_secrets(model: BaseModel) -> list[str]:
     """Every secret anywhere in a configuration model.
 
-    The ``SecretStr`` values (except those whose ``${VAR}`` is not set in this process), and
+    The ``SecretStr`` values (except those whose ``${VAR}`` is not set in this process), the
+    string values of a mapping under a secret-looking key (``app.env: {BOT_TOKEN: ...}``), and
     inside every URL the password (``user:PASSWORD@``) and token-like query values
     (``?token=``, ``&api_key=``...), as written and percent-decoded.
     """
@@ -298,7 +299,9 @@ def _walk(value: Any) -> Iterator[str]:
         for name in type(value).model_fields:
             yield from _walk(getattr(value, name))
     elif isinstance(value, Mapping):
-        for item in value.values():
+        for key, item in value.items():
+            if isinstance(item, str) and isinstance(key, str) and is_secret_key(key):
+                yield item  # app.env: {BOT_TOKEN: ...}
             yield from _walk(item)
     elif isinstance(value, list | tuple | set | frozenset):
         for item in value:

@@ -142,7 +142,8 @@ def test_app_and_heartbeats_render_when_their_sources_are_there(
 ) -> None:
     """The supervised app and the heartbeats show with their state; a down app is CRITICAL."""
     app = {"command": "node bot.js", "pid": 4242, "up": False, "started_at": None,
-           "uptime_seconds": None, "restarts": 3, "last_exit": 137, "gave_up": False,
+           "uptime_seconds": None, "restarts": 3, "gave_up": False,
+           "last_exit": {"code": 137, "signal": None, "at": None},
            "metrics_url": None, "last_scrape": None}  # fmt: skip
     beats = [{"name": "nightly-report", "every_seconds": 86400, "grace_seconds": 600,
               "last_ping_at": None, "state": "late", "since": 1.0}]  # fmt: skip
@@ -157,6 +158,6 @@ def test_app_and_heartbeats_render_when_their_sources_are_there(
         assert "down" in str(page.text_content("#app"))
         beat = page.locator("#heartbeats li[data-heartbeat='nightly-report']")
         assert "late" in str(beat.text_content())
-        assert "the app is down (last exit: 137)" in str(page.text_content("#overall-reasons"))
+        assert "app down (exited with code 137)" in str(page.text_content("#overall-reasons"))
         assert errors.all() == []
         page.close()

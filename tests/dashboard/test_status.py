@@ -82,12 +82,17 @@ def test_lag_under_the_threshold_is_ok(tmp_path: Path) -> None:
 
 def test_app_down_is_critical_and_not_ready(tmp_path: Path) -> None:
     """A supervised app that is down makes the state CRITICAL and /ready fail."""
-    app = {"command": "node bot.js", "up": False, "last_exit": 137, "gave_up": False}
+    app = {
+        "command": "node bot.js",
+        "up": False,
+        "last_exit": {"code": 137, "signal": None, "at": None},
+        "gave_up": False,
+    }
     builder = make_builder(tmp_path, [db_status()], app=app)
     doc = builder.snapshot()
     assert doc["app"] == app
-    assert doc["overall"]["reasons"] == ["the app is down (last exit: 137)"]
-    assert builder.not_ready() == ["the app is down (last exit: 137)"]
+    assert doc["overall"]["reasons"] == ["app down (exited with code 137)"]
+    assert builder.not_ready() == ["app down (exited with code 137)"]
 
 
 def test_a_firing_condition_warns_with_its_duration(tmp_path: Path) -> None:

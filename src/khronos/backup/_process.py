@@ -3,9 +3,8 @@ reading its JSON log lines.
 
 - **No orphans**: the child runs in its own session (a Ctrl-C on the terminal reaches Khronos
   only, which stops the child gracefully) and, on Linux, with ``PR_SET_PDEATHSIG = SIGTERM``
-  so the kernel stops it when Khronos dies, even by SIGKILL.  The death signal is tied to the
-  *thread* that started the child: run the event loop in the main thread, or in a thread that
-  lives as long as the service.
+  so the kernel stops it when Khronos dies, even by SIGKILL
+  (:func:`khronos.children.die_with_parent`).
 - **Logs**: the child logs JSON on stderr; :func:`forward_log_line` forwards each line into
   structlog with its parsed level and its fields, durations written as ``5m`` rather than Go's
   nanoseconds (a non-JSON line is forwarded as it is).
@@ -17,17 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import os
-import signal
-import sys
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
 from khronos.backup._litestream import go_duration
+from khronos.children import die_with_parent
 
 __all__ = [
     "AsyncioProcessRunner",
@@ -37,7 +33,6 @@ __all__ = [
     "parse_log_line",
 ]
 
-_PR_SET_PDEATHSIG = 1
 _LEVELS = {"DEBUG": "debug", "INFO": "info", "WARN": "warning", "WARNING": "warning"}
 _RESERVED = {"event", "level", "logger", "timestamp", "component", "log_level"}
 _SKIP = {"time", "level", "msg"}
@@ -68,20 +63,6 @@ class ProcessRunner(Protocol):
 
     async def spawn(self, argv: Sequence[str], env: Mapping[str, str]) -> ProcessHandle:
         """Start ``argv`` with exactly ``env``; raises OSError when it cannot be started."""
-
-
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A preexec function: own session, and SIGTERM when the parent dies (Linux prctl)."""
-    libc_name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
-
-    def setup() -> None:
-        if libc_name:
-            libc = ctypes.CDLL(libc_name, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-            if os.getppid() != parent_pid:  # the parent died before prctl took effect
-                os._exit(1)
-
-    return setup
 
 
 class _AsyncioHandle:
@@ -125,7 +106,7 @@ class AsyncioProcessRunner:
             stderr=asyncio.subprocess.PIPE,
             env=dict(env),
             start_new_session=True,
-            preexec_fn=_die_with_parent(os.getpid()),
+            preexec_fn=die_with_parent(os.getpid()),
             limit=1024 * 1024,
         )
         return _AsyncioHandle(proc)

@@ -1,6 +1,7 @@
 """Running ``litestream replicate`` as a supervised child process.
 
-- **Restart policy** (``backup.restart``, the PM2 one): when the child exits it is started again
+- **Restart policy** (``backup.restart``, the PM2 one, :class:`khronos.children.RestartBudget`,
+  which the app's supervisor shares): when the child exits it is started again
   after ``delay``; a run shorter than ``min_uptime`` is a *quick crash*, and after
   ``max_restarts`` quick crashes in a row Khronos gives up on it with a CRITICAL alert and goes
   on serving everything else.  Each exit raises the ERROR alert ``backup.replication``; it is
@@ -37,6 +38,7 @@ from khronos.backup._process import (
     forward_log_line,
     parse_log_line,
 )
+from khronos.children import RestartBudget
 from khronos.clock import Clock, SystemClock
 from khronos.config import RestartPolicy
 from khronos.health import get_health, spawn
@@ -96,7 +98,11 @@ class Supervisor:
         """Awaited before each start of the child (the first included)."""
         self.restarts = 0
         """Restarts since start (the metric ``backup_process_restarts_total``)."""
-        self.quick_crashes = 0
+        self.budget = RestartBudget(
+            max_restarts=policy.max_restarts,
+            min_uptime=policy.min_uptime.total_seconds(),
+            delay=policy.delay.total_seconds(),
+        )
         self.gave_up = False
         self.last_exit: int | None = None
         self._proc: ProcessHandle | None = None
@@ -312,15 +318,14 @@ class Supervisor:
 
     def _after_exit(self, rc: int, uptime: float) -> bool:
         """Apply the policy after an exit; False when giving up."""
-        quick = uptime < self.policy.min_uptime.total_seconds()
-        self.quick_crashes = self.quick_crashes + 1 if quick else 0
+        verdict = self.budget.exited(uptime)
         details = {
             "exit_code": rc,
             "uptime_s": round(uptime, 3),
             "quick_crashes": self.quick_crashes,
             "max_restarts": self.policy.max_restarts,
         }
-        if quick and self.quick_crashes > self.policy.max_restarts:
+        if verdict.give_up:
             self.gave_up = True
             self._log.critical("litestream keeps crashing; giving up", **details)
             self._fire(
@@ -331,7 +336,7 @@ class Supervisor:
                 {**details, "hint": "check the litestream log lines above, fix, restart khronos"},
             )
             return False
-        delay = self.policy.delay.total_seconds()
+        delay = verdict.delay
         self._log.error("litestream exited; restarting", restart_in_s=delay, **details)
         self._fire(
             "ERROR",
@@ -341,6 +346,11 @@ class Supervisor:
             since=self.clock.wall(),
         )
         return True
+
+    @property
+    def quick_crashes(self) -> int:
+        """Quick crashes in a row (see :class:`~khronos.children.RestartBudget`)."""
+        return self.budget.quick_crashes
 
     async def _sleep(self, seconds: float) -> None:
         sleeper = asyncio.ensure_future(self.clock.sleep(seconds))

@@ -3,6 +3,10 @@
 Each check answers one :class:`CheckResult` per run; the :class:`~khronos.checks.CheckRunner`
 turns it into an engine condition (fire/resolve) and the ``khronos_check_up{check}`` gauge.
 Readings are injectable (a function), so tests give a fake process size or a fake registry.
+The error-rate and queue-backlog checks read a :class:`MetricSource`: Khronos' own registry for
+a Python app recording into it (:class:`RegistrySource`), or the app's scraped ``/metrics``
+(``app.metrics_url``, :class:`khronos.app.AppScraper`); a source that cannot be read raises
+:class:`~khronos.errors.ScrapeError`, which the check reports as a failure with its reason.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from khronos.config import (
     MemoryCheckConfig,
     QueueBacklogCheckConfig,
 )
+from khronos.errors import ScrapeError
 
 __all__ = [
     "Check",
@@ -36,7 +41,9 @@ __all__ = [
     "ErrorRateCheck",
     "HttpCheck",
     "MemoryCheck",
+    "MetricSource",
     "QueueBacklogCheck",
+    "RegistrySource",
     "registry_counters",
     "registry_total",
 ]
@@ -80,6 +87,37 @@ class Check(Protocol):
     async def run(self) -> CheckResult:
         """Check once."""
         ...
+
+
+@runtime_checkable
+class MetricSource(Protocol):
+    """Where the error-rate and queue-backlog checks read the app's series."""
+
+    def total(self, sample: str) -> float | None:
+        """The sum of every sample named ``sample`` (all label sets); None when absent.
+        Raises :class:`~khronos.errors.ScrapeError` when the source cannot be read."""
+        ...
+
+
+class RegistrySource:
+    """A :class:`MetricSource` on a registry in this process (a Python app recording into it)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def total(self, sample: str) -> float | None:
+        """The sum of ``sample`` in the registry (:func:`registry_total`)."""
+        return registry_total(self.registry, sample)
+
+
+def _unreadable(exc: ScrapeError) -> CheckResult:
+    """A source that cannot be read: a failure naming why (WARN)."""
+    return CheckResult(
+        False,
+        f"Cannot read the app's metrics: {exc.message}",
+        Level.WARN,
+        {"reason": exc.message, **({"hint": exc.hint} if exc.hint else {})},
+    )
 
 
 def registry_total(registry: CollectorRegistry, sample: str) -> float | None:
@@ -282,18 +320,20 @@ class ErrorRateCheck:
     def from_config(
         cls,
         config: ErrorRateCheckConfig,
-        registry: CollectorRegistry,
+        registry: CollectorRegistry | MetricSource,
         *,
         namespace: str = "khronos",
         clock: Clock | None = None,
+        names: tuple[str, str] | None = None,
     ) -> ErrorRateCheck:
-        """From ``checks.error_rate``, reading ``<ns>_messages_processed/failed_total``."""
+        """From ``checks.error_rate``, reading ``names`` (processed, failed; default
+        ``<ns>_messages_processed/failed_total``) from a registry or another source."""
+        processed, failed = names or (
+            f"{namespace}_messages_processed_total",
+            f"{namespace}_messages_failed_total",
+        )
         return cls(
-            registry_counters(
-                registry,
-                f"{namespace}_messages_processed_total",
-                f"{namespace}_messages_failed_total",
-            ),
+            registry_counters(registry, processed, failed),
             threshold=config.threshold,
             window=config.window.total_seconds(),
             min_events=config.min_events,
@@ -303,7 +343,10 @@ class ErrorRateCheck:
 
     async def run(self) -> CheckResult:
         """Add a reading and compare the window's rate with the threshold."""
-        reading = self._read()
+        try:
+            reading = self._read()
+        except ScrapeError as exc:
+            return _unreadable(exc)
         if reading is None:
             return CheckResult(True, "No message metrics yet")
         now = self._clock.monotonic()
@@ -335,15 +378,18 @@ class ErrorRateCheck:
 
 
 def registry_counters(
-    registry: CollectorRegistry, processed: str, failed: str
+    registry: CollectorRegistry | MetricSource, processed: str, failed: str
 ) -> Callable[[], tuple[float, float] | None]:
-    """A reader of (processed, failed) totals from a registry (0 before the first message)."""
+    """A reader of (processed, failed) totals from a registry or a :class:`MetricSource` (0
+    before the first message; None when the source has neither series)."""
+    source = RegistrySource(registry) if isinstance(registry, CollectorRegistry) else registry
+    in_process = isinstance(registry, CollectorRegistry)
 
     def read() -> tuple[float, float] | None:
-        return (
-            registry_total(registry, processed) or 0.0,
-            registry_total(registry, failed) or 0.0,
-        )
+        done, fail = source.total(processed), source.total(failed)
+        if done is None and fail is None and not in_process:
+            return None  # the app exports neither series (yet)
+        return (done or 0.0, fail or 0.0)
 
     return read
 
@@ -362,20 +408,25 @@ class QueueBacklogCheck:
     def from_config(
         cls,
         config: QueueBacklogCheckConfig,
-        registry: CollectorRegistry,
+        registry: CollectorRegistry | MetricSource,
         *,
         gauge: str = "khronos_queue_size",
     ) -> QueueBacklogCheck:
-        """From ``checks.queue_backlog``, reading the queue gauge from a registry."""
+        """From ``checks.queue_backlog``, reading the queue gauge from a registry or another
+        source."""
+        source = RegistrySource(registry) if isinstance(registry, CollectorRegistry) else registry
         return cls(
-            lambda: registry_total(registry, gauge),
+            lambda: source.total(gauge),
             max_size=config.max,
             every=config.every.total_seconds(),
         )
 
     async def run(self) -> CheckResult:
         """Compare the queue size with ``max``."""
-        size = self._read()
+        try:
+            size = self._read()
+        except ScrapeError as exc:
+            return _unreadable(exc)
         if size is None:
             return CheckResult(True, "No queue metric yet")
         details = {"queued": int(size), "max": self.max_size}

@@ -30,10 +30,11 @@ from khronos.checks._checks import (
     ErrorRateCheck,
     HttpCheck,
     MemoryCheck,
+    MetricSource,
     QueueBacklogCheck,
 )
 from khronos.clock import Clock
-from khronos.config import ChecksConfig
+from khronos.config import AppMetricNames, ChecksConfig
 from khronos.health import get_health, keep_running
 from khronos.lifecycle import Lifecycle
 
@@ -48,8 +49,16 @@ def checks_from_config(
     *,
     namespace: str = "khronos",
     clock: Clock | None = None,
+    app_metrics: tuple[MetricSource, AppMetricNames] | None = None,
 ) -> list[Check]:
-    """The checks ``checks:`` turns on; error rate and backlog read ``registry``."""
+    """The checks ``checks:`` turns on; error rate and backlog read ``registry``, or the app's
+    scraped series (``app_metrics``: the source and the names from ``app.metric_names``)."""
+    source: CollectorRegistry | MetricSource = registry
+    processed_failed: tuple[str, str] | None = None
+    queue = f"{namespace}_queue_size"
+    if app_metrics is not None:
+        source, names = app_metrics
+        processed_failed, queue = (names.processed, names.failed), names.queue
     checks: list[Check] = []
     if config.memory is not None:
         checks.append(MemoryCheck.from_config(config.memory))
@@ -59,15 +68,15 @@ def checks_from_config(
     if config.error_rate is not None:
         checks.append(
             ErrorRateCheck.from_config(
-                config.error_rate, registry, namespace=namespace, clock=clock
+                config.error_rate,
+                source,
+                namespace=namespace,
+                clock=clock,
+                names=processed_failed,
             )
         )
     if config.queue_backlog is not None:
-        checks.append(
-            QueueBacklogCheck.from_config(
-                config.queue_backlog, registry, gauge=f"{namespace}_queue_size"
-            )
-        )
+        checks.append(QueueBacklogCheck.from_config(config.queue_backlog, source, gauge=queue))
     return checks
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import click
+
 from khronos import logs
 from khronos.cli._app import AppState, cli, config_option, pass_state
 from khronos.errors import KhronosError
@@ -14,9 +16,15 @@ __all__ = ["run"]
 
 @cli.command("run")
 @config_option
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @pass_state
-def run(state: AppState) -> None:
+def run(state: AppState, command: tuple[str, ...]) -> None:
     """Run Khronos next to your service until stopped (Ctrl-C or SIGTERM).
+
+    With `-- COMMAND ARGS...` (or app.command) it also starts your app and supervises it:
+    restarted when it exits (app.restart), its stdout/stderr in the logs with component=app,
+    an alert when it crashes, stopped first on shutdown (app.stop_signal to its process group,
+    app.stop_timeout, then SIGKILL).  SIGHUP restarts the app (deploys) without an alert.
 
     Everything khronos.yml turns on runs in this one process: continuous backup of the SQLite
     databases in backup: (Litestream, supervised and restarted), restore drills on
@@ -31,11 +39,18 @@ def run(state: AppState) -> None:
     Examples:
       khronos run                      uses ./khronos.yml (or $KHRONOS_CONFIG)
       khronos -c /etc/khronos.yml run
+      khronos run -- node bot.js       supervises node bot.js (overrides app.command)
     Under systemd, see deploy/khronos.service.
     """
+    from khronos.config import AppConfig  # noqa: PLC0415
     from khronos.daemon import Daemon, run_daemon  # noqa: PLC0415 - keep `khronos --help` fast
 
     config = state.load()
+    if command:
+        app = config.app if config.app is not None else AppConfig()
+        config = config.model_copy(
+            update={"app": app.model_copy(update={"command": list(command)})}
+        )
     # beside a service in another process: nothing here records the app's own metrics
     daemon = Daemon(config, app_metrics=False)
     daemon.claim()  # one daemon per state_dir: say so before anything else

@@ -6,6 +6,7 @@
 """
 
 from khronos.config._alerts import AlertsConfig, BreakerConfig, TelegramConfig
+from khronos.config._app import AppConfig, AppMetricNames, parse_command
 from khronos.config._backup import DatabaseConfig, ReplicaConfig, RestartPolicy, VerifyConfig
 from khronos.config._checks import (
     ChecksConfig,
@@ -46,6 +47,8 @@ __all__ = [
     "ENV_CONFIG",
     "LOG_LEVELS",
     "AlertsConfig",
+    "AppConfig",
+    "AppMetricNames",
     "BackupConfig",
     "BreakerConfig",
     "ByteSize",
@@ -77,6 +80,7 @@ __all__ = [
     "lint_litestream",
     "load_config",
     "migrate_litestream",
+    "parse_command",
     "parse_config",
     "parse_duration",
     "parse_size",

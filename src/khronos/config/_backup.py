@@ -104,7 +104,8 @@ class SnapshotConfig(Section):
 
 
 class RestartPolicy(Section):
-    """How Khronos restarts Litestream when it exits (the PM2 policy of the original design)."""
+    """How Khronos restarts a supervised process (Litestream, the app) when it exits: the PM2
+    policy of the original design."""
 
     max_restarts: int = Field(default=10, ge=0)
     """Give up (CRITICAL alert) after this many quick crashes in a row."""

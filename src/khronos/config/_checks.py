@@ -143,12 +143,14 @@ class ChecksConfig(Section):
     """HTTP health endpoints."""
 
     error_rate: ErrorRateCheckConfig | None = Field(default_factory=ErrorRateCheckConfig)
-    """Message error rate, from the app's message metrics: for a Python app running Khronos
-    inside it; off under `khronos run`, which has no source for them."""
+    """Message error rate, from the app's message metrics: scraped from `app.metrics_url`
+    under `khronos run` (on by default once it is set, off without it), or recorded by a
+    Python app running Khronos inside it."""
 
     queue_backlog: QueueBacklogCheckConfig | None = Field(default_factory=QueueBacklogCheckConfig)
-    """Message queue backlog, from the app's queue gauge: for a Python app running Khronos
-    inside it; off under `khronos run`, which has no source for it."""
+    """Message queue backlog, from the app's queue gauge: scraped from `app.metrics_url`
+    under `khronos run` (on by default once it is set, off without it), or recorded by a
+    Python app running Khronos inside it."""
 
     @field_validator("http")
     @classmethod

@@ -17,7 +17,13 @@ from typing import Any, Literal, Self
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from khronos.config._base import Section
-from khronos.config._sections import AlertsConfig, BackupConfig, ChecksConfig, LoggingConfig
+from khronos.config._sections import (
+    AlertsConfig,
+    AppConfig,
+    BackupConfig,
+    ChecksConfig,
+    LoggingConfig,
+)
 from khronos.config._types import (
     ConfigValueError,
     Duration,
@@ -194,6 +200,9 @@ class KhronosConfig(Section):
 
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     """Built-in health checks."""
+
+    app: AppConfig | None = None
+    """The app `khronos run` supervises (see docs/app.md)."""
 
     _source: Path | None = PrivateAttr(default=None)
     _unset: list[UnsetVariable] = PrivateAttr(default_factory=list)

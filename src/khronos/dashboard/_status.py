@@ -235,14 +235,25 @@ def _backup_reasons(databases: Sequence[dict[str, Any]], threshold: float) -> li
 
 
 def _app_reasons(app: Any) -> list[str]:
+    """``app down: ...`` while the supervised app does not run (the words /ready also uses)."""
     if not isinstance(app, dict):
         return []
     if app.get("gave_up"):
-        return ["the app keeps crashing: khronos gave up restarting it"]
+        return [f"app down: Khronos gave up restarting it{_last_exit(app)}"]
     if app.get("up") is False:
-        last = app.get("last_exit")
-        return [f"the app is down (last exit: {last})" if last is not None else "the app is down"]
+        return [f"app down{_last_exit(app)}"]
     return []
+
+
+def _last_exit(app: dict[str, Any]) -> str:
+    last = app.get("last_exit")
+    if not isinstance(last, dict):
+        return ""
+    if last.get("signal"):
+        return f" (killed by {last['signal']})"
+    if last.get("code") is not None:
+        return f" (exited with code {last['code']})"
+    return ""
 
 
 def overall(

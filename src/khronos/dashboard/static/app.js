@@ -127,7 +127,7 @@ function renderApp(s) {
   kv(dl, "pid", app.pid);
   kv(dl, "uptime", app.uptime_seconds === null || app.uptime_seconds === undefined ? "—" : duration(app.uptime_seconds));
   kv(dl, "restarts", app.restarts);
-  kv(dl, "last exit", app.last_exit === null || app.last_exit === undefined ? "—" : typeof app.last_exit === "object" ? JSON.stringify(app.last_exit) : app.last_exit);
+  kv(dl, "last exit", exitText(app.last_exit));
   if (app.metrics_url) kv(dl, "metrics", app.metrics_url + (app.last_scrape ? " (" + (typeof app.last_scrape === "object" ? JSON.stringify(app.last_scrape) : app.last_scrape) + ")" : ""));
 }
 
@@ -297,3 +297,11 @@ async function pollHistory() {
 }
 
 document.addEventListener("DOMContentLoaded", () => { pollStatus(); pollHistory(); });
+
+function exitText(last) {
+  if (last === null || last === undefined) return "—";
+  if (typeof last !== "object") return String(last);
+  if (last.signal) return "killed by " + last.signal;
+  if (last.code !== null && last.code !== undefined) return "exit code " + last.code;
+  return "—";
+}
