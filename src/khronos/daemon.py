@@ -9,12 +9,14 @@
 3. the alert engine and its delivery worker (durable outbox, Telegram when configured, the log
    always); the worker's breakers report to ``khronos_circuit_breaker_*``;
 4. the HTTP server on ``http.listen``: ``/metrics``, ``/healthz``, ``/ready``,
-   ``POST /api/alerts/test``, with request and idle timeouts and a connection bound derived
-   from the open-files limit (raised to the hard limit first, at most 65536, as Go does);
+   ``POST /api/alerts``, ``POST /api/alerts/test``, ``/api/heartbeats/<name>``, with request
+   and idle timeouts and a connection bound derived from the open-files limit (raised to the
+   hard limit first, at most 65536, as Go does);
 5. backup: Litestream under supervision, its alerts routed into the engine;
 6. the restore-drill schedule (``backup.verify.interval``), a failed drill firing a CRITICAL
    condition that resolves when a later drill passes;
-7. the built-in health checks.
+7. the built-in health checks, and the heartbeats the app's jobs ping (``checks.heartbeats``);
+8. the outside heartbeat (``heartbeat:``), called while the daemon is healthy.
 
 Its own :class:`~khronos.health.Health` is the process-wide one while it runs: every
 long-lived part runs through :func:`~khronos.health.keep_running` (an exception is logged,
@@ -44,6 +46,7 @@ from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
+from starlette.routing import Route
 
 from khronos import logs
 from khronos._version import __version__
@@ -53,6 +56,7 @@ from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
 from khronos.errors import DaemonError, LockedError
 from khronos.health import Health, PartDown, get_health, set_health
+from khronos.heartbeats import HeartbeatMonitor, HeartbeatSender, heartbeat_routes
 from khronos.lifecycle import Lifecycle
 from khronos.locks import FileLock
 from khronos.metrics import HealthCollector, Metrics
@@ -153,6 +157,20 @@ class Daemon(Lifecycle):
             registry=self.registry,
             namespace=namespace,
         )
+        self.heartbeats: HeartbeatMonitor | None = None
+        if config.checks.heartbeats:
+            self.heartbeats = HeartbeatMonitor(
+                config.checks.heartbeats,
+                self.engine,
+                self.state_dir,
+                registry=self.registry,
+                namespace=namespace,
+            )
+        self.heartbeat_out: HeartbeatSender | None = None
+        if config.heartbeat is not None:
+            self.heartbeat_out = HeartbeatSender(
+                config.heartbeat, self._unhealthy, registry=self.registry, namespace=namespace
+            )
         self.server: HttpServer | None = None
         self._parts = contextlib.AsyncExitStack()
         """The started parts' stops, unwound by :meth:`stop` in reverse order."""
@@ -220,7 +238,7 @@ class Daemon(Lifecycle):
             config,
             registry=self.registry,
             metrics=self.metrics,
-            routes=alert_routes(self.engine, config.http.token),
+            routes=self._routes(),
             health=self.health,
             readiness=self._critical_conditions,
         )
@@ -253,6 +271,10 @@ class Daemon(Lifecycle):
         await self._enter("checks", self.checks)
         for part, task in (*self.checks.tasks.items(), *self.engine.tasks.items()):
             self.health.watch(part, task)
+        if self.heartbeats is not None:
+            await self._enter("heartbeats", self.heartbeats)
+        if self.heartbeat_out is not None:
+            await self._enter("heartbeat out", self.heartbeat_out)
         self._write_daemon_file()
         _log.info(
             "khronos started",
@@ -287,6 +309,26 @@ class Daemon(Lifecycle):
                 f"the open-files limit is {after}: the HTTP server takes at most half of it",
                 hint="raise it (LimitNOFILE=65536 in the systemd unit, or ulimit -n)",
             )
+
+    def _routes(self) -> list[Route]:
+        """The API routes: alerts, and the heartbeat pings when heartbeats are configured."""
+        token = self.config.http.token
+        routes = alert_routes(self.engine, token)
+        if self.heartbeats is not None:
+            routes += heartbeat_routes(self.heartbeats, token)
+        return routes
+
+    def _unhealthy(self) -> list[str]:
+        """Why the outside heartbeat is not called: a part down, a CRITICAL condition firing,
+        a database not replicating."""
+        reasons = [*self.health.problems(), *self._critical_conditions()]
+        if self.backup is not None:
+            reasons += [
+                f"backup of {db.name} is not replicating"
+                for db in self.backup.status()
+                if not db.replicating
+            ]
+        return reasons
 
     def _critical_conditions(self) -> list[str]:
         """/ready's reasons beyond the parts: the CRITICAL alert conditions firing now."""

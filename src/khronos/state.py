@@ -12,6 +12,7 @@ file                      written by                                 read by
 ``verify.json``           restore drills, ``khronos verify``         status, metrics, the daemon
 ``alerts-outbox.db``      the alert engine (SQLite, WAL)             the alert engine, the CLI
 ``alerts-outbox.lock``    the process that delivers alerts (flock)   other alert engines
+``heartbeats.json``       the heartbeat monitor (pings, states)      the heartbeat monitor at start
 ========================  =========================================  ==============================
 
 ``state_dir`` is created 0700 and every file Khronos writes there 0600: they hold alert texts
@@ -88,6 +89,11 @@ class StateDir:
     def outbox(self) -> Path:
         """The alert outbox (SQLite)."""
         return self.path / "alerts-outbox.db"
+
+    @property
+    def heartbeats_file(self) -> Path:
+        """The last ping, start and state of every heartbeat (``checks.heartbeats``)."""
+        return self.path / "heartbeats.json"
 
     @property
     def outbox_lock(self) -> Path:
