@@ -9,7 +9,8 @@ condition firing, every database replicating); while it names a reason the sende
 what every such monitor understands.
 
 A call that fails (no answer within ``timeout``, an HTTP status >= 400) is counted
-(``khronos_heartbeat_out_failures_total``) and logged at most once per five minutes per
+(``khronos_heartbeat_out_failures_total``; rounds skipped while unhealthy in
+``khronos_heartbeat_out_skipped_total``) and logged at most once per five minutes per
 streak (:class:`~khronos.ratelimit.RateLimiter`) with how many failed meanwhile; it never raises
 an alert (the outside monitor is the one that alerts, and an alert about it would loop).
 
@@ -100,6 +101,11 @@ class HeartbeatSender(Lifecycle):
             "Failed calls to the outside heartbeat monitor (no answer, or HTTP >= 400).",
             registry=registry,
         )
+        self.skipped_total = Counter(
+            f"{namespace}_heartbeat_out_skipped_total",
+            "Calls to the outside heartbeat monitor not made because Khronos was unhealthy.",
+            registry=registry,
+        )
         self.paused = Gauge(
             f"{namespace}_heartbeat_out_paused",
             "1 while Khronos is unhealthy and does not call the outside heartbeat monitor.",
@@ -151,6 +157,7 @@ class HeartbeatSender(Lifecycle):
                 )
             self.state, self.paused_for = "paused", reasons
             self.paused.set(1)
+            self.skipped_total.inc()
             return False
         if self.state == "paused":
             _log.info("healthy again: calling the heartbeat monitor", target=self.target)
