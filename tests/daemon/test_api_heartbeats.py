@@ -16,7 +16,15 @@ import psutil
 import pytest
 
 from tests.alerts.fake_telegram import FakeTelegram
-from tests.daemon.harness import HTTP_TOKEN, khronos, log_records, metric, start, stop
+from tests.daemon.harness import (
+    HTTP_TOKEN,
+    closed_port,
+    khronos,
+    log_records,
+    metric,
+    start,
+    stop,
+)
 from tests.heartbeats.helpers import Receiver, doc_block, write_config
 from tests.polling import poll
 from tests.support import require_binary
@@ -193,3 +201,28 @@ def assert_paused(url: str, receiver: Receiver) -> None:
         what="two skipped rounds",
     )
     assert receiver.count() == calls
+
+
+def test_unreachable_monitor_is_counted_never_alerted(
+    tmp_path: Path, env: dict[str, str], telegram: FakeTelegram
+) -> None:
+    """An outside monitor nobody listens on: failures counted and logged once, no alert, the
+    daemon stays healthy."""
+    url = f"http://127.0.0.1:{closed_port()}/ping/some-secret-token"
+    write_config(tmp_path, telegram, heartbeat=f'{{url: "{url}", every: 1s, timeout: 1s}}')
+    daemon = start(tmp_path, env)
+    try:
+        poll(
+            lambda: (metric(daemon.url, "khronos_heartbeat_out_failures_total") or 0) >= 3,
+            what="three failed calls",
+        )
+        assert httpx.get(f"{daemon.url}/healthz", timeout=10).status_code == 200
+        assert httpx.get(f"{daemon.url}/ready", timeout=10).status_code == 200
+    finally:
+        assert stop(daemon.proc) == 0
+    assert telegram.texts() == []
+    records = log_records(tmp_path)
+    warned = [r for r in records if r["message"] == "cannot reach the heartbeat monitor"]
+    assert len(warned) == 1
+    assert warned[0]["target"] == f"{url.split('/ping', maxsplit=1)[0]}/**********"
+    assert "some-secret-token" not in (tmp_path / "logs" / "combined.log").read_text()

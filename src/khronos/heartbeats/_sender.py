@@ -150,7 +150,9 @@ class HeartbeatSender(Lifecycle):
             reasons = [f"health could not be checked: {type(exc).__name__}"]
         if reasons:
             if self.state != "paused":
-                _log.warning(
+                # at start (backup not replicating yet, say) it is news, not a warning
+                log = _log.info if self.state == "starting" else _log.warning
+                log(
                     "not calling the heartbeat monitor while khronos is unhealthy",
                     target=self.target,
                     reasons=reasons,
