@@ -14,9 +14,13 @@ from prometheus_client import CollectorRegistry
 
 from khronos.alerts import AlertEngine
 from khronos.clock import ManualClock
+from khronos.config import HeartbeatCheckConfig
+from khronos.health import Health, set_health
+from khronos.heartbeats import HeartbeatMonitor
 from tests.alerts.fake_telegram import FakeTelegram
 from tests.alerts.helpers import MakeEngine, wait_until
 from tests.heartbeats.conftest import MakeMonitor
+from tests.smallfs import small_filesystem
 
 
 async def delivered(engine: AlertEngine, telegram: FakeTelegram, count: int) -> list[str]:
@@ -189,3 +193,31 @@ def test_status_is_json_ready(make_monitor: MakeMonitor) -> None:
     assert status["state"] == "started"
     assert status["last_ping_at"] is None
     assert status["last_start_at"].endswith("+00:00")
+
+
+@pytest.mark.asyncio
+async def test_full_disk_keeps_pings_in_memory_and_writes_them_later(
+    make_engine: MakeEngine, clock: ManualClock, tmp_path: Path
+) -> None:
+    """heartbeats.json on a full disk: the ping still counts, the error is recorded, and the
+    file is written once there is room."""
+    with small_filesystem(tmp_path / "small") as fs:
+        monitor = HeartbeatMonitor(
+            [HeartbeatCheckConfig.model_validate({"name": "job", "every": "1h"})],
+            make_engine(),
+            fs.root / "state",
+            clock=clock,
+        )
+        fs.fill()
+        health = Health()
+        previous = set_health(health)
+        try:
+            assert monitor.ping("job")["state"] == "up"
+        finally:
+            set_health(previous)
+        assert health.errors.get("heartbeats") == 1
+        fs.free()
+        clock.advance(2)
+        monitor.tick()
+        saved = json.loads((fs.root / "state" / "heartbeats.json").read_text())
+        assert saved["heartbeats"]["job"]["last_ping_at"] is not None

@@ -10,7 +10,7 @@ Accepted: 202 with JSON.  When the engine cannot take the alert, 503 with the re
 through the engine exactly as the library does:
 
 - ``send`` (the default): :meth:`AlertEngine.send_alert`, deduplicated for ``alerts.cooldown``
-  by ``key`` (default: level and message);
+  by ``key`` (default: level and message), under the same ``api.`` prefix;
 - ``fire``: :meth:`AlertEngine.fire` of the condition ``key`` (required): notified when it
   starts, gets worse or is due a repeat (``alerts.repeat_interval``);
 - ``resolve``: :meth:`AlertEngine.resolve` of the condition ``key`` (required): a resolved
@@ -27,6 +27,7 @@ already firing; ``id`` null), ``resolved`` (``id`` of the resolved notice, null 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import SecretStr
@@ -100,7 +101,8 @@ class _AlertEndpoints:
         def act() -> dict[str, Any]:
             answer: dict[str, Any] = {"id": None, "key": key, "action": action}
             if action == "send":
-                fingerprint = f"{API_KEY_PREFIX}{key}" if key else None
+                # the caller's dedupe keys stay apart from Khronos' own fingerprints
+                fingerprint = f"{API_KEY_PREFIX}{key or f'{level.name}:{message}'}"
                 answer["id"] = engine.send_alert(message, level, details, fingerprint)
                 answer["status"] = "queued" if answer["id"] else "suppressed"
                 return answer
@@ -118,7 +120,7 @@ class _AlertEndpoints:
 
         return self._guarded(act)
 
-    def _guarded(self, act: Any) -> JSONResponse:
+    def _guarded(self, act: Callable[[], dict[str, Any]]) -> JSONResponse:
         try:
             answer = act()
         except RecursionError:
