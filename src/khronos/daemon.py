@@ -320,14 +320,13 @@ class Daemon(Lifecycle):
 
     def _unhealthy(self) -> list[str]:
         """Why the outside heartbeat is not called: a part down, a CRITICAL condition firing,
-        a database not replicating."""
+        a database not replicating or its replica down (``khronos_backup_up`` 0)."""
         reasons = [*self.health.problems(), *self._critical_conditions()]
-        if self.backup is not None:
-            reasons += [
-                f"backup of {db.name} is not replicating"
-                for db in self.backup.status()
-                if not db.replicating
-            ]
+        for db in self.backup.status() if self.backup is not None else []:
+            if not db.replicating:
+                reasons.append(f"backup of {db.name} is not replicating")
+            elif db.replica_down:
+                reasons.append(f"the replica of {db.name} accepts nothing")
         return reasons
 
     def _critical_conditions(self) -> list[str]:

@@ -26,6 +26,10 @@ was up keeps its deadline.  A deadline that passed *while Khronos was not runnin
 full ``every + grace`` after the restart: the job's ping may have been sent to a Khronos that
 was down, so alerting at once would often be false; a job that really stopped is reported one
 period later instead (the outside heartbeat, ``heartbeat:``, covers Khronos being down).
+
+Deadlines are wall-clock times from the injected :class:`~khronos.clock.Clock` (they must
+survive a restart); the loop waits until the next one, at most a second at a time, and is woken
+by every ping.
 """
 
 from __future__ import annotations
