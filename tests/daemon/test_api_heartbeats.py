@@ -118,36 +118,41 @@ def test_heartbeat_late_back_failed_and_across_a_restart(
     tmp_path: Path, env: dict[str, str], telegram: FakeTelegram
 ) -> None:
     """Never pinged → late alert; ping → resolved; /fail → alert; unknown → 404; a restart
-    keeps the failure (no second alert) and the next ping resolves it."""
-    write_config(tmp_path, telegram, heartbeats="[{name: job, every: 1s, grace: 1s}]")
+    keeps the failure (no second alert) and the next ping resolves it.
+
+    ``job`` (every 1s) goes late; ``cron`` (every 1h) fails, so a slow machine cannot turn it
+    late in between."""
+    heartbeats = "[{name: job, every: 1s, grace: 1s}, {name: cron, every: 1h}]"
+    write_config(tmp_path, telegram, heartbeats=heartbeats)
     daemon = start(tmp_path, env)
     try:
-        poll(lambda: any("Job job has never pinged" in t for t in telegram.texts()), what="late")
+        poll(lambda: sent(telegram, "Job job has never pinged"), what="the late alert")
         assert metric(daemon.url, 'khronos_heartbeat_up{name="job"}') == 0.0
         back = httpx.post(f"{daemon.url}/api/heartbeats/job", headers=AUTH, timeout=10)
         assert back.json()["state"] == "up"
-        poll(lambda: len(telegram.texts()) == 2, what="the resolved notice")
-        assert "✅ Resolved" in telegram.texts()[1]
+        poll(lambda: sent(telegram, "✅ Resolved: Job job has never pinged"), what="resolved")
         failed = httpx.post(
-            f"{daemon.url}/api/heartbeats/job/fail", content=b"exit 3", headers=AUTH, timeout=10
+            f"{daemon.url}/api/heartbeats/cron/fail", content=b"exit 3", headers=AUTH, timeout=10
         )
         assert failed.json()["state"] == "failed"
-        poll(lambda: len(telegram.texts()) == 3, what="the failure alert")
-        assert "Job job reported a failure" in telegram.texts()[2]
+        poll(lambda: sent(telegram, "Job cron reported a failure"), what="the failure alert")
         unknown = httpx.get(f"{daemon.url}/api/heartbeats/nope", headers=AUTH, timeout=10)
         assert unknown.status_code == 404
     finally:
         assert stop(daemon.proc) == 0
     daemon = start(tmp_path, env, "restarted")
     try:
-        poll(lambda: metric(daemon.url, 'khronos_heartbeat_up{name="job"}') == 0.0, what="up 0")
-        httpx.get(f"{daemon.url}/api/heartbeats/job", headers=AUTH, timeout=10)
-        poll(lambda: len(telegram.texts()) == 4, what="the resolved notice after the restart")
+        poll(lambda: metric(daemon.url, 'khronos_heartbeat_up{name="cron"}') == 0.0, what="up 0")
+        httpx.get(f"{daemon.url}/api/heartbeats/cron", headers=AUTH, timeout=10)
+        poll(lambda: sent(telegram, "✅ Resolved: Job cron reported a failure"), what="resolved")
     finally:
         assert stop(daemon.proc) == 0
-    texts = telegram.texts()
-    assert "✅ Resolved: Job job reported a failure" in texts[3]
-    assert len(texts) == 4
+    assert len(sent(telegram, "Job cron reported a failure")) == 2  # the alert and its ✅
+
+
+def sent(telegram: FakeTelegram, text: str) -> list[str]:
+    """The messages at the fake Bot API that contain ``text``."""
+    return [t for t in telegram.texts() if text in t]
 
 
 def test_heartbeat_out_pauses_while_unhealthy(
