@@ -15,8 +15,7 @@
 5. backup: Litestream under supervision, its alerts routed into the engine;
 6. the restore-drill schedule (``backup.verify.interval``), a failed drill firing a CRITICAL
    condition that resolves when a later drill passes;
-7. the built-in health checks, and the heartbeats the app's jobs ping (``checks.heartbeats``);
-8. the outside heartbeat (``heartbeat:``), called while the daemon is healthy.
+7. the built-in health checks.
 
 Its own :class:`~khronos.health.Health` is the process-wide one while it runs: every
 long-lived part runs through :func:`~khronos.health.keep_running` (an exception is logged,
@@ -24,6 +23,10 @@ counted in ``khronos_internal_errors_total{part}`` and survived), the daemon wat
 tasks, and a part that ends while the daemon is not stopping makes ``/healthz`` and ``/ready``
 answer 503 and raises a CRITICAL alert (and a CRITICAL log line, the channel left when the
 alerts themselves are what stopped).
+
+After the checks come the heartbeats the app's jobs ping (``checks.heartbeats``, see
+:mod:`khronos.heartbeats`) and the outside heartbeat (``heartbeat:``), called while
+:meth:`Daemon._unhealthy` names no reason.
 
 :meth:`Daemon.stop` undoes it in reverse: checks, drills, backup (Litestream's final sync), the
 HTTP server, then the alert engine, which gets up to ``service.shutdown_timeout`` to deliver what
