@@ -9,10 +9,10 @@
 3. the alert engine and its delivery worker (durable outbox, Telegram when configured, the log
    always); the worker's breakers report to ``khronos_circuit_breaker_*``;
 4. the HTTP server on ``http.listen``: ``/metrics``, ``/healthz``, ``/ready``,
-   ``POST /api/alerts/test``, the dashboard (``/``, ``/api/status``, ``/api/history``; its
-   chart sampler starts last and keeps ``state_dir/history.json``), with request and idle
-   timeouts and a connection bound derived from the open-files limit (raised to the hard
-   limit first, at most 65536, as Go does);
+   ``POST /api/alerts``, ``POST /api/alerts/test``, ``/api/heartbeats/<name>``, the dashboard
+   (``/``, ``/api/status``, ``/api/history``; its chart sampler starts last and keeps
+   ``state_dir/history.json``), with request and idle timeouts and a connection bound derived
+   from the open-files limit (raised to the hard limit first, at most 65536, as Go does);
 5. backup: Litestream under supervision, its alerts routed into the engine;
 5b. the app (``app:`` or ``khronos run -- CMD``) under supervision, after backup so its first
    write is replicated, and the scrape of its ``/metrics`` (stopped before backup's final sync);
@@ -28,6 +28,10 @@ counted in ``khronos_internal_errors_total{part}`` and survived), the daemon wat
 tasks, and a part that ends while the daemon is not stopping makes ``/healthz`` and ``/ready``
 answer 503 and raises a CRITICAL alert (and a CRITICAL log line, the channel left when the
 alerts themselves are what stopped).
+
+After the checks come the heartbeats the app's jobs ping (``checks.heartbeats``, see
+:mod:`khronos.heartbeats`) and the outside heartbeat (``heartbeat:``), called while
+:meth:`Daemon._unhealthy` names no reason.
 
 :meth:`Daemon.stop` undoes it in reverse: checks, drills, backup (Litestream's final sync), the
 HTTP server, then the alert engine, which gets up to ``service.shutdown_timeout`` to deliver what
@@ -50,6 +54,7 @@ from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
+from starlette.routing import Route
 
 from khronos import logs
 from khronos._version import __version__
@@ -69,6 +74,7 @@ from khronos.dashboard import (
 )
 from khronos.errors import DaemonError, LockedError
 from khronos.health import Health, PartDown, get_health, set_health
+from khronos.heartbeats import HeartbeatMonitor, HeartbeatSender, heartbeat_routes
 from khronos.lifecycle import Lifecycle
 from khronos.locks import FileLock
 from khronos.metrics import HealthCollector, Metrics
@@ -190,6 +196,20 @@ class Daemon(Lifecycle):
             registry=self.registry,
             namespace=namespace,
         )
+        self.heartbeats: HeartbeatMonitor | None = None
+        if config.checks.heartbeats:
+            self.heartbeats = HeartbeatMonitor(
+                config.checks.heartbeats,
+                self.engine,
+                self.state_dir,
+                registry=self.registry,
+                namespace=namespace,
+            )
+        self.heartbeat_out: HeartbeatSender | None = None
+        if config.heartbeat is not None:
+            self.heartbeat_out = HeartbeatSender(
+                config.heartbeat, self._unhealthy, registry=self.registry, namespace=namespace
+            )
         self.status = StatusBuilder(
             config,
             self.engine,
@@ -197,7 +217,8 @@ class Daemon(Lifecycle):
                 databases=self.backup.status if self.backup is not None else None,
                 checks=self.checks.status,
                 app=app_status or (self.app.status if self.app is not None else None),
-                heartbeats=heartbeats_status,
+                heartbeats=heartbeats_status
+                or (self.heartbeats.status if self.heartbeats is not None else None),
             ),
         )
         """``/api/status`` and the backup/app reasons of ``/ready``."""
@@ -280,15 +301,7 @@ class Daemon(Lifecycle):
             config,
             registry=self.registry,
             metrics=self.metrics,
-            routes=[
-                *alert_routes(self.engine, config.http.token),
-                *dashboard_routes(
-                    self.status.snapshot,
-                    self.history.document,
-                    token=config.http.token,
-                    auth_required=not config.http.listen.is_loopback,
-                ),
-            ],
+            routes=self._routes(),
             health=self.health,
             readiness=self._not_ready,
             unmeasured=DASHBOARD_PATHS,
@@ -326,6 +339,10 @@ class Daemon(Lifecycle):
         await self._enter("log files watch", logs.LogFilesWatch(self._log_files_changed))
         for part, task in (*self.checks.tasks.items(), *self.engine.tasks.items()):
             self.health.watch(part, task)
+        if self.heartbeats is not None:
+            await self._enter("heartbeats", self.heartbeats)
+        if self.heartbeat_out is not None:
+            await self._enter("heartbeat out", self.heartbeat_out)
         await self._enter("chart history", self.history)
         if self.history.task is not None:
             self.health.watch("dashboard.history", self.history.task)
@@ -379,6 +396,32 @@ class Daemon(Lifecycle):
     def _litestream_pid(self) -> int | None:
         supervisor = self.backup.supervisor if self.backup is not None else None
         return supervisor.pid if supervisor is not None else None
+
+    def _routes(self) -> list[Route]:
+        """The API routes: alerts, the heartbeat pings when heartbeats are configured, and the
+        dashboard."""
+        token = self.config.http.token
+        routes = alert_routes(self.engine, token)
+        if self.heartbeats is not None:
+            routes += heartbeat_routes(self.heartbeats, token)
+        routes += dashboard_routes(
+            self.status.snapshot,
+            self.history.document,
+            token=token,
+            auth_required=not self.config.http.listen.is_loopback,
+        )
+        return routes
+
+    def _unhealthy(self) -> list[str]:
+        """Why the outside heartbeat is not called: a part down, a CRITICAL condition firing,
+        a database not replicating or its replica down (``khronos_backup_up`` 0)."""
+        reasons = [*self.health.problems(), *self._critical_conditions()]
+        for db in self.backup.status() if self.backup is not None else []:
+            if not db.replicating:
+                reasons.append(f"backup of {db.name} is not replicating")
+            elif db.replica_down:
+                reasons.append(f"the replica of {db.name} accepts nothing")
+        return reasons
 
     def _critical_conditions(self) -> list[str]:
         """/ready's reasons beyond the parts: the CRITICAL alert conditions firing now."""

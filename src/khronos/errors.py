@@ -18,7 +18,8 @@ The tree::
     ├── CircuitOpenError         a call refused because its circuit breaker is open
     ├── LockedError              another process holds a lock (a state_dir, a log folder...)
     ├── ScrapeError              the app's metrics (``app.metrics_url``) could not be read
-    └── DaemonError              ``khronos run`` cannot start
+    ├── DaemonError              ``khronos run`` cannot start
+    └── RequestRefusedError      an HTTP API request refused for the client's fault (a 4xx)
 
 Every class lives here and is exported from ``khronos``.  API misuse (a wrong type, a
 contradictory argument) raises ``ValueError``/``TypeError``, not one of these.
@@ -49,6 +50,7 @@ __all__ = [
     "NoBackupError",
     "OutboxError",
     "ReplicaAccessError",
+    "RequestRefusedError",
     "RestoreError",
     "RestoreRefusedError",
     "ScrapeError",
@@ -267,3 +269,14 @@ class ScrapeError(KhronosError):
 
 class DaemonError(KhronosError):
     """``khronos run`` cannot start (for example another daemon uses the same ``state_dir``)."""
+
+
+class RequestRefusedError(KhronosError):
+    """An HTTP API request refused for the client's fault: ``status`` (a 4xx) and the headers
+    the answer carries (``WWW-Authenticate``, ``Retry-After``); the message is the answer's
+    ``error``."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, op="http api", recoverable=status == 429)
+        self.status = status
+        self.headers = dict(headers or {})

@@ -13,6 +13,7 @@ file                      written by                                 read by
 ``alerts-outbox.db``      the alert engine (SQLite, WAL)             the alert engine, the CLI
 ``alerts-outbox.lock``    the process that delivers alerts (flock)   other alert engines
 ``history.json``          the daemon's chart sampler, every minute   the daemon at start
+``heartbeats.json``       the heartbeat monitor (pings, states)      the heartbeat monitor at start
 ========================  =========================================  ==============================
 
 ``state_dir`` is created 0700 and every file Khronos writes there 0600: they hold alert texts
@@ -89,6 +90,11 @@ class StateDir:
     def outbox(self) -> Path:
         """The alert outbox (SQLite)."""
         return self.path / "alerts-outbox.db"
+
+    @property
+    def heartbeats_file(self) -> Path:
+        """The last ping, start and state of every heartbeat (``checks.heartbeats``)."""
+        return self.path / "heartbeats.json"
 
     @property
     def outbox_lock(self) -> Path:

@@ -5,7 +5,7 @@
 True
 """
 
-from khronos.alerts._api import alert_routes
+from khronos.alerts._api import API_KEY_PREFIX, alert_routes
 from khronos.alerts._breaker import (
     BreakerEvent,
     BreakerListener,
@@ -22,6 +22,7 @@ from khronos.alerts._engine import (
     human_duration,
 )
 from khronos.alerts._format import MAX_MESSAGE_LENGTH, escape, render_html, render_plain
+from khronos.alerts._gate import MAX_BODY, ApiGate, api_error, refused_response
 from khronos.alerts._metrics import AlertMetrics
 from khronos.alerts._model import LEVEL_EMOJI, Alert, Level, parse_level
 from khronos.alerts._notifier import (
@@ -47,13 +48,16 @@ from khronos.alerts._semantic import (
 from khronos.alerts._telegram import TelegramNotifier, explain_telegram_error
 
 __all__ = [
+    "API_KEY_PREFIX",
     "LEVEL_EMOJI",
+    "MAX_BODY",
     "MAX_MESSAGE_LENGTH",
     "STATE_DIR_CONDITION",
     "Alert",
     "AlertEngine",
     "AlertMetrics",
     "AlertSender",
+    "ApiGate",
     "BreakerEvent",
     "BreakerListener",
     "BreakerMetricsSink",
@@ -80,12 +84,14 @@ __all__ = [
     "alert_restore_drill_failed",
     "alert_routes",
     "alert_service_unhealthy",
+    "api_error",
     "breaker_alert_listener",
     "breaker_metrics_listener",
     "escape",
     "explain_telegram_error",
     "human_duration",
     "parse_level",
+    "refused_response",
     "render_html",
     "render_plain",
 ]

@@ -1,19 +1,33 @@
-"""``POST /api/alerts/test``: queue a test alert over HTTP (the daemon mounts these routes).
+"""The alert API: ``POST /api/alerts`` for an app in any language, ``POST /api/alerts/test``.
 
-Bad input never causes a 5xx: every check answers with a 4xx and a JSON ``{"error": ...}``.
-Order: 404 when ``http.token`` is unset, 401 for a missing/wrong bearer token (constant-time
-compare), 429 when one client floods, 413 over 16 KiB (declared *and* streamed size), 415 for
-a non-JSON content type, 400 for invalid JSON, level or fields; else 202 with the alert id.
-When the engine cannot queue it (the outbox on a full disk), 503 with the reason and
-``Retry-After``: the alert was not queued, and the client may try again.
+Both go through :class:`~khronos.alerts._gate.ApiGate` (404 without ``http.token``, 401 for a
+missing or wrong bearer token, 429 when one client floods, 413 over 16 KiB, 415 for a non-JSON
+content type, 400 for invalid JSON); then the body is validated (400 naming the field).
+Accepted: 202 with JSON.  When the engine cannot take the alert, 503 with the reason and
+``Retry-After``: nothing was queued and the client may try again.
+
+``POST /api/alerts`` takes ``{"action", "key", "level", "message", "details"}`` and goes
+through the engine exactly as the library does:
+
+- ``send`` (the default): :meth:`AlertEngine.send_alert`, deduplicated for ``alerts.cooldown``
+  by ``key`` (default: level and message), under the same ``api.`` prefix;
+- ``fire``: :meth:`AlertEngine.fire` of the condition ``key`` (required): notified when it
+  starts, gets worse or is due a repeat (``alerts.repeat_interval``);
+- ``resolve``: :meth:`AlertEngine.resolve` of the condition ``key`` (required): a resolved
+  notice saying how long it lasted (``message``, optional, replaces the quoted text).
+
+A caller's key lives in its own namespace: the engine sees ``api.<key>`` (:data:`API_KEY_PREFIX`),
+so no request can fire or resolve one of Khronos' own conditions (``backup.replica.app``,
+``heartbeat.nightly``...).  The answer: ``{"id", "key", "action", "status"}`` where ``status``
+is ``queued`` (a message is on its way; ``id`` names it), ``suppressed`` (deduplicated or
+already firing; ``id`` null), ``resolved`` (``id`` of the resolved notice, null when
+``alerts.send_resolved`` is off) or ``not_firing`` (nothing to resolve).
 """
 
 from __future__ import annotations
 
-import hmac
-import json
-import time
-from collections.abc import Mapping
+import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import SecretStr
@@ -22,108 +36,167 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from khronos.alerts._engine import AlertEngine
-from khronos.alerts._model import parse_level
+from khronos.alerts._gate import ApiGate, api_error, refused_response
+from khronos.alerts._model import Level, parse_level
+from khronos.errors import RequestRefusedError
 from khronos.health import get_health
-from khronos.ratelimit import RateLimit, RateLimiter
 from khronos.redact import get_redactor
 
-__all__ = ["MAX_BODY", "alert_routes"]
+__all__ = ["API_KEY_PREFIX", "API_PART", "alert_routes"]
 
-MAX_BODY = 16 * 1024
 API_PART = "alerts.api"
 """The part an engine failure under the API is counted under (``khronos_internal_errors_total``)."""
+API_KEY_PREFIX = "api."
+"""What the engine's key of a condition raised through ``POST /api/alerts`` starts with."""
 _MAX_MESSAGE = 2000
-_MAX_CLIENTS = 1024
+_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+_ACTIONS = ("send", "fire", "resolve")
+_FIELDS = ("action", "details", "key", "level", "message")
+_LEVELS = "one of INFO, WARN, ERROR, CRITICAL"
 
 
-def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+class _BodyError(ValueError):
+    """A field of the body is wrong (the text says which and how)."""
 
 
-class _TestAlertEndpoint:
-    def __init__(
-        self, engine: AlertEngine, token: str | None, per_minute: float, burst: int
-    ) -> None:
+class _AlertEndpoints:
+    def __init__(self, engine: AlertEngine, test_gate: ApiGate, gate: ApiGate) -> None:
         self.engine = engine
-        self._token = token.encode() if token else None
-        # ``burst`` at once, ``per_minute`` over a minute (sliding windows per client address)
-        self.limiter = RateLimiter(
-            [RateLimit(burst, 60.0 * burst / per_minute), RateLimit(round(per_minute), 60.0)],
-            max_keys=_MAX_CLIENTS,
+        self.test_gate = test_gate
+        self.gate = gate
+
+    async def test(self, request: Request) -> JSONResponse:
+        try:
+            data = await self.test_gate.admit_json(request)
+            _check_fields(data, ("details", "level", "message"))
+            message = _message(data, required=False) or "Test alert from the Khronos API"
+            level = _level(data, required=False)
+            level = Level.INFO if level is None else level
+            details = _details(data)
+        except RequestRefusedError as refused:
+            return refused_response(refused)
+        except _BodyError as problem:
+            return api_error(400, str(problem))
+        return self._guarded(
+            lambda: {"id": self.engine.enqueue_test(message, level, details), "status": "queued"}
         )
 
-    async def handle(self, request: Request) -> JSONResponse:
-        if self._token is None:
-            return _error(404, "not found (set http.token to enable the alert API)")
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), self._token
-        ):
-            return _error(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
-        client = request.client.host if request.client else "unknown"
-        if not self.limiter.allow(client, time.monotonic()):
-            return _error(429, "too many test alerts; wait a minute", {"Retry-After": "60"})
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-            return _error(413, f"body larger than {MAX_BODY} bytes")
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/json":
-            return _error(415, "send Content-Type: application/json")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                return _error(413, f"body larger than {MAX_BODY} bytes")
-        return self._accept(bytes(body))
+    async def alert(self, request: Request) -> JSONResponse:
+        try:
+            data = await self.gate.admit_json(request)
+            _check_fields(data, _FIELDS)
+            action = _action(data)
+            key = _key(data, required=action != "send")
+            resolving = action == "resolve"
+            message = _message(data, required=not resolving)
+            level = _level(data, required=not resolving)
+            level = Level.WARN if level is None else level  # a resolved notice has its own
+            details = _details(data)
+        except RequestRefusedError as refused:
+            return refused_response(refused)
+        except _BodyError as problem:
+            return api_error(400, str(problem))
+        engine = self.engine
 
-    def _accept(self, body: bytes) -> JSONResponse:
+        def act() -> dict[str, Any]:
+            answer: dict[str, Any] = {"id": None, "key": key, "action": action}
+            if action == "send":
+                # the caller's dedupe keys stay apart from Khronos' own fingerprints
+                fingerprint = f"{API_KEY_PREFIX}{key or f'{level.name}:{message}'}"
+                answer["id"] = engine.send_alert(message, level, details, fingerprint)
+                answer["status"] = "queued" if answer["id"] else "suppressed"
+                return answer
+            condition = f"{API_KEY_PREFIX}{key}"
+            if action == "fire":
+                answer["id"] = engine.fire(condition, message, level, details)
+                answer["status"] = "queued" if answer["id"] else "suppressed"
+                return answer
+            if not engine.is_firing(condition):
+                answer["status"] = "not_firing"
+                return answer
+            answer["id"] = engine.resolve(condition, message or None)
+            answer["status"] = "resolved"
+            return answer
+
+        return self._guarded(act)
+
+    def _guarded(self, act: Callable[[], dict[str, Any]]) -> JSONResponse:
         try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
-            return _error(400, "the body is not valid JSON")
-        problem = _validate(data)
-        if problem:
-            return _error(400, problem)
-        try:
-            alert_id = self.engine.enqueue_test(
-                data.get("message") or "Test alert from the Khronos API",
-                parse_level(data.get("level", "INFO")),
-                data.get("details") or {},
-            )
+            answer = act()
         except RecursionError:
-            return _error(400, "details are nested too deeply")
+            return api_error(400, "details are nested too deeply")
         except Exception as exc:  # noqa: BLE001 - the engine's fault is a 503, never a 500
             get_health().record_error(API_PART, exc)
             reason = get_redactor().redact(f"{type(exc).__name__}: {exc}")
-            return _error(
+            return api_error(
                 503,
                 f"the alert could not be queued ({reason}); see the khronos log",
                 {"Retry-After": "60"},
             )
-        return JSONResponse({"id": alert_id, "status": "queued"}, status_code=202)
+        return JSONResponse(answer, status_code=202)
 
 
-def _validate(data: Any) -> str:
-    if not isinstance(data, dict):
-        return "the body must be a JSON object"
-    extra = set(data) - {"message", "level", "details"}
+def _check_fields(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    extra = set(data) - set(allowed)
     if extra:
-        return f"unknown field(s): {', '.join(sorted(extra))}; allowed: message, level, details"
-    message = data.get("message", "")
+        raise _BodyError(
+            f"unknown field(s): {', '.join(sorted(extra))}; allowed: {', '.join(allowed)}"
+        )
+
+
+def _action(data: dict[str, Any]) -> str:
+    action = data.get("action", "send")
+    if action not in _ACTIONS:
+        raise _BodyError(f"action must be one of {', '.join(_ACTIONS)}")
+    return str(action)
+
+
+def _message(data: dict[str, Any], *, required: bool) -> str:
+    message = data.get("message")
+    if message is None and not required:
+        return ""
     if not isinstance(message, str) or len(message) > _MAX_MESSAGE:
-        return f"message must be a string of at most {_MAX_MESSAGE} characters"
-    level = data.get("level", "INFO")
+        raise _BodyError(f"message must be a string of at most {_MAX_MESSAGE} characters")
+    if required and not message.strip():
+        raise _BodyError("message is required (a non-empty string)")
+    return message
+
+
+def _level(data: dict[str, Any], *, required: bool) -> Level | None:
+    level = data.get("level")
+    if level is None:
+        if required:
+            raise _BodyError(f"level is required: {_LEVELS}")
+        return None
     if not isinstance(level, str):
-        return "level must be one of INFO, WARN, ERROR, CRITICAL"
+        raise _BodyError(f"level must be {_LEVELS}")
     try:
-        parse_level(level)
+        return parse_level(level)
     except ValueError as exc:
-        return str(exc)
-    details = data.get("details", {})
-    if details is not None and not isinstance(details, dict):
-        return "details must be a JSON object"
-    return ""
+        raise _BodyError(str(exc)) from None
+
+
+def _details(data: dict[str, Any]) -> dict[str, Any]:
+    details = data.get("details")
+    if details is None:
+        return {}
+    if not isinstance(details, dict):
+        raise _BodyError("details must be a JSON object")
+    return details
+
+
+def _key(data: dict[str, Any], *, required: bool) -> str | None:
+    key = data.get("key")
+    if key is None:
+        if required:
+            raise _BodyError("key is required to fire or resolve a condition")
+        return None
+    if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+        raise _BodyError(
+            "key must be 1 to 128 characters: letters, digits, '.', '_', ':' and '-', "
+            "starting with a letter or digit"
+        )
+    return key
 
 
 def alert_routes(
@@ -132,8 +205,20 @@ def alert_routes(
     *,
     per_minute: float = 10.0,
     burst: int = 5,
+    api_per_minute: float = 600.0,
+    api_burst: int = 60,
 ) -> list[Route]:
-    """The alert API routes for the daemon's Starlette app (pass ``config.http.token``)."""
-    secret = token.get_secret_value() if isinstance(token, SecretStr) else token
-    endpoint = _TestAlertEndpoint(engine, secret, per_minute, burst)
-    return [Route("/api/alerts/test", endpoint.handle, methods=["POST"], name="alerts_test")]
+    """The alert API routes for the daemon's Starlette app (pass ``config.http.token``).
+
+    ``per_minute``/``burst``: test alerts per client; ``api_per_minute``/``api_burst``:
+    ``POST /api/alerts`` requests per client (deduplicated ones count too).
+    """
+    endpoints = _AlertEndpoints(
+        engine,
+        ApiGate(token, per_minute=per_minute, burst=burst, what="test alerts"),
+        ApiGate(token, per_minute=api_per_minute, burst=api_burst, what="alerts"),
+    )
+    return [
+        Route("/api/alerts/test", endpoints.test, methods=["POST"], name="alerts_test"),
+        Route("/api/alerts", endpoints.alert, methods=["POST"], name="alerts"),
+    ]

@@ -12,10 +12,12 @@ from khronos.config._checks import (
     ChecksConfig,
     DiskCheckConfig,
     ErrorRateCheckConfig,
+    HeartbeatCheckConfig,
     HttpCheckConfig,
     MemoryCheckConfig,
     QueueBacklogCheckConfig,
 )
+from khronos.config._heartbeat import HeartbeatConfig
 from khronos.config._litestream_lint import is_raw_litestream, lint_litestream, migrate_litestream
 from khronos.config._loader import (
     DEFAULT_CONFIG_NAME,
@@ -58,6 +60,8 @@ __all__ = [
     "DiskCheckConfig",
     "Duration",
     "ErrorRateCheckConfig",
+    "HeartbeatCheckConfig",
+    "HeartbeatConfig",
     "HostPort",
     "HttpCheckConfig",
     "HttpConfig",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from khronos.config._base import Section
 from khronos.config._types import (
@@ -22,6 +22,7 @@ __all__ = [
     "ChecksConfig",
     "DiskCheckConfig",
     "ErrorRateCheckConfig",
+    "HeartbeatCheckConfig",
     "HttpCheckConfig",
     "MemoryCheckConfig",
     "QueueBacklogCheckConfig",
@@ -104,6 +105,45 @@ class HttpCheckConfig(Section):
         return check_http_url(value, "http://127.0.0.1:8080/health", allow_password=True)
 
 
+class HeartbeatCheckConfig(Section):
+    """A dead-man's switch for a job (a cron job, a worker loop): it pings
+    `POST /api/heartbeats/<name>` when it succeeds; no ping for `every` + `grace` is an alert."""
+
+    name: str
+    """The heartbeat's name, in its URL (`/api/heartbeats/<name>`), alerts and metrics."""
+
+    every: Duration
+    """How often the job pings (its schedule: `1h` for an hourly cron job)."""
+
+    grace: Duration = timedelta(minutes=5)
+    """How late a ping may be before the alert; also how long a job that pinged `/start`
+    may run before it is late. Give it the job's run time plus its schedule's jitter."""
+
+    level: Literal["INFO", "WARN", "ERROR", "CRITICAL"] = "ERROR"
+    """Level of the alert when the job is late or pings `/fail`."""
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _CHECK_NAME_RE.fullmatch(value):
+            raise ConfigValueError(
+                f"not a usable heartbeat name: {value!r}", "use letters, digits, '.', '_' and '-'"
+            )
+        return value
+
+    @field_validator("every", "grace")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ConfigValueError("must be at least 1s", "e.g. every: 1h, grace: 5m")
+        return value
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
 class ErrorRateCheckConfig(Section):
     """Share of failed messages (from the messages metrics) over a sliding window."""
 
@@ -152,14 +192,21 @@ class ChecksConfig(Section):
     under `khronos run` (on by default once it is set, off without it), or recorded by a
     Python app running Khronos inside it."""
 
-    @field_validator("http")
+    heartbeats: list[HeartbeatCheckConfig] = Field(default_factory=list)
+    """Heartbeats the app's jobs ping (`POST /api/heartbeats/<name>`, needs `http.token`);
+    late or failed → alert, the next ping → resolved."""
+
+    @field_validator("http", "heartbeats")
     @classmethod
-    def _unique_names(cls, value: list[HttpCheckConfig]) -> list[HttpCheckConfig]:
+    def _unique_names(
+        cls, value: list[HttpCheckConfig] | list[HeartbeatCheckConfig], info: ValidationInfo
+    ) -> list[HttpCheckConfig] | list[HeartbeatCheckConfig]:
         seen: set[str] = set()
         for check in value:
             if check.name in seen:
                 raise ConfigValueError(
-                    f"two http checks are named {check.name!r}", "give each a different name"
+                    f"two {info.field_name} checks are named {check.name!r}",
+                    "give each a different name",
                 )
             seen.add(check.name)
         return value

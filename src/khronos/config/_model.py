@@ -17,6 +17,7 @@ from typing import Any, Literal, Self
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from khronos.config._base import Section
+from khronos.config._heartbeat import HeartbeatConfig
 from khronos.config._sections import (
     AlertsConfig,
     AppConfig,
@@ -203,6 +204,8 @@ class KhronosConfig(Section):
 
     app: AppConfig | None = None
     """The app `khronos run` supervises (see docs/app.md)."""
+    heartbeat: HeartbeatConfig | None = None
+    """An outside monitor Khronos calls while healthy (healthchecks.io, Uptime Kuma push)."""
 
     _source: Path | None = PrivateAttr(default=None)
     _unset: list[UnsetVariable] = PrivateAttr(default_factory=list)
@@ -241,6 +244,16 @@ class KhronosConfig(Section):
             raise ConfigValueError(
                 f"http.listen is {self.http.listen}, beyond loopback, but http.token is not set",
                 "set http.token (e.g. ${KHRONOS_HTTP_TOKEN}) or listen on 127.0.0.1",
+                path="http.token",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _token_for_heartbeats(self) -> Self:
+        if self.checks.heartbeats and self.http.token is None:
+            raise ConfigValueError(
+                "checks.heartbeats needs http.token: the jobs ping with it as bearer token",
+                "set http.token (e.g. ${KHRONOS_HTTP_TOKEN})",
                 path="http.token",
             )
         return self
