@@ -21,6 +21,7 @@ _COMMANDS = {
         "demo",
         "Run Khronos on an embedded example: a sample SQLite app, backed up, measured, alerted.",
     ),
+    "init": ("init", "Write a commented khronos.yml and deploy/ for a service."),
     "logs": (
         "logs",
         "Show the JSON logs as readable lines, filtered; rotated files first, oldest first.",
