@@ -21,6 +21,10 @@ _COMMANDS = {
         "demo",
         "Run Khronos on an embedded example: a sample SQLite app, backed up, measured, alerted.",
     ),
+    "doctor": (
+        "doctor",
+        "Check that everything khronos.yml names works here: Litestream, WAL, replica, Telegram.",
+    ),
     "init": ("init", "Write a commented khronos.yml and deploy/ for a service."),
     "logs": (
         "logs",

@@ -1,0 +1,123 @@
+"""`khronos doctor` end to end: the real command, a real S3 API (moto), the fake Bot API and
+the real Litestream."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.alerts.fake_telegram import FakeTelegram
+from tests.backup.conftest import S3Server
+from tests.doctor.helpers import SECRETS, environment, make_db, s3_replica, write_setup
+
+pytestmark = pytest.mark.integration
+
+
+def _doctor(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    drop = ("KHRONOS_", "TELEGRAM_", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    full = {k: v for k, v in os.environ.items() if not k.startswith(drop)} | env
+    full["COLUMNS"] = "250"
+    return subprocess.run(
+        [sys.executable, "-m", "khronos", "doctor", *args],
+        cwd=folder,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def _healthy(tmp_path: Path, s3_server: S3Server, bucket: str, telegram: FakeTelegram) -> Path:
+    make_db(tmp_path / "app.db")
+    replica = s3_replica(s3_server.endpoint, bucket, "app")
+    return write_setup(tmp_path, dbs={"app.db": replica}, telegram_url=telegram.url)
+
+
+def test_doctor_on_a_healthy_setup_exits_0(
+    tmp_path: Path, s3_server: S3Server, bucket: str, telegram: FakeTelegram
+) -> None:
+    """WAL database, reachable bucket, working bot and chat: exit 0, every check ok."""
+    _healthy(tmp_path, s3_server, bucket, telegram)
+    result = _doctor(tmp_path, environment(), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    findings = {f["check"]: f for f in json.loads(result.stdout)["findings"]}
+    for check in ("litestream", "database app", "replica app", "telegram", "telegram chat -1001"):
+        assert findings[check]["status"] == "ok", findings[check]
+    assert findings["clock"]["status"] == "ok", findings["clock"]
+
+
+def test_doctor_names_each_problem_and_exits_1(
+    tmp_path: Path, s3_server: S3Server, bucket: str, telegram: FakeTelegram
+) -> None:
+    """A wrong bucket, a non-WAL database and a bad bot token: each named, exit 1."""
+    make_db(tmp_path / "app.db")
+    make_db(tmp_path / "rollback.db", wal=False)
+    dbs = {
+        "app.db": s3_replica(s3_server.endpoint, f"{bucket}-missing", "app"),
+        "rollback.db": s3_replica(s3_server.endpoint, bucket, "rollback"),
+    }
+    write_setup(tmp_path, dbs=dbs, telegram_url=telegram.url)
+    env = environment(bot_token="654321:WRONG-token_abcdefghijklmnopqrstuvwxy")
+    result = _doctor(tmp_path, env, "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    findings = {f["check"]: f for f in json.loads(result.stdout)["findings"]}
+    assert findings["replica app"]["status"] == "error"
+    assert f"{bucket}-missing" in findings["replica app"]["message"]
+    assert findings["database rollback"]["status"] == "error"
+    assert "PRAGMA journal_mode=WAL" in findings["database rollback"]["fix"]
+    assert findings["telegram"]["status"] == "error"
+    assert "token" in findings["telegram"]["fix"]
+    assert findings["replica rollback"]["status"] == "ok"
+
+
+def test_doctor_table_names_the_problems_and_their_fixes(
+    tmp_path: Path, s3_server: S3Server, bucket: str, telegram: FakeTelegram
+) -> None:
+    """Without --json: a table with each finding and its fix, and a closing count."""
+    make_db(tmp_path / "app.db", wal=False)
+    write_setup(
+        tmp_path,
+        dbs={"app.db": s3_replica(s3_server.endpoint, bucket, "app")},
+        telegram_url=telegram.url,
+    )
+    result = _doctor(tmp_path, environment())
+    assert result.returncode == 1
+    assert "database app" in result.stdout
+    assert "Litestream needs WAL" in result.stdout
+    assert "PRAGMA journal_mode=WAL" in result.stdout
+    assert "1 error(s)" in result.stdout
+
+
+def test_doctor_prints_no_secret(
+    tmp_path: Path, s3_server: S3Server, bucket: str, telegram: FakeTelegram
+) -> None:
+    """Neither the table nor the JSON holds a token or a key, even when checks fail."""
+    _healthy(tmp_path, s3_server, bucket, telegram)
+    telegram.token = "000000:OTHER-token_abcdefghijklmnopqrstuvwx"  # the bot token is refused
+    for args in ((), ("--json",)):
+        result = _doctor(tmp_path, environment(), *args)
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, output
+        for secret in SECRETS:
+            assert secret not in output
+
+
+def test_doctor_reports_unset_variables(
+    tmp_path: Path, s3_server: S3Server, bucket: str, telegram: FakeTelegram
+) -> None:
+    """An unset ${TELEGRAM_BOT_TOKEN} is an error finding naming it (not a crash): exit 1."""
+    _healthy(tmp_path, s3_server, bucket, telegram)
+    env = environment()
+    del env["TELEGRAM_BOT_TOKEN"]
+    result = _doctor(tmp_path, env, "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    unset = [f for f in findings if f["check"] == "environment" and f["status"] == "error"]
+    assert ["TELEGRAM_BOT_TOKEN" in f["message"] for f in unset] == [True]
+    assert "Traceback" not in result.stderr
