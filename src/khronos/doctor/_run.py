@@ -87,15 +87,16 @@ CHECKS: dict[str, Check] = {
 async def _guarded(
     name: str, check: Check, config: KhronosConfig, env: Mapping[str, str], timeout: float
 ) -> list[Finding]:
-    # a little beyond the check's own timeout, so its own clearer message wins
+    # a little beyond the check's own timeout, so that its own clearer message wins
+    grace = min(5.0, timeout)
     try:
-        return await asyncio.wait_for(check(config, env, timeout), timeout + 5.0)
+        return await asyncio.wait_for(check(config, env, timeout), timeout + grace)
     except TimeoutError:
         return [
             Finding(
                 name,
                 Status.ERROR,
-                f"the check did not finish within {timeout + 5.0:g}s",
+                f"the check did not finish within {timeout + grace:g}s",
                 "is the network (or the disk) hanging? run khronos doctor again",
             )
         ]
