@@ -10,6 +10,8 @@ declare -A NEEDED=(
   [prometheus]=prometheus
   [promtool]=prometheus
   [prometheus-alertmanager]=prometheus-alertmanager
+  [amtool]=prometheus-alertmanager
+  [docker-compose]=docker-compose   # `docker-compose config` checks khronos init's compose file
   [chromium]=chromium
 )
 

@@ -227,3 +227,44 @@ def test_compose_mounts_name_files_init_wrote(initialized: Path) -> None:
             source = volume.split(":")[0]
             if source.startswith("./"):
                 assert (initialized / "deploy" / source).exists(), source
+
+
+def test_env_example_lists_every_variable_the_files_read(initialized: Path) -> None:
+    """Each ${VAR} of khronos.yml and docker-compose.yml is in khronos.env.example, and no
+    line carries a trailing comment (systemd would keep it as part of the value)."""
+    import re
+
+    example = (initialized / "deploy/khronos.env.example").read_text().splitlines()
+    assignments = [line for line in example if line and not line.startswith("#")]
+    assert all(re.fullmatch(r"[A-Z_]+=", line) for line in assignments), assignments
+    listed = {line.removesuffix("=") for line in assignments}
+    used = set()
+    for name in ("khronos.yml", "deploy/docker-compose.yml"):
+        lines = (initialized / name).read_text().splitlines()
+        text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+        used |= set(re.findall(r"(?<!\$)\$\{([A-Z_]+)", text))
+    assert used
+    assert used <= listed, used - listed
+
+
+@pytest.mark.integration
+def test_docker_compose_reads_the_filled_env_file(initialized: Path) -> None:
+    """`docker-compose --env-file FILE config` with the filled-in example, as the docs say."""
+    compose = require_binary("docker-compose")
+    lines = (initialized / "deploy/khronos.env.example").read_text().splitlines()
+    filled = [f"{line}{ENV[line[:-1]]}" if line.endswith("=") else line for line in lines]
+    env_file = initialized / "filled.env"
+    env_file.write_text("\n".join(filled) + "\n")
+    bare = {k: v for k, v in os.environ.items() if k not in ENV}
+    result = subprocess.run(
+        [compose, "--env-file", str(env_file), "-f", "deploy/docker-compose.yml", "config"],
+        cwd=initialized,
+        env=bare,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    grafana = yaml.safe_load(result.stdout)["services"]["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == ENV["GRAFANA_ADMIN_PASSWORD"]

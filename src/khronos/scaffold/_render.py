@@ -214,17 +214,18 @@ def _unit(options: InitOptions) -> str:
 
 
 def _env_example(options: InitOptions) -> str:
-    lines = ["KHRONOS_HTTP_TOKEN=          # openssl rand -hex 16"]
+    # comments on lines of their own: systemd and docker-compose keep a trailing "# ..." as
+    # part of the value
+    lines = ["# openssl rand -hex 16", "KHRONOS_HTTP_TOKEN="]
     if urlsplit(options.replica).scheme in _S3_LIKE:
-        lines += ["AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY="]
+        lines += ["# the replica's keys", "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY="]
+    lines += ["# from @BotFather (Khronos' alerts, and Alertmanager's)", "TELEGRAM_BOT_TOKEN="]
     if options.telegram:
         lines += [
-            "TELEGRAM_BOT_TOKEN=          # from @BotFather",
-            "ALERT_CHAT_ID=               # a group id is negative: -100...",
+            "# the chat for Khronos' alerts: a group id is negative, -100...",
+            "ALERT_CHAT_ID=",
         ]
-    lines.append("GRAFANA_ADMIN_PASSWORD=      # deploy/docker-compose.yml's Grafana")
-    if not options.telegram:
-        lines.append("TELEGRAM_BOT_TOKEN=          # Alertmanager's bot (docker-compose.yml)")
+    lines += ["# Grafana's admin password (deploy/docker-compose.yml)", "GRAFANA_ADMIN_PASSWORD="]
     return _fill("khronos.env.example", {"variables": "\n".join(lines)})
 
 
