@@ -11,6 +11,7 @@ declare -A NEEDED=(
   [promtool]=prometheus
   [prometheus-alertmanager]=prometheus-alertmanager
   [amtool]=prometheus-alertmanager
+  [systemd-analyze]=systemd          # `systemd-analyze verify` checks khronos init's unit
   [docker-compose]=docker-compose   # `docker-compose config` checks khronos init's compose file
   [chromium]=chromium
 )

@@ -121,3 +121,29 @@ def test_doctor_reports_unset_variables(
     unset = [f for f in findings if f["check"] == "environment" and f["status"] == "error"]
     assert ["TELEGRAM_BOT_TOKEN" in f["message"] for f in unset] == [True]
     assert "Traceback" not in result.stderr
+
+
+def test_doctor_beside_a_running_daemon(tmp_path: Path, telegram: FakeTelegram) -> None:
+    """With `khronos run` up: its port is ok (held by it), state_dir 0700 and the rendered
+    Litestream config 0600 are ok."""
+    from tests.daemon.harness import closed_port, start, stop
+
+    make_db(tmp_path / "app.db")
+    config = write_setup(
+        tmp_path,
+        dbs={"app.db": f"{{url: 'file://{tmp_path}/replica'}}"},
+        telegram_url=telegram.url,
+    )
+    port = closed_port()
+    config.write_text(config.read_text().replace("127.0.0.1:0", f"127.0.0.1:{port}"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KHRONOS_")} | environment()
+    daemon = start(tmp_path, env)
+    try:
+        result = _doctor(tmp_path, environment(), "--json")
+    finally:
+        stop(daemon.proc)
+    findings = {f["check"]: f for f in json.loads(result.stdout)["findings"]}
+    assert findings["http port"]["status"] == "ok", findings["http port"]
+    assert f"pid {daemon.proc.pid}" in findings["http port"]["message"]
+    assert findings["state_dir"]["status"] == "ok", findings["state_dir"]
+    assert findings["litestream config"]["status"] == "ok", findings["litestream config"]

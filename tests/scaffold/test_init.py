@@ -268,3 +268,15 @@ def test_docker_compose_reads_the_filled_env_file(initialized: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     grafana = yaml.safe_load(result.stdout)["services"]["grafana"]["environment"]
     assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == ENV["GRAFANA_ADMIN_PASSWORD"]
+
+
+@pytest.mark.integration
+def test_systemd_accepts_the_unit(initialized: Path) -> None:
+    """`systemd-analyze verify` passes on the unit without a warning (no unknown key, no
+    unparsable value, an executable ExecStart)."""
+    analyze = require_binary("systemd-analyze")
+    unit = initialized / "khronos-init-test.service"
+    unit.write_text((initialized / "deploy/khronos.service").read_text())
+    result = _run(analyze, "verify", str(unit), cwd=initialized)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr.strip() == ""
