@@ -8,6 +8,7 @@ import pytest
 
 from tests.alerts.fake_telegram import FakeTelegram, FakeTelegramServer
 from tests.backup.conftest import (  # noqa: F401 - pytest finds fixtures by their import here
+    fixture_auth_s3,
     fixture_bucket,
     fixture_s3_server,
 )

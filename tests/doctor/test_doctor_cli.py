@@ -147,3 +147,40 @@ def test_doctor_beside_a_running_daemon(tmp_path: Path, telegram: FakeTelegram) 
     assert f"pid {daemon.proc.pid}" in findings["http port"]["message"]
     assert findings["state_dir"]["status"] == "ok", findings["state_dir"]
     assert findings["litestream config"]["status"] == "ok", findings["litestream config"]
+
+
+def test_doctor_names_rejected_credentials(
+    tmp_path: Path, auth_s3: str, telegram: FakeTelegram
+) -> None:
+    """An S3 API that refuses the keys: the replica finding says the credentials were
+    rejected and points at the key settings."""
+    make_db(tmp_path / "app.db")
+    dbs = {"app.db": s3_replica(auth_s3, "some-bucket", "app")}
+    write_setup(tmp_path, dbs=dbs, telegram_url=telegram.url)
+    result = _doctor(tmp_path, environment(), "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    findings = {f["check"]: f for f in json.loads(result.stdout)["findings"]}
+    assert findings["replica app"]["status"] == "error"
+    assert "rejected the credentials" in findings["replica app"]["message"]
+    assert "secret-access-key" in findings["replica app"]["fix"]
+
+
+def test_doctor_bounds_an_unreachable_replica(tmp_path: Path, telegram: FakeTelegram) -> None:
+    """An endpoint nobody listens on (Litestream would retry for minutes): the replica check
+    ends at --timeout with an error naming the endpoint; the other checks still report."""
+    from tests.daemon.harness import closed_port
+
+    make_db(tmp_path / "app.db")
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    write_setup(
+        tmp_path,
+        dbs={"app.db": s3_replica(endpoint, "bucket", "app")},
+        telegram_url=telegram.url,
+    )
+    result = _doctor(tmp_path, environment(), "--json", "--timeout", "3s")
+    assert result.returncode == 1, result.stdout + result.stderr
+    findings = {f["check"]: f for f in json.loads(result.stdout)["findings"]}
+    assert findings["replica app"]["status"] == "error"
+    assert endpoint in findings["replica app"]["message"]
+    assert findings["database app"]["status"] == "ok"
+    assert findings["telegram"]["status"] == "ok"
