@@ -184,3 +184,21 @@ def test_doctor_bounds_an_unreachable_replica(tmp_path: Path, telegram: FakeTele
     assert endpoint in findings["replica app"]["message"]
     assert findings["database app"]["status"] == "ok"
     assert findings["telegram"]["status"] == "ok"
+
+
+def test_each_unreachable_replica_is_named(tmp_path: Path, telegram: FakeTelegram) -> None:
+    """Two databases behind unreachable endpoints: each gets its own error within --timeout
+    (they are checked side by side, not one after the other's time is up)."""
+    from tests.daemon.harness import closed_port
+
+    dbs = {}
+    for name in ("one", "two"):
+        make_db(tmp_path / f"{name}.db")
+        endpoint = f"http://127.0.0.1:{closed_port()}"
+        dbs[f"{name}.db"] = s3_replica(endpoint, "bucket", name)
+    write_setup(tmp_path, dbs=dbs, telegram_url=telegram.url)
+    result = _doctor(tmp_path, environment(), "--json", "--timeout", "3s")
+    findings = {f["check"]: f for f in json.loads(result.stdout)["findings"]}
+    for name in ("one", "two"):
+        assert findings[f"replica {name}"]["status"] == "error"
+        assert "did not finish" not in findings[f"replica {name}"]["message"]

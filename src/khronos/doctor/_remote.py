@@ -9,6 +9,7 @@ refuses requests signed more than 15 minutes off (``RequestTimeTooSkewed``).
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -18,7 +19,7 @@ import httpx
 
 from khronos.alerts import DeliveryError, TelegramNotifier, explain_telegram_error
 from khronos.backup import replica_position
-from khronos.config import DatabaseConfig, KhronosConfig, ReplicaConfig
+from khronos.config import BackupConfig, DatabaseConfig, KhronosConfig, ReplicaConfig
 from khronos.doctor._model import Finding, Status
 from khronos.errors import NoBackupError, ReplicaAccessError
 
@@ -38,7 +39,7 @@ def _unset_secrets(replica: ReplicaConfig) -> list[str]:
     ]
 
 
-async def _check_replica(config: KhronosConfig, db: DatabaseConfig, timeout: float) -> Finding:
+async def _check_replica(backup: BackupConfig, db: DatabaseConfig, timeout: float) -> Finding:
     name = f"replica {db.label}"
     replica = db.replica
     if replica.type == "file":
@@ -50,9 +51,8 @@ async def _check_replica(config: KhronosConfig, db: DatabaseConfig, timeout: flo
             Status.INFO,
             f"not checked: {', '.join(unset)} read an unset variable (see environment)",
         )
-    assert config.backup is not None  # noqa: S101 - the caller checked
     try:
-        position = await replica_position(config.backup, db, timeout=timeout, op="doctor")
+        position = await replica_position(backup, db, timeout=timeout, op="doctor")
     except NoBackupError:
         return Finding(name, Status.OK, f"{replica.display}: reachable, no backup yet")
     except ReplicaAccessError as exc:
@@ -85,10 +85,12 @@ def _check_file_replica(name: str, db: DatabaseConfig) -> Finding:
 
 
 async def check_replicas(config: KhronosConfig, timeout: float) -> list[Finding]:
-    """Each replica answers a list call with the configured credentials."""
-    if config.backup is None:
+    """Each replica answers a list call with the configured credentials (side by side, so
+    that each has the whole ``timeout``)."""
+    backup = config.backup
+    if backup is None:
         return []
-    return [await _check_replica(config, db, timeout) for db in config.backup.dbs]
+    return list(await asyncio.gather(*(_check_replica(backup, db, timeout) for db in backup.dbs)))
 
 
 def object_store_url(replica: ReplicaConfig) -> str | None:
