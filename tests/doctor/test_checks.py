@@ -208,14 +208,14 @@ def _telegram_config(folder: Path, url: str, chat: str, token: str = TOKEN) -> K
 
 def test_telegram_ok_names_the_bot_and_the_chat(tmp_path: Path, telegram: FakeTelegram) -> None:
     """getMe and getChat answer: ok for the token and for the chat."""
-    findings = asyncio.run(check_telegram(_telegram_config(tmp_path, telegram.url, "-1001")))
+    findings = asyncio.run(check_telegram(_telegram_config(tmp_path, telegram.url, "-1001"), 10.0))
     assert _statuses(findings) == ["ok", "ok"]
     assert "@k_bot" in findings[0].message
 
 
 def test_unknown_chat_is_an_error_with_the_hint(tmp_path: Path, telegram: FakeTelegram) -> None:
     """A chat the bot is not in: error, and the hint about adding the bot / the minus sign."""
-    findings = asyncio.run(check_telegram(_telegram_config(tmp_path, telegram.url, "1001")))
+    findings = asyncio.run(check_telegram(_telegram_config(tmp_path, telegram.url, "1001"), 10.0))
     assert _statuses(findings) == ["ok", "error"]
     assert findings[1].check == "telegram chat 1001"
     assert findings[1].fix is not None
@@ -225,7 +225,8 @@ def test_unknown_chat_is_an_error_with_the_hint(tmp_path: Path, telegram: FakeTe
 def test_wrong_token_is_an_error(tmp_path: Path, telegram: FakeTelegram) -> None:
     """A token Telegram refuses: one error, with the BotFather hint."""
     wrong = "999999:WRONG-token_abcdefghijklmnopqrstuvwxy"
-    findings = asyncio.run(check_telegram(_telegram_config(tmp_path, telegram.url, "-1001", wrong)))
+    config = _telegram_config(tmp_path, telegram.url, "-1001", wrong)
+    findings = asyncio.run(check_telegram(config, 10.0))
     assert _statuses(findings) == ["error"]
     assert findings[0].fix is not None
     assert "BotFather" in findings[0].fix
@@ -303,3 +304,14 @@ def test_file_replica_on_the_database_disk_warns(tmp_path: Path) -> None:
     [finding] = asyncio.run(check_replicas(_config(tmp_path), 10.0))
     assert finding.status is Status.WARN
     assert "same disk" in finding.message
+
+
+def test_a_silent_telegram_is_an_error_within_the_timeout(tmp_path: Path) -> None:
+    """A Bot API that accepts connections and never answers: getMe's own timeout (a third of
+    the check's) names it, before the runner's bound cuts the check off."""
+    with _held_port() as port:
+        config = _telegram_config(tmp_path, f"http://127.0.0.1:{port}", "-1001")
+        checks = {"telegram": CHECKS["telegram"]}
+        findings = asyncio.run(run_doctor(config, checks=checks, timeout=1.5))
+    assert _statuses(findings) == ["error"]
+    assert "did not answer within 0.5s" in findings[0].message

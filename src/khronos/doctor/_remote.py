@@ -111,7 +111,7 @@ async def check_clock(config: KhronosConfig, timeout: float) -> list[Finding]:
     if not stores:
         return [Finding("clock", Status.INFO, "not checked: no object-store replica")]
     findings = []
-    async with httpx.AsyncClient(timeout=timeout, verify=True) as client:
+    async with httpx.AsyncClient(timeout=timeout / len(stores)) as client:
         for url in stores:
             try:
                 response = await client.head(url)
@@ -136,8 +136,9 @@ async def check_clock(config: KhronosConfig, timeout: float) -> list[Finding]:
     return findings
 
 
-async def check_telegram(config: KhronosConfig) -> list[Finding]:
-    """The bot token works (getMe) and the bot can reach each chat (getChat)."""
+async def check_telegram(config: KhronosConfig, timeout: float) -> list[Finding]:
+    """The bot token works (getMe) and the bot can reach each chat (getChat); the calls share
+    ``timeout`` (each gets a third of it at most)."""
     telegram = config.alerts.telegram if config.alerts else None
     left_out = [u.variable for u in config.unset_variables if u.left_out == "alerts.telegram"]
     if telegram is None and left_out:
@@ -155,6 +156,7 @@ async def check_telegram(config: KhronosConfig) -> list[Finding]:
     if getattr(telegram.bot_token, "is_unset", False):
         return [Finding("telegram", Status.INFO, "not checked: the bot token is unset")]
     notifier = TelegramNotifier.from_config(telegram)
+    notifier.timeout = min(notifier.timeout, timeout / 3)
     findings = []
     try:
         try:

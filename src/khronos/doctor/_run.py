@@ -46,8 +46,8 @@ async def _replicas(config: KhronosConfig, _env: Mapping[str, str], t: float) ->
     return await check_replicas(config, t)
 
 
-async def _telegram(config: KhronosConfig, _env: Mapping[str, str], _t: float) -> list[Finding]:
-    return await check_telegram(config)
+async def _telegram(config: KhronosConfig, _env: Mapping[str, str], t: float) -> list[Finding]:
+    return await check_telegram(config, t)
 
 
 async def _disk(config: KhronosConfig, _env: Mapping[str, str], _t: float) -> list[Finding]:
