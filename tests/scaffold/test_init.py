@@ -280,3 +280,15 @@ def test_systemd_accepts_the_unit(initialized: Path) -> None:
     result = _run(analyze, "verify", str(unit), cwd=initialized)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stderr.strip() == ""
+
+
+def test_answers_that_make_an_invalid_file_write_nothing(tmp_path: Path) -> None:
+    """A bad service name or listen address: exit 2 naming the key and the fix, no file."""
+    target = tmp_path / "bot"
+    result = CliRunner().invoke(cli, ["init", str(target), "--service", "my bot"])
+    assert result.exit_code == 2
+    assert "service.name: not a usable service name" in result.output
+    result = CliRunner().invoke(cli, ["init", str(target), "--listen", "nonsense"])
+    assert result.exit_code == 2
+    assert "http.listen" in result.output
+    assert not target.exists()

@@ -11,6 +11,7 @@ from khronos.cli._app import cli
 from khronos.errors import KhronosError
 from khronos.scaffold import (
     InitOptions,
+    check_rendered,
     default_service,
     existing_files,
     find_databases,
@@ -133,6 +134,7 @@ def init(  # noqa: PLR0917 - click passes each option as an argument
     if interactive:
         options = _ask(options)
     files = render_files(options)
+    check_rendered(folder, files)
     existing = existing_files(folder, files)
     if existing and not force:
         names = ", ".join(str(p.relative_to(folder)) for p in existing)

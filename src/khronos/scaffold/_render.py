@@ -7,9 +7,15 @@ templated: they are Khronos' own ``deploy/alert-rules.yml`` and
 ``deploy/grafana/khronos-dashboard.json`` (the template files are links to them), so the rules
 the tests prove and the ones ``init`` writes are the same file.
 
-Writing is all or nothing: :func:`write_files` refuses when any target exists (unless
-``force``) before it writes one byte, and writes each file through a temporary file and a
-rename, so a file is never left half written.
+The substitution is written here rather than with a template engine: a dozen plain values,
+no loops or escaping rules beyond YAML quoting (:func:`_quote`), and a missing value must fail
+loudly, which ``string.Template`` (``$`` is everywhere in these files) cannot offer.
+
+Before anything is written, the rendered ``khronos.yml`` goes through the real configuration
+loader (:func:`check_rendered`) with stand-in values for its variables, so answers that would
+make an invalid file (a bad service name, listen address or endpoint) fail with the key and
+the fix, and nothing is written.  :func:`write_files` writes each file through a temporary
+file and a rename; the caller refuses first when a target exists (``init`` without --force).
 """
 
 from __future__ import annotations
@@ -27,12 +33,14 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from khronos.config import parse_config
 from khronos.state import write_atomic
 
 __all__ = [
     "TOKEN_PLACEHOLDER",
     "InitOptions",
     "ScaffoldFile",
+    "check_rendered",
     "db_label",
     "default_service",
     "existing_files",
@@ -292,6 +300,24 @@ def render_files(options: InitOptions) -> list[ScaffoldFile]:
             _template("khronos-dashboard.json"),
         ),
     ]
+
+
+_STAND_INS = {
+    "KHRONOS_HTTP_TOKEN": "stand-in-http-token",
+    "AWS_ACCESS_KEY_ID": "stand-in-key-id",
+    "AWS_SECRET_ACCESS_KEY": "stand-in-secret-key",
+    "TELEGRAM_BOT_TOKEN": "123456:stand-in-token_abcdefghijklmnopqrstuvw",
+    "ALERT_CHAT_ID": "-1001",
+}
+
+
+def check_rendered(directory: Path, files: Sequence[ScaffoldFile]) -> None:
+    """Load the rendered ``khronos.yml`` as ``khronos config check`` would, with stand-in
+    values for its ``${VARS}``: :class:`~khronos.errors.ConfigError` (exit 2) when invalid."""
+    for item in files:
+        if item.path == "khronos.yml":
+            source = str(directory / item.path)
+            parse_config(item.text, source=source, base_dir=directory, environ=_STAND_INS)
 
 
 def existing_files(directory: Path, files: Sequence[ScaffoldFile]) -> list[Path]:
