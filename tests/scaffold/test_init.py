@@ -128,7 +128,7 @@ def test_init_finds_the_databases_in_the_folder(tmp_path: Path) -> None:
 
 def test_init_interactive_asks(tmp_path: Path) -> None:
     """--interactive takes the answers from prompts."""
-    answers = "my-bot\nstate.db\nfile:///var/backups/bot\nn\nnode bot.js\n\n"
+    answers = "my-bot\nstate.db\nfile:///var/backups/bot\nn\nabc\n-1002\nnode bot.js\n\n"
     result = CliRunner().invoke(cli, ["init", str(tmp_path), "-i"], input=answers)
     assert result.exit_code == 0, result.output
     config = yaml.safe_load((tmp_path / "khronos.yml").read_text())
@@ -136,6 +136,8 @@ def test_init_interactive_asks(tmp_path: Path) -> None:
     assert config["backup"]["dbs"][0]["replica"]["url"] == "file:///var/backups/bot/state"
     assert "alerts" not in config
     assert "run -- node bot.js" in (tmp_path / "deploy/khronos.service").read_text()
+    assert "chat_id: -1002" in (tmp_path / "deploy/alertmanager.yml").read_text()
+    assert "a Telegram chat id is a number" in result.output  # "abc" was asked again
 
 
 def test_init_rejects_a_replica_that_is_not_a_url(tmp_path: Path) -> None:

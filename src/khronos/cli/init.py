@@ -176,6 +176,11 @@ def _ask(options: InitOptions) -> InitOptions:
         endpoint = click.prompt("S3-compatible endpoint (empty for AWS)", default="") or None
         region = click.prompt("Region (empty for the default)", default="") or None
     telegram = click.confirm("Telegram alerts?", default=options.telegram)
+    chat = click.prompt(
+        "Alertmanager's Telegram chat id, a number (empty: set it later)",
+        default=options.chat_id or "",
+        value_proc=lambda text: _chat(text) if text.strip() else "",
+    )
     app = click.prompt("Your app's command (empty: none)", default=options.app or "") or None
     app_metrics = (
         click.prompt("Where your app serves /metrics, host:port (empty: none)", default="") or None
@@ -188,7 +193,7 @@ def _ask(options: InitOptions) -> InitOptions:
         endpoint=endpoint,
         region=region,
         telegram=telegram,
-        chat_id=options.chat_id,
+        chat_id=chat or None,
         app=app,
         app_metrics=app_metrics or options.app_metrics,
         listen=options.listen,
