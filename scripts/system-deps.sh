@@ -10,6 +10,9 @@ declare -A NEEDED=(
   [prometheus]=prometheus
   [promtool]=prometheus
   [prometheus-alertmanager]=prometheus-alertmanager
+  [amtool]=prometheus-alertmanager
+  [systemd-analyze]=systemd          # `systemd-analyze verify` checks khronos init's unit
+  [docker-compose]=docker-compose   # `docker-compose config` checks khronos init's compose file
   [chromium]=chromium
 )
 

@@ -1,6 +1,6 @@
 """A fake Telegram Bot API server: a real HTTP server on 127.0.0.1, port 0, in a thread.
 
-It implements ``/bot<TOKEN>/getMe`` and ``/bot<TOKEN>/sendMessage`` like Telegram does (401 for a
+It implements ``/bot<TOKEN>/getMe``, ``getChat`` and ``sendMessage`` like Telegram does (401 for a
 wrong token, 400 "chat not found", 400 "can't parse entities" from a strict parser that allows
 only Telegram's tags, 400 for texts over 4096 characters), records accepted messages with the
 time from an injectable clock, and can be scripted to answer 429 with ``retry_after``, 500, or to
@@ -136,6 +136,8 @@ class FakeTelegram:
             self.requests += 1
         if match.group(2) == "getMe":
             return 200, {"ok": True, "result": {"id": 123456, "is_bot": True, "username": "k_bot"}}
+        if match.group(2) == "getChat":
+            return self._get_chat(json.loads(body or b"{}"))
         if match.group(2) != "sendMessage":
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         payload = json.loads(body)
@@ -151,6 +153,15 @@ class FakeTelegram:
         if status is not None:
             return "hang" if status == 0 else (status, _error(status, "Internal Server Error"))
         return self._send_message(payload)
+
+    def _get_chat(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        chat = str(payload.get("chat_id"))
+        if chat not in self.chats:
+            return 400, _error(400, "Bad Request: chat not found")
+        kind = (
+            "private" if chat.isdigit() else ("channel" if chat.startswith("@") else "supergroup")
+        )
+        return 200, {"ok": True, "result": {"id": chat, "type": kind, "title": f"chat {chat}"}}
 
     def _send_message(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         chat = str(payload.get("chat_id"))

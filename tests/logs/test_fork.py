@@ -101,3 +101,34 @@ def test_child_with_its_own_folder_writes_there(setup_logs: Setup, tmp_path: Pat
     assert [r["message"] for r in read_lines(own / "combined.log")] == ["worker line"]
     logs.shutdown()
     assert read_lines(tmp_path / "logs/combined.log") == []
+
+
+class _NoEvents:
+    """A LogFile's owner that expects nothing to fail."""
+
+    def failed(self, _output: object, failure: object) -> None:
+        raise AssertionError(failure)
+
+    def recovered(self, _output: object, failure: object) -> None:
+        raise AssertionError(failure)
+
+    def rotate_failed(self, _output: object, exc: OSError) -> None:
+        raise AssertionError(exc)
+
+    def notice(self, _output: object, _failure: object) -> bytes:
+        return b""
+
+
+def test_a_fork_during_a_write_leaves_the_guest_able_to_append(tmp_path: Path) -> None:
+    """Forked while the parent's writer held a view of the buffer (mid os.write): the child's
+    file drops that buffer instead of resizing it (BufferError), and its lines are written."""
+    from khronos.logs._files import LogFile
+
+    file = LogFile(tmp_path / "combined.log", max_size=10_000, keep=2, events=_NoEvents())
+    file.append(b"parent line\n")
+    held = memoryview(file._buf)  # the writer thread's view; in the child nobody releases it
+    file.become_guest()
+    file.append(b"child line\n")
+    file.flush()
+    held.release()
+    assert (tmp_path / "combined.log").read_bytes() == b"child line\n"

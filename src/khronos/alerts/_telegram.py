@@ -271,6 +271,12 @@ class TelegramNotifier:
         """The bot's own user (``getMe``): checks the token."""
         return await self.call("getMe")
 
+    async def get_chat(self, chat: str) -> dict[str, Any]:
+        """The chat as the bot sees it (``getChat``): checks that the bot can reach it."""
+        return await self.call(
+            "getChat", {"chat_id": int(chat) if chat.lstrip("-").isdigit() else chat}
+        )
+
     async def send_text(self, chat: str, text: str) -> dict[str, Any]:
         """Send a plain text message (``khronos telegram check``)."""
         return await self.call("sendMessage", self._payload(chat, text, html=False))

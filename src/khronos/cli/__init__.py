@@ -21,6 +21,11 @@ _COMMANDS = {
         "demo",
         "Run Khronos live on a simulated chat bot, with the dashboard: open the URL it prints.",
     ),
+    "doctor": (
+        "doctor",
+        "Check that everything khronos.yml names works here: Litestream, WAL, replica, Telegram.",
+    ),
+    "init": ("init", "Write a commented khronos.yml and deploy/ for a service."),
     "logs": (
         "logs",
         "Show the JSON logs as readable lines, filtered; rotated files first, oldest first.",

@@ -218,6 +218,8 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
 
     \b
     Start here:
+      khronos init                write a commented khronos.yml and deploy/ files
+      khronos doctor              check that what khronos.yml names works on this machine
       khronos config check        validate ./khronos.yml (or -c PATH)
       khronos config show         print the effective configuration, secrets masked
       khronos demo                a live demo with the dashboard (Ctrl-C stops)

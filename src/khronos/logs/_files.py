@@ -314,7 +314,9 @@ class LogFile:
     def become_guest(self) -> None:
         """In a forked child: forget the parent's unwritten lines; append, never rotate."""
         self.guest = True
-        self._buf.clear()
+        # a new buffer, not clear(): a fork while the parent's writer was in os.write leaves
+        # its memoryview of the old one exported for good, and resizing that raises BufferError
+        self._buf = bytearray()
         self.failure = None
         self._close()
         self._room = -1
