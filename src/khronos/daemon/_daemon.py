@@ -1,51 +1,10 @@
-"""``khronos run``: the daemon that ties backup, metrics, logs, alerts and checks together.
-
-:class:`Daemon` starts, in this order, only what ``khronos.yml`` turns on:
-
-1. the ``state_dir`` lock: one daemon per ``state_dir`` (a second one exits at once, naming the
-   first one's pid), and ``state_dir/daemon.json`` saying where it serves;
-2. the metrics registry (process metrics, the service metrics, backup, alert, breaker and check
-   metrics all register there);
-3. the alert engine and its delivery worker (durable outbox, Telegram when configured, the log
-   always); the worker's breakers report to ``khronos_circuit_breaker_*``;
-4. the HTTP server on ``http.listen``: ``/metrics``, ``/healthz``, ``/ready``,
-   ``POST /api/alerts``, ``POST /api/alerts/test``, ``/api/heartbeats/<name>``, the dashboard
-   (``/``, ``/api/status``, ``/api/history``; its chart sampler starts last and keeps
-   ``state_dir/history.json``), with request and idle timeouts and a connection bound derived
-   from the open-files limit (raised to the hard limit first, at most 65536, as Go does);
-5. backup: Litestream under supervision, its alerts routed into the engine;
-5b. the app (``app:`` or ``khronos run -- CMD``) under supervision, after backup so its first
-   write is replicated, and the scrape of its ``/metrics`` (stopped before backup's final sync);
-6. the restore-drill schedule (``backup.verify.interval``), a failed drill firing a CRITICAL
-   condition that resolves when a later drill passes;
-7. the built-in health checks;
-8. a watch on the log files: an ERROR alert (``khronos.log_files``) while they cannot be
-   written - a full log disk - resolved when they can.
-
-Its own :class:`~khronos.health.Health` is the process-wide one while it runs: every
-long-lived part runs through :func:`~khronos.health.keep_running` (an exception is logged,
-counted in ``khronos_internal_errors_total{part}`` and survived), the daemon watches their
-tasks, and a part that ends while the daemon is not stopping makes ``/healthz`` and ``/ready``
-answer 503 and raises a CRITICAL alert (and a CRITICAL log line, the channel left when the
-alerts themselves are what stopped).
-
-After the checks come the heartbeats the app's jobs ping (``checks.heartbeats``, see
-:mod:`khronos.heartbeats`) and the outside heartbeat (``heartbeat:``), called while
-:meth:`Daemon._unhealthy` names no reason.
-
-:meth:`Daemon.stop` undoes it in reverse: checks, drills, backup (Litestream's final sync), the
-HTTP server, then the alert engine, which gets up to ``service.shutdown_timeout`` to deliver what
-is pending (the rest stays in the outbox for the next start).  The caller owns the signals
-(:func:`run_daemon` maps SIGTERM and SIGINT to a graceful stop).
-"""
+"""The :class:`Daemon`: the parts ``khronos run`` starts, in order, and their stop in reverse
+(the package docstring, :mod:`khronos.daemon`, tells the whole story)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import os
-import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -59,10 +18,18 @@ from starlette.routing import Route
 from khronos import logs
 from khronos._version import __version__
 from khronos.alerts import AlertEngine, Level, alert_routes, breaker_metrics_listener
-from khronos.app import AppCollector, AppScraper, AppSupervisor
-from khronos.backup import BackupService, VerifyReport, VerifyScheduler, read_verify_file
+from khronos.app import AppCollector, AppSupervisor
+from khronos.backup import BackupService, VerifyReport, VerifyScheduler
 from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
+from khronos.daemon._reactions import (
+    PART_DOWN_KEY,
+    drill_failed,
+    log_files_changed,
+    part_down,
+    recall_drills,
+    scraped_counters,
+)
 from khronos.dashboard import (
     DASHBOARD_PATHS,
     AppCounters,
@@ -89,36 +56,13 @@ from khronos.server import (
 )
 from khronos.state import StateDir, write_json_atomic
 
-__all__ = [
-    "LOG_FILES_KEY",
-    "PART_DOWN_KEY",
-    "Daemon",
-    "DaemonError",
-    "read_daemon_file",
-    "run_daemon",
-]
-
-
-PART_DOWN_KEY = "khronos.part_down."
-"""Prefix of the CRITICAL condition raised when a part of the daemon stops (+ the part)."""
-
-LOG_FILES_KEY = "khronos.log_files"
-"""The ERROR condition raised while log files cannot be written ("log dir full: ...")."""
+__all__ = ["Daemon"]
 
 _LOW_NOFILE = 1024
 # checks that need the app's message metrics: khronos run beside another process has no source
 _APP_METRIC_CHECKS = ("error_rate", "queue_backlog")
 
 _log = structlog.get_logger("khronos.daemon")
-
-
-def read_daemon_file(state_dir: str | Path) -> dict[str, Any] | None:
-    """What the running daemon wrote to ``state_dir/daemon.json``, or None."""
-    try:
-        data = json.loads(StateDir(state_dir).daemon_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 class Daemon(Lifecycle):
@@ -228,7 +172,7 @@ class Daemon(Lifecycle):
                 self.engine.metrics,
                 lags=self.status.lags,
                 litestream_pid=self._litestream_pid,
-                app_counters=app_counters or _scraped_counters(scraper, config),
+                app_counters=app_counters or scraped_counters(scraper, config),
             ).take,
             StateDir(self.state_dir).history_file,
             interval=history_interval,
@@ -432,33 +376,10 @@ class Daemon(Lifecycle):
         ]
 
     def _log_files_changed(self, failing: dict[Path, str]) -> None:
-        """Log files became unwritable (ERROR, through the channels that work) or writable."""
-        if not failing:
-            self.engine.resolve(LOG_FILES_KEY)
-            return
-        self.engine.fire(
-            LOG_FILES_KEY,
-            logs.describe_failing(failing),
-            Level.ERROR,
-            {
-                "files": sorted(str(path) for path in failing),
-                "action": "free space (or file descriptors) in the log folder; meanwhile each "
-                "file keeps its new lines in memory (up to 4 MB) and writes them when it can",
-            },
-        )
+        log_files_changed(self.engine, failing)
 
     def _part_down(self, event: PartDown) -> None:
-        """A part stopped for good: a CRITICAL alert (Health has logged it already)."""
-        self.engine.fire(
-            f"{PART_DOWN_KEY}{event.part}",
-            f"Khronos stopped running {event.part}: {event.reason}",
-            Level.CRITICAL,
-            {
-                "part": event.part,
-                "reason": event.reason,
-                "action": "restart khronos (e.g. systemctl restart khronos); the log has the cause",
-            },
-        )
+        part_down(self.engine, event)
 
     async def stop(self) -> None:
         """Stop in reverse order of the start: checks, drills, backup (Litestream's final sync,
@@ -525,25 +446,7 @@ class Daemon(Lifecycle):
             _log.exception("failed to stop cleanly", part=part)
 
     def _recall_drills(self) -> None:
-        """The last drill's outcome holds until the next drill, across restarts: a failure a
-        previous run left open stays open (drills may run less often than the engine waits
-        for a restored condition to be confirmed), a pass resolves it."""
-        labels = {db.label for db in self.config.backup.dbs} if self.config.backup else set()
-        for label, result in read_verify_file(self.state_dir).items():
-            if label not in labels:
-                continue
-            if result.ok:
-                self.engine.resolve(f"backup.verify.{label}")
-            else:
-                self._drill_failed(label, result.error)
-
-    def _drill_failed(self, label: str, reason: str | None) -> None:
-        self.engine.fire(
-            f"backup.verify.{label}",
-            f"Restore drill of {label} failed: the backup may not be restorable",
-            "CRITICAL",
-            {"database": label, "reason": reason or "unknown"},
-        )
+        recall_drills(self.engine, self.config, self.state_dir)
 
     async def _on_verify(self, report: VerifyReport) -> None:
         key = f"backup.verify.{report.db}"
@@ -552,7 +455,7 @@ class Daemon(Lifecycle):
             return
         if report.gap and self.backup is not None:
             self.backup.keeper.flag(report.db, report.error or "the drill found missing rows")
-        self._drill_failed(report.db, report.error)
+        drill_failed(self.engine, report.db, report.error)
 
     def _write_daemon_file(self) -> None:
         document: Mapping[str, Any] = {
@@ -562,57 +465,3 @@ class Daemon(Lifecycle):
             "version": __version__,
         }
         write_json_atomic(self.files.daemon_file, document)
-
-
-async def run_daemon(
-    config: KhronosConfig, *, daemon: Daemon | None = None, ready: asyncio.Event | None = None
-) -> int:
-    """Run ``daemon`` (default: a new one for ``config``) until SIGTERM or SIGINT, then stop
-    gracefully; the exit code (0).  SIGHUP restarts the supervised app."""
-    loop = asyncio.get_running_loop()
-    logs.install_asyncio_handler(loop)
-    stopping = asyncio.Event()
-    signals: list[int] = []
-
-    def on_signal(signum: int) -> None:
-        if stopping.is_set():
-            _log.warning("already stopping: waiting for the final sync and pending alerts")
-            return
-        signals.append(signum)
-        stopping.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
-    daemon = daemon if daemon is not None else Daemon(config)
-    if daemon.app is not None:  # SIGHUP restarts the app (a deploy), without an alert
-        loop.add_signal_handler(signal.SIGHUP, daemon.app.restart, "SIGHUP")
-    try:
-        await daemon.start()
-        if ready is not None:
-            ready.set()
-        await stopping.wait()
-        name = signal.Signals(signals[0]).name if signals else "request"
-        _log.info("stopping", signal=name)
-        await daemon.stop()
-    finally:
-        await daemon.stop()
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(signum)
-    return 0
-
-
-def _scraped_counters(scraper: AppScraper | None, config: KhronosConfig) -> AppCounters | None:
-    """The app's message counters and queue from its scraped ``/metrics``, for the charts."""
-    if scraper is None or config.app is None:
-        return None
-    names = config.app.metric_names
-
-    def read() -> dict[str, Any] | None:
-        found = {
-            "processed": scraper.total(names.processed),
-            "failed": scraper.total(names.failed),
-            "queue": scraper.total(names.queue),
-        }
-        return {key: value for key, value in found.items() if value is not None} or None
-
-    return read
