@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
-import pytest
 
-from khronos.daemon import read_daemon_file
-from tests.daemon.harness import Running, stop
-from tests.polling import poll
+from tests.daemon.harness import Running, start
 
 APP_SECRET = "app-secret-value-0123456789abcdef"
 """Given to the app through app.env (APP_SECRET_TOKEN: ${APP_SECRET_TOKEN}); printed by it."""
@@ -64,25 +59,7 @@ app:
 
 def start_run(tmp_path: Path, env: dict[str, str], command: Sequence[str] = ()) -> Running:
     """`khronos run [-- command]` in tmp_path; return once daemon.json names this process."""
-    out, err = tmp_path / "daemon.out", tmp_path / "daemon.err"
-    argv = [sys.executable, "-m", "khronos", "run"]
-    if command:
-        argv += ["--", *command]
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=stdout, stderr=stderr)
-
-    def ready() -> str | None:
-        if proc.poll() is not None:
-            pytest.fail(f"khronos run exited {proc.returncode}: {err.read_text()[-2000:]}")
-        info = read_daemon_file(tmp_path / "state")
-        return str(info["url"]) if info is not None and info.get("pid") == proc.pid else None
-
-    try:
-        url = str(poll(ready, timeout=60, what="daemon.json"))
-    except BaseException:
-        stop(proc)
-        raise
-    return Running(proc, url, out, err)
+    return start(tmp_path, env, args=["--", *command] if command else ())
 
 
 def alive(pid: int) -> bool:

@@ -99,19 +99,20 @@ def test_telegram_outage_429_storm_and_kill9(
     assert set(committed) <= set(restored)
 
 
-def test_state_dir_on_a_full_filesystem(
-    tmp_path: Path, env: dict[str, str], telegram: FakeTelegram, chaos_results: Path
-) -> None:
-    """state_dir fills up under a write load: replication goes on, alerts raised meanwhile
-    (and a Litestream restart's) are delivered once, "state_dir full" is said once and
-    resolved when space returns, all without a restart."""
-    outcome = Outcome(
-        "state_dir on a full filesystem",
-        1,
-        notes="state_dir on a 4 MB tmpfs filled to ENOSPC while the writer commits; 5 alerts "
-        "raised and Litestream killed once meanwhile; then the space freed.",
-    )
-    with small_filesystem(tmp_path / "state", "4m") as small:
+def _full_folder(
+    tmp_path: Path,
+    env: dict[str, str],
+    telegram: FakeTelegram,
+    outcome: Outcome,
+    *,
+    folder: str,
+    said: str,
+) -> str:
+    """``folder`` (state or logs) on a 4 MB tmpfs filled to ENOSPC under a write load, five
+    alerts raised and Litestream killed meanwhile, then the space freed: replication goes on,
+    every alert arrives once, ``said`` ("state_dir full", "log dir full") is alerted once and
+    resolved, all without a restart.  The text of combined.log, read before the unmount."""
+    with small_filesystem(tmp_path / folder, "4m") as small:
         chaos_config(tmp_path, telegram)
         daemon = start(tmp_path, env)
         writer = Writer(tmp_path, pause=0.02)
@@ -125,14 +126,14 @@ def test_state_dir_on_a_full_filesystem(
             os.kill(child.pid, signal.SIGKILL)
             wait_gone(child.pid)
             poll(lambda: set(_numbered(telegram)) >= set(range(5)), what="alerts while full")
-            poll(lambda: any("state_dir full" in t for t in telegram.texts()), what="full")
+            poll(lambda: any(said in t for t in telegram.texts()), what=f"{said} alert")
             poll(lambda: backup_up(daemon), what="replicating again while full")
             small.free()
             outcome.recover_seconds.append(
                 timed(
-                    lambda: any("Resolved" in t and "state_dir" in t for t in telegram.texts()),
+                    lambda: any("Resolved" in t and said in t for t in telegram.texts()),
                     timeout=120,
-                    what="state_dir full resolved",
+                    what=f"{said} resolved",
                 )
             )
             writer.wait_rows(20)
@@ -141,23 +142,42 @@ def test_state_dir_on_a_full_filesystem(
         finally:
             writer.stop()
             assert stop(daemon.proc) == 0, daemon.err.read_text()[-2000:]
+        logged = (tmp_path / "logs" / "combined.log").read_text(encoding="utf-8")
     restored = restored_ids(tmp_path, env)
     texts = telegram.texts()
-    full = [t for t in texts if "state_dir full" in t and "Resolved" not in t]
+    full = [t for t in texts if said in t and "Resolved" not in t]
     outcome.rows_committed, outcome.rows_restored = len(committed), len(set(restored))
     outcome.alerts_expected = 5 + 2 + 2  # the five, the restart's ERROR + resolved, full + resolved
     outcome.alerts_delivered = (
         len(set(_numbered(telegram)))
         + len([t for t in texts if "Backup replication is down" in t])
         + len(full)
-        + len([t for t in texts if "Resolved" in t and "state_dir" in t])
+        + len([t for t in texts if "Resolved" in t and said in t])
     )
     outcome.duplicates = duplicates(texts)
-    outcome.save(chaos_results)
     assert set(committed) <= set(restored)
     assert len(full) == 1
     assert outcome.duplicates == 0
     assert outcome.alerts_delivered >= outcome.alerts_expected
+    return logged
+
+
+def test_state_dir_on_a_full_filesystem(
+    tmp_path: Path, env: dict[str, str], telegram: FakeTelegram, chaos_results: Path
+) -> None:
+    """state_dir fills up under a write load: replication goes on, alerts raised meanwhile
+    (and a Litestream restart's) are delivered once, "state_dir full" is said once and
+    resolved when space returns, all without a restart."""
+    outcome = Outcome(
+        "state_dir on a full filesystem",
+        1,
+        notes="state_dir on a 4 MB tmpfs filled to ENOSPC while the writer commits; 5 alerts "
+        "raised and Litestream killed once meanwhile; then the space freed.",
+    )
+    try:
+        _full_folder(tmp_path, env, telegram, outcome, folder="state", said="state_dir full")
+    finally:
+        outcome.save(chaos_results)
 
 
 def test_log_dir_on_a_full_filesystem(
@@ -173,56 +193,12 @@ def test_log_dir_on_a_full_filesystem(
         notes="logging.dir on a 4 MB tmpfs filled to ENOSPC while the writer commits; 5 alerts "
         "raised and Litestream killed once meanwhile; then the space freed.",
     )
-    with small_filesystem(tmp_path / "logs", "4m") as small:
-        chaos_config(tmp_path, telegram)
-        daemon = start(tmp_path, env)
-        writer = Writer(tmp_path, pause=0.02)
-        try:
-            poll(lambda: backup_up(daemon), what="replicating")
-            small.fill()
-            for i in range(5):
-                assert _post(daemon, f"chaos alert {i}").status_code == 202
-            child = litestream_child(daemon)
-            assert child is not None
-            os.kill(child.pid, signal.SIGKILL)
-            wait_gone(child.pid)
-            poll(lambda: set(_numbered(telegram)) >= set(range(5)), what="alerts while full")
-            poll(lambda: any("log dir full" in t for t in telegram.texts()), what="full alert")
-            poll(lambda: backup_up(daemon), what="replicating again while full")
-            small.free()
-            outcome.recover_seconds.append(
-                timed(
-                    lambda: any("Resolved" in t and "log dir full" in t for t in telegram.texts()),
-                    timeout=120,
-                    what="log dir full resolved",
-                )
-            )
-            writer.wait_rows(20)
-            committed = writer.stop()
-            assert httpx.get(f"{daemon.url}/healthz", timeout=10).status_code == 200
-        finally:
-            writer.stop()
-            assert stop(daemon.proc) == 0, daemon.err.read_text()[-2000:]
-        # the lines logged while the disk was full waited in memory and are in the file now
-        logged = (tmp_path / "logs" / "combined.log").read_text(encoding="utf-8")
+    try:
+        logged = _full_folder(tmp_path, env, telegram, outcome, folder="logs", said="log dir full")
+    finally:
+        outcome.save(chaos_results)
+    # the lines logged while the disk was full waited in memory and are in the file now
     assert all(f"chaos alert {i}" in logged for i in range(5))
-    restored = restored_ids(tmp_path, env)
-    texts = telegram.texts()
-    full = [t for t in texts if "log dir full" in t and "Resolved" not in t]
-    outcome.rows_committed, outcome.rows_restored = len(committed), len(set(restored))
-    outcome.alerts_expected = 5 + 2 + 2  # the five, the restart's ERROR + resolved, full + resolved
-    outcome.alerts_delivered = (
-        len(set(_numbered(telegram)))
-        + len([t for t in texts if "Backup replication is down" in t])
-        + len(full)
-        + len([t for t in texts if "Resolved" in t and "log dir full" in t])
-    )
-    outcome.duplicates = duplicates(texts)
-    outcome.save(chaos_results)
-    assert set(committed) <= set(restored)
-    assert len(full) == 1
-    assert outcome.duplicates == 0
-    assert outcome.alerts_delivered >= outcome.alerts_expected
 
 
 def _half_open(url: str, count: int) -> list[socket.socket]:

@@ -105,15 +105,20 @@ def closed_port() -> int:
 
 
 def start(
-    tmp_path: Path, env: dict[str, str], name: str = "daemon", *, prefix: Sequence[str] = ()
+    tmp_path: Path,
+    env: dict[str, str],
+    name: str = "daemon",
+    *,
+    prefix: Sequence[str] = (),
+    args: Sequence[str] = (),
 ) -> Running:
-    """Start `khronos run` in tmp_path; return once daemon.json names this process.
+    """Start `khronos run [args]` in tmp_path; return once daemon.json names this process.
 
     ``prefix`` runs it under another command that execs it (``prlimit --nofile=256``)."""
     out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "khronos", "run"],
+            [*prefix, sys.executable, "-m", "khronos", "run", *args],
             cwd=tmp_path,
             env=env,
             stdout=stdout,
