@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from structlog.testing import capture_logs
 
-from khronos.health import Health, PartDown, keep_running, spawn
+from khronos.health import Health, PartDown, keep_running, spawn, stop_part
 
 pytestmark = pytest.mark.asyncio
 
@@ -98,3 +98,21 @@ async def test_parts_stopped_by_their_owner_are_not_down() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert health.problems() == []
+
+
+@pytest.mark.asyncio
+async def test_stop_part_forgets_cancels_and_waits() -> None:
+    """A part stopped on purpose is no fault: its task ends and it is not reported down."""
+    health = Health()
+    started = asyncio.Event()
+
+    async def body() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    task = spawn("demo.part", body, health=health)
+    await started.wait()
+    await stop_part(task, "demo.part", health=health)
+    assert task.done()
+    assert health.problems() == []
+    await stop_part(None, "demo.part", health=health)  # nothing to stop: fine

@@ -18,6 +18,7 @@ report to it without being handed one; tests use their own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,15 @@ from typing import Any
 
 import structlog
 
-__all__ = ["Health", "PartDown", "get_health", "keep_running", "set_health", "spawn"]
+__all__ = [
+    "Health",
+    "PartDown",
+    "get_health",
+    "keep_running",
+    "set_health",
+    "spawn",
+    "stop_part",
+]
 
 _log = structlog.get_logger("khronos.health")
 
@@ -198,3 +207,17 @@ def spawn(
     task = asyncio.create_task(keep_running(part, body, health=owner), name=f"khronos-{part}")
     owner.watch(part, task)
     return task
+
+
+async def stop_part(
+    task: asyncio.Task[None] | None, part: str | None = None, *, health: Health | None = None
+) -> None:
+    """Stop a part's task on purpose: forget ``part`` in the health watch (its end is no fault),
+    cancel the task and wait until it has ended."""
+    if part is not None:
+        (health or get_health()).unwatch(part)
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

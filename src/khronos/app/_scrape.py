@@ -11,7 +11,6 @@ stale (older than three intervals), which the checks report as a failure, never 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -21,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from khronos.clock import Clock, SystemClock
 from khronos.errors import ScrapeError
-from khronos.health import get_health, keep_running
+from khronos.health import keep_running, stop_part
 from khronos.lifecycle import Lifecycle
 from khronos.redact import get_redactor
 
@@ -100,12 +99,8 @@ class AppScraper(Lifecycle):
 
     async def stop(self) -> None:
         """Stop scraping."""
-        get_health().unwatch(PART)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop_part(task, PART)
 
     def total(self, sample: str) -> float | None:
         """``sample`` summed over its labels in the last scrape (None: the app does not export

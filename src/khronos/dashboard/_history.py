@@ -14,7 +14,6 @@ numbers (None when unknown) plus ``lag``: ``{label: seconds}``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 import time
@@ -27,7 +26,7 @@ import psutil
 import structlog
 from prometheus_client import Metric
 
-from khronos.health import keep_running
+from khronos.health import keep_running, stop_part
 from khronos.lifecycle import Lifecycle
 from khronos.state import write_atomic
 
@@ -301,8 +300,6 @@ class HistorySampler(Lifecycle):
         """Stop sampling and save the history."""
         if self.task is None:
             return
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        self.task = None
+        task, self.task = self.task, None
+        await stop_part(task)
         await self.save()

@@ -52,7 +52,7 @@ from prometheus_client.registry import Collector
 from khronos.alerts import AlertEngine
 from khronos.clock import Clock, SystemClock
 from khronos.config import HeartbeatCheckConfig, format_duration
-from khronos.health import get_health, spawn
+from khronos.health import get_health, spawn, stop_part
 from khronos.lifecycle import Lifecycle
 from khronos.state import StateDir, write_json_atomic
 
@@ -145,12 +145,8 @@ class HeartbeatMonitor(Lifecycle):
 
     async def stop(self) -> None:
         """Stop checking; write the last pings."""
-        get_health().unwatch(HEARTBEATS_PART)
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
+        task, self.task = self.task, None
+        await stop_part(task, HEARTBEATS_PART)
         if self._dirty:
             self._save()
 

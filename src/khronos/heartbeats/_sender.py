@@ -22,7 +22,6 @@ The URL usually holds the monitor's token (in its path or query): it is a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +33,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from khronos.clock import Clock, SystemClock
 from khronos.config import HeartbeatConfig
-from khronos.health import get_health, spawn
+from khronos.health import get_health, spawn, stop_part
 from khronos.lifecycle import Lifecycle
 from khronos.ratelimit import RateLimit, RateLimiter
 from khronos.redact import MASK, get_redactor
@@ -125,12 +124,8 @@ class HeartbeatSender(Lifecycle):
 
     async def stop(self) -> None:
         """Stop calling (the outside monitor notices after its grace)."""
-        get_health().unwatch(HEARTBEAT_OUT_PART)
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
+        task, self.task = self.task, None
+        await stop_part(task, HEARTBEAT_OUT_PART)
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from khronos.health import spawn
+from khronos.health import spawn, stop_part
 from khronos.lifecycle import Lifecycle
 from khronos.logs._setup import failing_files
 
@@ -67,9 +67,7 @@ class LogFilesWatch(Lifecycle):
 
     async def stop(self) -> None:
         task, self.task = self.task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await stop_part(task, LOG_FILES_PART)
 
     async def _loop(self) -> None:
         while True:
