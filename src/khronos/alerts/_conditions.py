@@ -117,7 +117,9 @@ class ConditionBook:
             if since is not None and since < cond.started:
                 cond.started, changed = since, True
             cond.message = message
-            if level > cond.level or now - cond.last_notified >= self.repeat_interval:
+            due = now - cond.last_notified >= self.repeat_interval and not cond.acked_by
+            if level > cond.level or due:
+                cond.acked_by = ""  # worse than what was acknowledged: tell again
                 note = f"still firing after {human_duration(now - cond.started)}"
                 if level > cond.level:
                     note = f"worse: was {cond.level.name}, {note}"
@@ -128,6 +130,18 @@ class ConditionBook:
             if changed:
                 self.outbox.save_condition(cond, urgent=False)
             return None
+
+    def ack(self, key: str, by: str) -> bool:
+        """``by`` acknowledged the condition: no repeats until it resolves or gets worse; False
+        when ``key`` is not firing."""
+        with self._lock:
+            cond = self._conditions.get(key)
+            if cond is None:
+                return False
+            cond.acked_by = by or "?"
+            cond.restored = False
+        self.outbox.save_condition(cond)
+        return True
 
     def resolve(self, key: str, message: str | None = None) -> Notice | None:
         """The condition cleared: forget it; the resolved notice (None: unknown key, or

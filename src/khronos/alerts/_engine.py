@@ -472,6 +472,15 @@ class AlertEngine(Lifecycle):
             return None
         return self._notify(notice) if notice is not None else None
 
+    def ack(self, key: str, by: str) -> bool:
+        """``by`` acknowledged condition ``key``: it is not repeated until it resolves or gets
+        worse (a higher level); False when it is not firing.  Never raises."""
+        try:
+            return self._book.ack(key, by)
+        except Exception:  # noqa: BLE001 - an acknowledgement must never fail its caller
+            _log.exception("alert condition could not be acknowledged", key=key)
+            return False
+
     def _notify(self, notice: Notice) -> str:
         return self.enqueue(notice.alert, note=notice.note, route_level=notice.route_level)
 

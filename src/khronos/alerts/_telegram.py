@@ -34,6 +34,7 @@ __all__ = [
     "PER_CHAT_LIMIT",
     "PER_GROUP_LIMIT",
     "TelegramNotifier",
+    "chat_ref",
     "explain_telegram_error",
     "install_token_filter",
 ]
@@ -114,6 +115,11 @@ def explain_telegram_error(status: int, description: str, chat: str | None = Non
     return "see the description from Telegram above"
 
 
+def chat_ref(chat: str) -> int | str:
+    """A chat id as the Bot API takes it: a number, or ``@channel``."""
+    return int(chat) if chat.lstrip("-").isdigit() else chat
+
+
 class TelegramNotifier:
     """Sends alerts to Telegram chats through the Bot API."""
 
@@ -189,14 +195,18 @@ class TelegramNotifier:
             self._client = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
         return self._client
 
-    async def call(self, method: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Call a Bot API method; the ``result`` on success, :class:`DeliveryError` otherwise."""
+    async def call(
+        self, method: str, payload: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Call a Bot API method; the ``result`` on success, :class:`DeliveryError` otherwise
+        (``timeout``: this request's, longer for a ``getUpdates`` long poll)."""
+        wait = self.timeout if timeout is None else timeout
         try:
             url = f"{self.api_url}/bot{self._token}/{method}"
-            response = await self._http().post(url, json=payload or {})
+            response = await self._http().post(url, json=payload or {}, timeout=wait)
         except httpx.TimeoutException as exc:
             raise DeliveryError(
-                f"Telegram did not answer within {self.timeout:g}s ({type(exc).__name__})",
+                f"Telegram did not answer within {wait:g}s ({type(exc).__name__})",
                 reason="timeout",
             ) from None
         except httpx.HTTPError as exc:
@@ -229,6 +239,15 @@ class TelegramNotifier:
                 retry_after=retry_after,
                 reachable=True,
             )
+        if status == 409:
+            raise DeliveryError(
+                f"Telegram refused the request (409): {description}",
+                reason="conflict",
+                hint="another program polls this bot or a webhook is set: give Khronos a bot "
+                "of its own (docs/telegram.md)",
+                reachable=True,
+                recoverable=False,
+            )
         if status >= 500:
             raise DeliveryError(
                 f"Telegram server error {status}: {description}", reason="server_error"
@@ -248,7 +267,7 @@ class TelegramNotifier:
 
     def _payload(self, chat: str, text: str, *, html: bool) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "chat_id": int(chat) if chat.lstrip("-").isdigit() else chat,
+            "chat_id": chat_ref(chat),
             "text": text,
             "link_preview_options": {"is_disabled": True},
         }
@@ -273,9 +292,11 @@ class TelegramNotifier:
 
     async def get_chat(self, chat: str) -> dict[str, Any]:
         """The chat as the bot sees it (``getChat``): checks that the bot can reach it."""
-        return await self.call(
-            "getChat", {"chat_id": int(chat) if chat.lstrip("-").isdigit() else chat}
-        )
+        return await self.call("getChat", {"chat_id": chat_ref(chat)})
+
+    async def get_webhook_info(self) -> dict[str, Any]:
+        """``getWebhookInfo``: a non-empty ``url`` means another program receives the updates."""
+        return await self.call("getWebhookInfo")
 
     async def send_text(self, chat: str, text: str) -> dict[str, Any]:
         """Send a plain text message (``khronos telegram check``)."""
