@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from khronos.alerts._conditions import human_duration
-from khronos.alerts._format import MAX_MESSAGE_LENGTH, escape, truncate_html
+from khronos.alerts._format import MAX_MESSAGE_LENGTH, escape, strip_html, truncate_html
 from khronos.alerts._model import LEVEL_EMOJI, Condition
 from khronos.config import parse_duration
 
@@ -115,6 +115,8 @@ async def answer_command(command: Command, actions: ConsoleActions) -> str:
         html = f"Unknown command /{escape(command.name)}. Send /help for the list."
     else:
         html = await handler(command, actions)
+    if not strip_html(html).strip():  # Telegram refuses an empty message
+        html = f"/{escape(command.name)}: nothing to report."
     return truncate_html(html, MAX_MESSAGE_LENGTH)
 
 
@@ -234,7 +236,8 @@ async def _run_lines(
         lines = await action()
     except Exception as exc:  # noqa: BLE001 - the owner gets the failure as the answer
         return f"❌ {escape(what)} failed: {escape(str(exc) or type(exc).__name__)}"
-    return "\n".join(escape(line) for line in lines) or f"{escape(what)}: nothing to do"
+    text = "\n".join(escape(line) for line in lines if line.strip())
+    return text or f"{escape(what)}: nothing to report"
 
 
 async def _backup(command: Command, actions: ConsoleActions) -> str:  # noqa: ARG001
