@@ -14,8 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._daemon import QUICK, cpu_ns, khronos_run
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
+
+from benchmarks._daemon import QUICK, cpu_ns, khronos_run
 
 WINDOW_S = 15.0 if QUICK else 60.0
 SETTLE_S = 3.0 if QUICK else 5.0

@@ -133,6 +133,8 @@ class FakeTelegram:
     edits: list[dict[str, Any]] = field(default_factory=list)
     sent_bodies: list[dict[str, Any]] = field(default_factory=list)
     """The JSON of every accepted sendMessage (reply_to, reply_markup...)."""
+    edit_error: str | None = None
+    """Answer editMessageText with 400 and this description (``message can't be edited``)."""
     sent_at: list[float] = field(default_factory=list)
     """time.monotonic() at each accepted sendMessage."""
     arrived: threading.Condition = field(default_factory=threading.Condition)
@@ -225,6 +227,8 @@ class FakeTelegram:
                 self.callback_answers.append(payload)
             return 200, {"ok": True, "result": True}
         if method == "editMessageText":
+            if self.edit_error is not None:
+                return 400, _error(400, f"Bad Request: {self.edit_error}")
             text = str(payload.get("text", ""))
             try:
                 if payload.get("parse_mode") == "HTML":

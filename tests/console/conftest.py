@@ -36,7 +36,7 @@ async def fixture_engine(tmp_path: Path, telegram: FakeTelegram) -> AsyncIterato
     """A started alert engine delivering to chat 111 of the fake server."""
     engine = AlertEngine(
         Outbox(tmp_path / "outbox.db"),
-        [notifier_for(telegram, rate_limited=False)],
+        [notifier_for(telegram, rate_limited=False, buttons=True)],
         poll_interval=0.05,
         repeat_interval=0.0,
     )

@@ -44,6 +44,9 @@ class Notice:
     alert: Alert
     note: str = ""
     route_level: Level | None = None
+    origin: str = ""
+    """For a resolved notice: the id of the condition's last alert (its Telegram message)."""
+    lasted: float = 0.0
 
 
 class ConditionBook:
@@ -131,6 +134,15 @@ class ConditionBook:
                 self.outbox.save_condition(cond, urgent=False)
             return None
 
+    def note_alert(self, key: str, alert_id: str) -> None:
+        """The notice just sent for ``key`` has id ``alert_id``."""
+        with self._lock:
+            cond = self._conditions.get(key)
+            if cond is None:
+                return
+            cond.alert_id = alert_id
+        self.outbox.save_condition(cond, urgent=False)
+
     def ack(self, key: str, by: str) -> bool:
         """``by`` acknowledged the condition: no repeats until it resolves or gets worse; False
         when ``key`` is not firing."""
@@ -161,7 +173,9 @@ class ConditionBook:
         if cond.worst:
             note += f"; worst: {cond.worst}"
         alert = Alert(text, Level.INFO, {}, fingerprint=f"resolved:{key}")
-        return Notice(alert, note, route_level=cond.level)
+        return Notice(
+            alert, note, route_level=cond.level, origin=cond.alert_id, lasted=now - cond.started
+        )
 
     def expire(self) -> list[Notice]:
         """Close restored conditions nobody fired or resolved within the grace period."""

@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,10 @@ from khronos.alerts._commands import (
     answer_command,
     parse_command,
 )
+from khronos.alerts._conditions import human_duration
 from khronos.alerts._engine import AlertEngine
+from khronos.alerts._format import escape, truncate_html
+from khronos.alerts._messages import Resolved
 from khronos.alerts._notifier import DeliveryError
 from khronos.alerts._telegram import TelegramNotifier, chat_ref
 from khronos.config import TelegramConfig
@@ -50,6 +55,7 @@ __all__ = ["CONFLICT_KEY", "CONSOLE_PART", "TelegramConsole"]
 CONSOLE_PART = "alerts.telegram.console"
 CONFLICT_KEY = "telegram.console.conflict"
 _SLOW = frozenset({"backup", "drill"})
+_SILENCE_FOR = {"s1h": (3600.0, "1h"), "s24h": (86400.0, "24h")}
 _BACKOFF_MAX_S = 60.0
 
 _log = structlog.get_logger("khronos.alerts.console")
@@ -91,6 +97,7 @@ class TelegramConsole(Lifecycle):
         self._bot_username = ""
         self._task: asyncio.Task[None] | None = None
         self._slow: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def from_config(
@@ -125,10 +132,13 @@ class TelegramConsole(Lifecycle):
     async def start(self) -> None:
         """Register the commands and start polling."""
         if self._task is None:
+            self._loop = asyncio.get_running_loop()
+            self.engine.links.on_resolved(self._resolved)
             self._task = spawn(CONSOLE_PART, self._run)
 
     async def stop(self) -> None:
         """Stop polling and any running command; close the HTTP client."""
+        self.engine.links.remove_listener(self._resolved)
         tasks = [t for t in (self._task, *self._slow) if t is not None]
         self._task = None
         get_health().unwatch(CONSOLE_PART)  # ending on purpose is not a part going down
@@ -268,14 +278,99 @@ class TelegramConsole(Lifecycle):
         if not isinstance(message, dict):
             message = {}
         chat, user = _chat_and_user({"chat": message.get("chat"), "from": query.get("from")})
-        allowed = self._allowed(chat, user)
-        if not allowed:
-            self._ignore({"callback_query": True}, chat, user)
-        text = "Not allowed here" if not allowed else "Buttons arrive with the next Khronos"
-        with contextlib.suppress(DeliveryError):
-            await self.notifier.call(
-                "answerCallbackQuery", {"callback_query_id": str(query.get("id")), "text": text}
-            )
+        text = "Not allowed here"
+        try:
+            if self._allowed(chat, user):
+                text = self._press(chat, message, str(query.get("data") or ""), query)
+            else:
+                self._ignore({"callback_query": True}, chat, user)
+        finally:
+            with contextlib.suppress(DeliveryError):
+                await self.notifier.call(
+                    "answerCallbackQuery",
+                    {"callback_query_id": str(query.get("id")), "text": text},
+                )
+
+    def _press(self, chat: str, message: dict[str, Any], data: str, query: dict[str, Any]) -> str:
+        """Act on a button of an alert; the short answer shown on the phone."""
+        action, _, alert_id = data.partition(":")
+        by = _who(query.get("from"))
+        key = next(
+            (c.key for c in self.engine.conditions.values() if alert_id and c.alert_id == alert_id),
+            None,
+        )
+        at = time.strftime("%H:%M UTC", time.gmtime())
+        if action == "ack":
+            if key is not None:
+                self.engine.ack(key, by)
+            note = f"👍 Acknowledged by {escape(by)} at {at}"
+            answer = "Acknowledged"
+        elif action in _SILENCE_FOR:
+            if self.actions.silences is None:
+                return "silences are not available"
+            seconds, label = _SILENCE_FOR[action]
+            match = key or str(message.get("text") or "").split("\n", 1)[-1][:200]
+            self.actions.silences.add(match, seconds, "from a Telegram button", by)
+            note = f"🔕 Silenced for {label} by {escape(by)} at {at}"
+            answer = f"Silenced for {label}"
+        else:
+            return "Unknown button"
+        message_id = message.get("message_id")
+        if isinstance(message_id, int):
+            self._later(self._edit_note(chat, message_id, message, note))
+        return answer
+
+    async def _edit_note(
+        self, chat: str, message_id: int, message: dict[str, Any], note: str
+    ) -> None:
+        stored = self.engine.links.messages.message(chat, message_id)
+        html = stored[1] if stored is not None else escape(message.get("text") or "")
+        await self._edit(chat, message_id, f"{html}\n\n{note}", fallback=False)
+
+    async def _edit(self, chat: str, message_id: int, html: str, *, fallback: bool) -> None:
+        """``editMessageText`` (which drops the buttons); a message Telegram will not edit any
+        more (too old) gets a new message instead when ``fallback``."""
+        payload = {
+            "chat_id": chat_ref(chat),
+            "message_id": message_id,
+            "text": truncate_html(html),
+            "parse_mode": "HTML",
+            "link_preview_options": {"is_disabled": True},
+        }
+        try:
+            await self.notifier.call("editMessageText", payload)
+        except DeliveryError as exc:
+            _log.info("telegram message not edited", chat=chat, error=str(exc))
+            if fallback:
+                await self._reply(chat, str(payload["text"]), message_id)
+
+    def _resolved(self, event: Resolved) -> None:
+        """The engine resolved a condition Telegram showed (any thread): edit its messages."""
+        lasted = human_duration(event.lasted)
+        for channel, chat, message_id, html in event.messages:
+            if channel == self.notifier.name:
+                text = f"✅ <b>Resolved</b> after {escape(lasted)}\n\n{html}"
+                self._later(self._edit(chat, message_id, text, fallback=not event.reply))
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` on the console's loop, from any thread; tracked, cancelled by stop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            work.close()
+            return
+
+        def schedule() -> None:
+            task = loop.create_task(work)
+            self._slow.add(task)
+            task.add_done_callback(self._slow.discard)
+
+        try:
+            if asyncio.get_running_loop() is loop:
+                schedule()
+                return
+        except RuntimeError:
+            pass
+        loop.call_soon_threadsafe(schedule)
 
     def _allowed(self, chat: str, user: int | None) -> bool:
         if chat not in self.allowed_chats:

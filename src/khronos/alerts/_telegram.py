@@ -18,7 +18,7 @@ Rate limits follow Telegram's FAQ: 1 message per second per chat, 20 per minute 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -31,9 +31,11 @@ from khronos.ratelimit import RateLimit
 from khronos.redact import get_redactor
 
 __all__ = [
+    "BUTTONS",
     "PER_CHAT_LIMIT",
     "PER_GROUP_LIMIT",
     "TelegramNotifier",
+    "alert_keyboard",
     "chat_ref",
     "explain_telegram_error",
     "install_token_filter",
@@ -115,6 +117,17 @@ def explain_telegram_error(status: int, description: str, chat: str | None = Non
     return "see the description from Telegram above"
 
 
+BUTTONS = (("Ack", "ack"), ("Silence 1h", "s1h"), ("Silence 24h", "s24h"))
+"""The inline buttons of an ERROR/CRITICAL alert: label and callback prefix."""
+
+
+def alert_keyboard(alert_id: str) -> dict[str, Any]:
+    """The inline keyboard of alert ``alert_id`` (callback data ``ack:<id>``, under 64 bytes)."""
+    return {
+        "inline_keyboard": [[{"text": t, "callback_data": f"{p}:{alert_id}"} for t, p in BUTTONS]]
+    }
+
+
 def chat_ref(chat: str) -> int | str:
     """A chat id as the Bot API takes it: a number, or ``@channel``."""
     return int(chat) if chat.lstrip("-").isdigit() else chat
@@ -135,6 +148,7 @@ class TelegramNotifier:
         rate_limited: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
         name: str = "telegram",
+        buttons: bool = False,
     ) -> None:
         token = bot_token.get_secret_value() if isinstance(bot_token, SecretStr) else bot_token
         self._token = token
@@ -148,6 +162,11 @@ class TelegramNotifier:
         self.rate_limited = rate_limited
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self.buttons = buttons
+        """ERROR and CRITICAL alerts carry Ack / Silence 1h / Silence 24h buttons (the console
+        answers them: ``alerts.telegram.commands``)."""
+        self.reply_to: Callable[[str, str], int | None] | None = None
+        """The message an alert replies to in a chat (the engine sets it: resolved notices)."""
 
     @classmethod
     def from_config(
@@ -162,6 +181,7 @@ class TelegramNotifier:
             message_thread_id=config.message_thread_id,
             timeout=config.timeout.total_seconds(),
             transport=transport,
+            buttons=config.commands,
         )
 
     def __repr__(self) -> str:
@@ -277,14 +297,23 @@ class TelegramNotifier:
             payload["message_thread_id"] = self.message_thread_id
         return payload
 
-    async def send(self, message: OutgoingMessage) -> None:
-        """``sendMessage`` in HTML; on "can't parse entities" the same alert as plain text."""
+    async def send(self, message: OutgoingMessage) -> dict[str, Any]:
+        """``sendMessage`` in HTML; on "can't parse entities" the same alert as plain text.
+        Telegram's answer (the message, with its ``message_id``)."""
+        extra: dict[str, Any] = {}
+        if self.buttons and message.level >= Level.ERROR:
+            extra["reply_markup"] = alert_keyboard(message.alert_id)
+        target = self.reply_to(message.alert_id, message.chat) if self.reply_to else None
+        if target is not None:
+            extra["reply_parameters"] = {"message_id": target, "allow_sending_without_reply": True}
         try:
-            await self.call("sendMessage", self._payload(message.chat, message.html, html=True))
+            payload = self._payload(message.chat, message.html, html=True)
+            return await self.call("sendMessage", {**payload, **extra})
         except DeliveryError as exc:
             if exc.reason != "rejected" or "can't parse entities" not in exc.message.lower():
                 raise
-            await self.call("sendMessage", self._payload(message.chat, message.plain, html=False))
+            payload = self._payload(message.chat, message.plain, html=False)
+            return await self.call("sendMessage", {**payload, **extra})
 
     async def get_me(self) -> dict[str, Any]:
         """The bot's own user (``getMe``): checks the token."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -142,6 +142,11 @@ class AlertsConfig(Section):
 
     send_resolved: bool = True
     """Send a ✅ resolved notice when a condition clears."""
+
+    resolve_mode: Literal["edit", "reply", "both"] = "both"
+    """When a condition clears: `edit` its alert's Telegram message (✅ and how long it lasted),
+    send a notice as a `reply` to it, or `both`. Editing needs `telegram.commands: true`;
+    a message too old to edit gets a new one."""
 
     max_pending: int = Field(default=10_000, ge=10)
     """Most alerts kept in the outbox; beyond it the oldest INFO/WARN are dropped first."""
