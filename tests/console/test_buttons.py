@@ -166,3 +166,16 @@ def test_message_ids_are_stored_in_the_outbox_file(tmp_path: Path) -> None:
     assert again.of_alert("a1") == [("telegram", "111", 7, "<b>x</b>")]
     assert again.message("111", 7) == ("a1", "<b>x</b>")
     assert json.dumps(again.message("111", 8)) == "null"
+
+
+@pytest.mark.asyncio
+async def test_ack_as_a_reply_to_the_alert(
+    telegram: FakeTelegram, engine: AlertEngine, tmp_path: Path, consoles: list[TelegramConsole]
+) -> None:
+    """/ack sent as a reply to an alert's message acknowledges that alert's condition."""
+    console = console_for(telegram, engine, actions(engine), tmp_path)
+    await console.start()
+    consoles.append(console)
+    _, message_id = await fire_and_deliver(telegram, engine, "disk 91% used")
+    telegram.push_message(111, "/ack", reply_to=message_id)
+    await wait_for(lambda: engine.conditions["disk"].acked_by == "@ana", what="the ack")

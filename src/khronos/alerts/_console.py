@@ -252,9 +252,13 @@ class TelegramConsole(Lifecycle):
             self._ignore(update, chat, user)
             return
         reply = message.get("reply_to_message")
+        args = parsed[1]
+        if parsed[0] == "ack" and not args and isinstance(reply, dict):
+            key = self._key_of(chat, reply.get("message_id"))
+            args = (key,) if key else args
         command = Command(
             parsed[0],
-            parsed[1],
+            args,
             by=_who(message.get("from")),
             reply_to_text=str(reply.get("text") or "") if isinstance(reply, dict) else "",
         )
@@ -371,6 +375,19 @@ class TelegramConsole(Lifecycle):
         except RuntimeError:
             pass
         loop.call_soon_threadsafe(schedule)
+
+    def _key_of(self, chat: str, message_id: Any) -> str | None:
+        """The firing condition the alert ``message_id`` in ``chat`` is about."""
+        stored = (
+            self.engine.links.messages.message(chat, message_id)
+            if isinstance(message_id, int)
+            else None
+        )
+        if stored is None:
+            return None
+        return next(
+            (c.key for c in self.engine.conditions.values() if c.alert_id == stored[0]), None
+        )
 
     def _allowed(self, chat: str, user: int | None) -> bool:
         if chat not in self.allowed_chats:
