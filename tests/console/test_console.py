@@ -3,6 +3,7 @@ the offset across a restart, /ack, and never fighting another receiver (409, a w
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -262,3 +263,37 @@ async def test_bad_updates_do_not_end_the_console(
     telegram.push_message(111, "/status", user=42)
     telegram.updates[-1]["message"]["text"] = None
     assert "Khronos commands" in await ask(telegram, "/help")
+
+
+@pytest.mark.asyncio
+async def test_one_slow_command_of_a_kind_at_a_time(
+    telegram: FakeTelegram, engine: AlertEngine, tmp_path: Path, consoles: list[TelegramConsole]
+) -> None:
+    """A second /backup while one runs is told so; other commands are answered meanwhile."""
+    release = asyncio.Event()
+    runs: list[int] = []
+
+    async def backup() -> Sequence[str]:
+        runs.append(1)
+        await release.wait()
+        return ["✅ app.db: replica at txid 00000000000000a2"]
+
+    actions = actions_for(engine, backup=backup)
+    await started(consoles, console_for(telegram, engine, actions, tmp_path))
+    assert "started" in await ask(telegram, "/backup")
+    assert "already running" in await ask(telegram, "/backup")
+    assert "Khronos commands" in await ask(telegram, "/help")
+    release.set()
+    await wait_for(lambda: any("00000000000000a2" in t for t in reply_texts(telegram)))
+    assert runs == [1]
+    assert "started" in await ask(telegram, "/backup")  # free again
+
+
+@pytest.mark.asyncio
+async def test_a_working_poll_resolves_an_earlier_conflict(
+    telegram: FakeTelegram, engine: AlertEngine, tmp_path: Path, consoles: list[TelegramConsole]
+) -> None:
+    """The conflict condition (from a run with another poller) resolves once polling works."""
+    engine.fire(CONFLICT_KEY, "Telegram commands are off", "WARN")
+    await started(consoles, console_for(telegram, engine, actions_for(engine), tmp_path))
+    await wait_for(lambda: not engine.is_firing(CONFLICT_KEY), what="the resolve")

@@ -97,6 +97,8 @@ class TelegramConsole(Lifecycle):
         self._bot_username = ""
         self._task: asyncio.Task[None] | None = None
         self._slow: set[asyncio.Task[None]] = set()
+        self._running: set[str] = set()
+        """The slow commands running now (one of each at a time)."""
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
@@ -171,6 +173,7 @@ class TelegramConsole(Lifecycle):
                 backoff = min(_BACKOFF_MAX_S, backoff * 2)
                 continue
             backoff = 1.0
+            self.engine.resolve(CONFLICT_KEY)  # polling works (again): a dict lookup if not firing
             for update in updates:
                 await self._take(update)
         await asyncio.Event().wait()  # stopped for a conflict: stay up, idle (alerts go on)
@@ -264,10 +267,15 @@ class TelegramConsole(Lifecycle):
         )
         message_id = message.get("message_id")
         if command.name in _SLOW:
+            if command.name in self._running:
+                await self._reply(chat, f"⏳ /{command.name} is already running.", message_id)
+                return
+            self._running.add(command.name)
             await self._reply(chat, f"⏳ /{command.name} started…", message_id)
             task = asyncio.create_task(self._answer(chat, command, message_id))
             self._slow.add(task)
             task.add_done_callback(self._slow.discard)
+            task.add_done_callback(lambda _: self._running.discard(command.name))
             return
         await self._answer(chat, command, message_id)
 
