@@ -260,9 +260,15 @@ async def test_bad_updates_do_not_end_the_console(
     telegram.push_raw({"message": {"chat": None, "text": "/status"}})
     telegram.push_raw({"callback_query": {"id": None}})
     telegram.push_raw({"edited_message": {}})
+    telegram.push_callback(111, "zzz")
+    telegram.push_callback(111, "ack:" + "<x>" * 500)
+    telegram.push_raw({"callback_query": {"id": "q", "from": {"id": 42}, "data": "s1h:1"}})
     telegram.push_message(111, "/status", user=42)
     telegram.updates[-1]["message"]["text"] = None
     assert "Khronos commands" in await ask(telegram, "/help")
+    # every press is answered; one without a message has no chat, so is not allowed
+    answers = [a["text"] for a in telegram.callback_answers]
+    assert answers == ["Not allowed here", "Unknown button", "Acknowledged", "Not allowed here"]
 
 
 @pytest.mark.asyncio
