@@ -62,13 +62,14 @@ def make_db(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def khronos_run(root: Path) -> Iterator[Running]:
-    """Start ``khronos run`` in ``root`` (created with its database); yield once it replicates."""
+def khronos_run(root: Path, extra_config: str = "") -> Iterator[Running]:
+    """Start ``khronos run`` in ``root`` (created with its database); yield once it replicates.
+    ``extra_config``: more top-level YAML (an ``alerts:`` section)."""
     root.mkdir(parents=True, exist_ok=True)
     if not (root / "app.db").exists():
         make_db(root / "app.db")
     config = root / "khronos.yml"
-    config.write_text(CONFIG, encoding="utf-8")
+    config.write_text(CONFIG + extra_config, encoding="utf-8")
     proc = subprocess.Popen(
         [str(KHRONOS), "-c", str(config), "run"],
         stdout=subprocess.DEVNULL,

@@ -102,6 +102,11 @@ class StateDir:
         return self.path / "alerts-outbox.lock"
 
     @property
+    def telegram_offset(self) -> Path:
+        """The next Telegram ``getUpdates`` offset (the console never handles an update twice)."""
+        return self.path / "telegram-offset.json"
+
+    @property
     def history_file(self) -> Path:
         """The dashboard's chart history (compact JSON), written by the daemon's sampler."""
         return self.path / "history.json"

@@ -8,6 +8,14 @@ hang, or to answer one chat with a standing error (``chat_answers``).  Every sen
 is recorded too (``tried``: chat and time; ``bodies``: the raw JSON), accepted or not.  With
 ``enforce_limits`` it answers 429 like Telegram when a chat gets more than 1 message
 per second (20 per minute for groups) and counts those violations.
+
+For the two-way console it also serves ``getUpdates`` from a queue the test fills
+(:meth:`FakeTelegram.push_message`, :meth:`FakeTelegram.push_callback`): like Telegram, an
+``offset`` confirms (drops) every earlier update, and with nothing to give the request waits up
+to its ``timeout`` (capped at ``long_poll_cap`` seconds) for one to arrive.  ``conflict`` makes
+getUpdates answer 409 like a second poller does, ``webhook_url`` is what ``getWebhookInfo``
+reports (getUpdates then answers 409 too), and ``setMyCommands``, ``answerCallbackQuery`` and
+``editMessageText`` are recorded (``my_commands``, ``callback_answers``, ``edits``).
 """
 
 from __future__ import annotations
@@ -109,6 +117,128 @@ class FakeTelegram:
     failing: Callable[[], int | None] | None = None
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    """Updates not yet confirmed by an offset."""
+    next_update_id: int = 1000
+    pushed_at: dict[int, float] = field(default_factory=dict)
+    """update_id -> time.monotonic() when the test pushed it."""
+    polls: int = 0
+    """getUpdates requests answered (409s included)."""
+    offsets: list[int | None] = field(default_factory=list)
+    long_poll_cap: float = 1.0
+    conflict: bool = False
+    webhook_url: str = ""
+    my_commands: list[dict[str, Any]] = field(default_factory=list)
+    callback_answers: list[dict[str, Any]] = field(default_factory=list)
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    sent_bodies: list[dict[str, Any]] = field(default_factory=list)
+    """The JSON of every accepted sendMessage (reply_to, reply_markup...)."""
+    edit_error: str | None = None
+    """Answer editMessageText with 400 and this description (``message can't be edited``)."""
+    sent_at: list[float] = field(default_factory=list)
+    """time.monotonic() at each accepted sendMessage."""
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def push_message(
+        self, chat: int | str, text: str, *, user: int = 42, reply_to: int | None = None
+    ) -> int:
+        """Queue a message as getUpdates delivers it; its update_id."""
+        message: dict[str, Any] = {
+            "message_id": 5000 + self.next_update_id,
+            "from": {"id": user, "is_bot": False, "first_name": "Ana", "username": "ana"},
+            "chat": {"id": chat, "type": "private" if str(chat).isdigit() else "supergroup"},
+            "date": int(time.time()),
+            "text": text,
+        }
+        if reply_to is not None:
+            message["reply_to_message"] = {"message_id": reply_to, "chat": {"id": chat}}
+        return self._push({"message": message})
+
+    def push_callback(
+        self, chat: int | str, data: str, *, user: int = 42, message_id: int = 1
+    ) -> int:
+        """Queue a button press (callback_query); its update_id."""
+        query = {
+            "id": f"cb{self.next_update_id}",
+            "from": {"id": user, "is_bot": False, "first_name": "Ana"},
+            "message": {"message_id": message_id, "chat": {"id": chat}, "text": "alert"},
+            "data": data,
+        }
+        return self._push({"callback_query": query})
+
+    def push_raw(self, update: dict[str, Any]) -> int:
+        """Queue any update body (``update_id`` is added)."""
+        return self._push(dict(update))
+
+    def _push(self, update: dict[str, Any]) -> int:
+        with self.arrived:
+            with self.lock:
+                update_id = self.next_update_id
+                self.next_update_id += 1
+                self.updates.append({"update_id": update_id, **update})
+                self.pushed_at[update_id] = time.monotonic()
+            self.arrived.notify_all()
+        return update_id
+
+    def replies(self, chat: int | str | None = None) -> list[dict[str, Any]]:
+        """Accepted sendMessage bodies (to ``chat``)."""
+        with self.lock:
+            return [b for b in self.sent_bodies if chat is None or str(b["chat_id"]) == str(chat)]
+
+    def _get_updates(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.polls += 1
+            self.offsets.append(payload.get("offset"))
+            if self.conflict or self.webhook_url:
+                what = (
+                    "can't use getUpdates method while webhook is active; use deleteWebhook "
+                    "to delete the webhook first"
+                    if self.webhook_url
+                    else "terminated by other getUpdates request; make sure that only one bot "
+                    "instance is running"
+                )
+                return 409, _error(409, f"Conflict: {what}")
+            offset = payload.get("offset")
+            if isinstance(offset, int):
+                self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        wait = min(float(payload.get("timeout") or 0), self.long_poll_cap)
+        deadline = time.monotonic() + wait
+        with self.arrived:
+            while True:
+                with self.lock:
+                    ready = list(self.updates[: int(payload.get("limit") or 100)])
+                left = deadline - time.monotonic()
+                if ready or left <= 0:
+                    break
+                self.arrived.wait(left)
+        return 200, {"ok": True, "result": ready}
+
+    def _other(self, method: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        if method == "getUpdates":
+            return self._get_updates(payload)
+        if method == "getWebhookInfo":
+            return 200, {"ok": True, "result": {"url": self.webhook_url, "pending_update_count": 0}}
+        if method == "setMyCommands":
+            with self.lock:
+                self.my_commands = list(payload.get("commands") or [])
+            return 200, {"ok": True, "result": True}
+        if method == "answerCallbackQuery":
+            with self.lock:
+                self.callback_answers.append(payload)
+            return 200, {"ok": True, "result": True}
+        if method == "editMessageText":
+            if self.edit_error is not None:
+                return 400, _error(400, f"Bad Request: {self.edit_error}")
+            text = str(payload.get("text", ""))
+            try:
+                if payload.get("parse_mode") == "HTML":
+                    parse_telegram_html(text)
+            except ValueError as exc:
+                return 400, _error(400, f"Bad Request: {exc}")
+            with self.lock:
+                self.edits.append(payload)
+            return 200, {"ok": True, "result": {"message_id": payload.get("message_id")}}
+        return None
 
     def script(self, *responses: tuple[int, dict[str, Any]] | str) -> None:
         """Answer the next sendMessage calls with these (``"hang"`` never answers in time)."""
@@ -138,6 +268,9 @@ class FakeTelegram:
             return 200, {"ok": True, "result": {"id": 123456, "is_bot": True, "username": "k_bot"}}
         if match.group(2) == "getChat":
             return self._get_chat(json.loads(body or b"{}"))
+        other = self._other(match.group(2), json.loads(body or b"{}"))
+        if other is not None:
+            return other
         if match.group(2) != "sendMessage":
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         payload = json.loads(body)
@@ -181,6 +314,8 @@ class FakeTelegram:
                 self.violations += 1
                 return 429, {**_error(429, "Too Many Requests"), "parameters": {"retry_after": 3}}
             self.sent.append(Sent(payload["chat_id"], text, mode, now, visible))
+            self.sent_bodies.append(payload)
+            self.sent_at.append(time.monotonic())
         return 200, {"ok": True, "result": {"message_id": len(self.sent)}}
 
     def _too_fast(self, chat: int | str, now: float) -> bool:

@@ -102,3 +102,22 @@ def test_telegram_check_without_telegram_config_is_an_error(write_config: WriteC
     result = CliRunner().invoke(cli, ["-c", str(path), "telegram", "check"])
     assert result.exit_code == 1
     assert "alerts.telegram is not configured" in result.output
+
+
+def test_telegram_check_reports_a_webhook_and_another_poller(
+    write_config: WriteConfig, tmp_path: Path, telegram: FakeTelegram
+) -> None:
+    """With commands on, a webhook or a 409 from getUpdates is a problem, in plain words."""
+    path = config_for(write_config, tmp_path, telegram.url)
+    path.write_text(path.read_text(encoding="utf-8") + "    commands: true\n")
+    result = CliRunner().invoke(cli, ["-c", str(path), "telegram", "check", "--no-send"])
+    assert result.exit_code == 0, result.output
+    assert "no other program polls this bot" in result.output
+    telegram.conflict = True
+    result = CliRunner().invoke(cli, ["-c", str(path), "telegram", "check", "--no-send"])
+    assert result.exit_code == 1
+    assert "another program polls this bot (409 Conflict)" in result.output
+    telegram.conflict, telegram.webhook_url = False, "https://example.invalid/hook"
+    result = CliRunner().invoke(cli, ["-c", str(path), "telegram", "check", "--no-send"])
+    assert result.exit_code == 1
+    assert "a webhook is set on this bot" in result.output

@@ -14,6 +14,8 @@ from khronos.alerts._breaker import (
     CircuitOpenError,
     breaker_metrics_listener,
 )
+from khronos.alerts._commands import COMMANDS, ConsoleActions, SilenceBook, parse_command
+from khronos.alerts._console import CONFLICT_KEY, TelegramConsole
 from khronos.alerts._engine import (
     STATE_DIR_CONDITION,
     AlertEngine,
@@ -49,6 +51,8 @@ from khronos.alerts._telegram import TelegramNotifier, explain_telegram_error
 
 __all__ = [
     "API_KEY_PREFIX",
+    "COMMANDS",
+    "CONFLICT_KEY",
     "LEVEL_EMOJI",
     "MAX_BODY",
     "MAX_MESSAGE_LENGTH",
@@ -64,6 +68,7 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpenError",
     "Condition",
+    "ConsoleActions",
     "DeliveryError",
     "DeliveryStatus",
     "Level",
@@ -72,6 +77,8 @@ __all__ = [
     "Outbox",
     "OutboxError",
     "OutgoingMessage",
+    "SilenceBook",
+    "TelegramConsole",
     "TelegramNotifier",
     "WriteProblem",
     "alert_backup_lag",
@@ -90,6 +97,7 @@ __all__ = [
     "escape",
     "explain_telegram_error",
     "human_duration",
+    "parse_command",
     "parse_level",
     "refused_response",
     "render_html",

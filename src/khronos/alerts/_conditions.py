@@ -44,6 +44,9 @@ class Notice:
     alert: Alert
     note: str = ""
     route_level: Level | None = None
+    origin: str = ""
+    """For a resolved notice: the id of the condition's last alert (its Telegram message)."""
+    lasted: float = 0.0
 
 
 class ConditionBook:
@@ -117,7 +120,9 @@ class ConditionBook:
             if since is not None and since < cond.started:
                 cond.started, changed = since, True
             cond.message = message
-            if level > cond.level or now - cond.last_notified >= self.repeat_interval:
+            due = now - cond.last_notified >= self.repeat_interval and not cond.acked_by
+            if level > cond.level or due:
+                cond.acked_by = ""  # worse than what was acknowledged: tell again
                 note = f"still firing after {human_duration(now - cond.started)}"
                 if level > cond.level:
                     note = f"worse: was {cond.level.name}, {note}"
@@ -128,6 +133,27 @@ class ConditionBook:
             if changed:
                 self.outbox.save_condition(cond, urgent=False)
             return None
+
+    def note_alert(self, key: str, alert_id: str) -> None:
+        """The notice just sent for ``key`` has id ``alert_id``."""
+        with self._lock:
+            cond = self._conditions.get(key)
+            if cond is None:
+                return
+            cond.alert_id = alert_id
+        self.outbox.save_condition(cond, urgent=False)
+
+    def ack(self, key: str, by: str) -> bool:
+        """``by`` acknowledged the condition: no repeats until it resolves or gets worse; False
+        when ``key`` is not firing."""
+        with self._lock:
+            cond = self._conditions.get(key)
+            if cond is None:
+                return False
+            cond.acked_by = by or "?"
+            cond.restored = False
+        self.outbox.save_condition(cond)
+        return True
 
     def resolve(self, key: str, message: str | None = None) -> Notice | None:
         """The condition cleared: forget it; the resolved notice (None: unknown key, or
@@ -147,7 +173,9 @@ class ConditionBook:
         if cond.worst:
             note += f"; worst: {cond.worst}"
         alert = Alert(text, Level.INFO, {}, fingerprint=f"resolved:{key}")
-        return Notice(alert, note, route_level=cond.level)
+        return Notice(
+            alert, note, route_level=cond.level, origin=cond.alert_id, lasted=now - cond.started
+        )
 
     def expire(self) -> list[Notice]:
         """Close restored conditions nobody fired or resolved within the grace period."""

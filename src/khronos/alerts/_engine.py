@@ -34,6 +34,7 @@ from prometheus_client import CollectorRegistry
 from khronos.alerts._conditions import ConditionBook, Notice, human_duration
 from khronos.alerts._dedupe import Cooldown
 from khronos.alerts._format import redact_alert, render_html, render_plain
+from khronos.alerts._messages import MessageLinks, SentMessages
 from khronos.alerts._metrics import AlertMetrics
 from khronos.alerts._model import Alert, Condition, Level, parse_level
 from khronos.alerts._notifier import LogNotifier, Notifier
@@ -95,6 +96,7 @@ class AlertEngine(Lifecycle):
         poll_interval: float = 1.0,
         redactor: Redactor | None = None,
         restored_grace: float = 900.0,
+        resolve_mode: str = "both",
     ) -> None:
         self.outbox = outbox
         self.redactor = redactor if redactor is not None else get_redactor()
@@ -124,6 +126,11 @@ class AlertEngine(Lifecycle):
         self._takeover: asyncio.Task[None] | None = None
         self._maintenance: asyncio.Task[None] | None = None
         self._state_dir = StateDirWatch(self)
+        self.links = MessageLinks(SentMessages(outbox.path), resolve_mode)
+        """Telegram message ids of delivered alerts: the Ack button and resolve edit them."""
+        for notifier in self.notifiers:
+            if hasattr(notifier, "reply_to"):
+                notifier.reply_to = self.links.reply_target
         self.worker = DeliveryWorker(
             outbox,
             self.notifiers,
@@ -135,6 +142,9 @@ class AlertEngine(Lifecycle):
             backoff_max=backoff_max,
             poll_interval=poll_interval,
             on_recovered=self._channel_recovered,
+            on_sent=lambda name, m, answer: self.links.sent(
+                name, m.alert_id, m.chat, m.html, answer
+            ),
         )
 
     @classmethod
@@ -171,6 +181,7 @@ class AlertEngine(Lifecycle):
                 "send_resolved": alerts.send_resolved,
                 "breaker_failures": alerts.breaker.failures,
                 "breaker_reset": alerts.breaker.reset_timeout.total_seconds(),
+                "resolve_mode": alerts.resolve_mode,
             }
         return cls(
             Outbox.in_state_dir(config.state_dir, max_pending=max_pending),
@@ -380,6 +391,7 @@ class AlertEngine(Lifecycle):
         note: str = "",
         channels: Sequence[str] | None = None,
         route_level: Level | None = None,
+        alert_id: str | None = None,
     ) -> str:
         """Write an alert to the outbox now (no dedupe) and wake the worker; its id.
 
@@ -388,7 +400,7 @@ class AlertEngine(Lifecycle):
         cannot be written the alert waits in memory (and is delivered from there); should
         anything else fail, the alert is written to the log with the traceback.
         """
-        alert_id = uuid.uuid4().hex[:16]
+        alert_id = alert_id or uuid.uuid4().hex[:16]
         try:
             route = alert.level if route_level is None else route_level
             alert = redact_alert(self.redactor, alert)
@@ -459,7 +471,11 @@ class AlertEngine(Lifecycle):
         except Exception:  # noqa: BLE001 - raising an alert must never fail its caller
             _log.exception("alert condition could not be updated", key=key, text=message)
             return None
-        return self._notify(notice) if notice is not None else None
+        if notice is None:
+            return None
+        alert_id = self._notify(notice)
+        self._book.note_alert(key, alert_id)
+        return alert_id
 
     def resolve(self, key: str, message: str | None = None) -> str | None:
         """A condition cleared: forget it and send a ✅ resolved notice (if configured) saying
@@ -467,10 +483,31 @@ class AlertEngine(Lifecycle):
         (owners may call it on every good observation); never raises."""
         try:
             notice = self._book.resolve(key, message)
+            if notice is None:
+                return None
+            skip = self.links.resolving(key, notice.origin, notice.lasted)
         except Exception:  # noqa: BLE001 - raising an alert must never fail its caller
             _log.exception("alert condition could not be resolved", key=key)
             return None
-        return self._notify(notice) if notice is not None else None
+        channels = None if skip is None else [n.name for n in self.notifiers if n.name not in skip]
+        notice_id = uuid.uuid4().hex[:16]
+        self.links.replies_to(notice_id, notice.origin)  # before the worker can send it
+        return self.enqueue(
+            notice.alert,
+            note=notice.note,
+            route_level=notice.route_level,
+            channels=channels,
+            alert_id=notice_id,
+        )
+
+    def ack(self, key: str, by: str) -> bool:
+        """``by`` acknowledged condition ``key``: it is not repeated until it resolves or gets
+        worse (a higher level); False when it is not firing.  Never raises."""
+        try:
+            return self._book.ack(key, by)
+        except Exception:  # noqa: BLE001 - an acknowledgement must never fail its caller
+            _log.exception("alert condition could not be acknowledged", key=key)
+            return False
 
     def _notify(self, notice: Notice) -> str:
         return self.enqueue(notice.alert, note=notice.note, route_level=notice.route_level)

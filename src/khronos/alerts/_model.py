@@ -85,3 +85,8 @@ class Condition:
     """The number that ranks ``worst`` (larger is worse); None: the latest ``worst`` wins."""
     restored: bool = False
     """Restored at start and not fired or resolved since (it expires after a grace period)."""
+    alert_id: str = ""
+    """The id of its last notice (the Telegram message a resolve edits and replies to)."""
+    acked_by: str = ""
+    """Who acknowledged it (Telegram ``/ack`` or the Ack button): no repeats until it resolves
+    or gets worse."""

@@ -49,8 +49,9 @@ class Notifier(Protocol):
         """Limits the worker must respect when sending to ``chat``."""
         ...
 
-    async def send(self, message: OutgoingMessage) -> None:
-        """Deliver one message; raise :class:`DeliveryError` when it was not accepted."""
+    async def send(self, message: OutgoingMessage) -> object:
+        """Deliver one message; raise :class:`DeliveryError` when it was not accepted.  May
+        return the channel's answer (Telegram: ``{"message_id": ...}``, recorded for edits)."""
         ...
 
     async def aclose(self) -> None:

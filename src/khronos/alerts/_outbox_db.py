@@ -121,6 +121,10 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA temp_store=MEMORY")
         db.executescript(_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(conditions)")}
+        for column in ("acked_by", "alert_id"):  # a file written before these existed
+            if column not in columns:
+                db.execute(f"ALTER TABLE conditions ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
     except BaseException:
         db.close()
         raise
@@ -171,7 +175,7 @@ def load_conditions(db: sqlite3.Connection) -> list[Condition]:
     """The conditions stored by a previous run, oldest first."""
     rows = db.execute(
         "SELECT key, message, notified_message, level, started, last_notified, worst,"
-        " worst_value FROM conditions ORDER BY started"
+        " worst_value, acked_by, alert_id FROM conditions ORDER BY started"
     ).fetchall()
     return [
         Condition(
@@ -184,6 +188,8 @@ def load_conditions(db: sqlite3.Connection) -> list[Condition]:
             worst=row[6],
             worst_value=None if row[7] is None else float(row[7]),
             restored=True,
+            acked_by=row[8] or "",
+            alert_id=row[9] or "",
         )
         for row in rows
     ]
@@ -196,7 +202,8 @@ def write_condition(db: sqlite3.Connection, key: str, cond: Condition | None) ->
         return
     db.execute(
         "INSERT OR REPLACE INTO conditions (key, message, notified_message, level, started,"
-        " last_notified, worst, worst_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " last_notified, worst, worst_value, acked_by, alert_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             key,
             cond.message,
@@ -206,6 +213,8 @@ def write_condition(db: sqlite3.Connection, key: str, cond: Condition | None) ->
             cond.last_notified,
             cond.worst,
             cond.worst_value,
+            cond.acked_by,
+            cond.alert_id,
         ),
     )
 

@@ -18,7 +18,7 @@ Rate limits follow Telegram's FAQ: 1 message per second per chat, 20 per minute 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -31,9 +31,12 @@ from khronos.ratelimit import RateLimit
 from khronos.redact import get_redactor
 
 __all__ = [
+    "BUTTONS",
     "PER_CHAT_LIMIT",
     "PER_GROUP_LIMIT",
     "TelegramNotifier",
+    "alert_keyboard",
+    "chat_ref",
     "explain_telegram_error",
     "install_token_filter",
 ]
@@ -114,6 +117,22 @@ def explain_telegram_error(status: int, description: str, chat: str | None = Non
     return "see the description from Telegram above"
 
 
+BUTTONS = (("Ack", "ack"), ("Silence 1h", "s1h"), ("Silence 24h", "s24h"))
+"""The inline buttons of an ERROR/CRITICAL alert: label and callback prefix."""
+
+
+def alert_keyboard(alert_id: str) -> dict[str, Any]:
+    """The inline keyboard of alert ``alert_id`` (callback data ``ack:<id>``, under 64 bytes)."""
+    return {
+        "inline_keyboard": [[{"text": t, "callback_data": f"{p}:{alert_id}"} for t, p in BUTTONS]]
+    }
+
+
+def chat_ref(chat: str) -> int | str:
+    """A chat id as the Bot API takes it: a number, or ``@channel``."""
+    return int(chat) if chat.lstrip("-").isdigit() else chat
+
+
 class TelegramNotifier:
     """Sends alerts to Telegram chats through the Bot API."""
 
@@ -129,6 +148,7 @@ class TelegramNotifier:
         rate_limited: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
         name: str = "telegram",
+        buttons: bool = False,
     ) -> None:
         token = bot_token.get_secret_value() if isinstance(bot_token, SecretStr) else bot_token
         self._token = token
@@ -142,6 +162,11 @@ class TelegramNotifier:
         self.rate_limited = rate_limited
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self.buttons = buttons
+        """ERROR and CRITICAL alerts carry Ack / Silence 1h / Silence 24h buttons (the console
+        answers them: ``alerts.telegram.commands``)."""
+        self.reply_to: Callable[[str, str], int | None] | None = None
+        """The message an alert replies to in a chat (the engine sets it: resolved notices)."""
 
     @classmethod
     def from_config(
@@ -156,6 +181,7 @@ class TelegramNotifier:
             message_thread_id=config.message_thread_id,
             timeout=config.timeout.total_seconds(),
             transport=transport,
+            buttons=config.commands,
         )
 
     def __repr__(self) -> str:
@@ -189,14 +215,18 @@ class TelegramNotifier:
             self._client = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
         return self._client
 
-    async def call(self, method: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Call a Bot API method; the ``result`` on success, :class:`DeliveryError` otherwise."""
+    async def call(
+        self, method: str, payload: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Call a Bot API method; the ``result`` on success, :class:`DeliveryError` otherwise
+        (``timeout``: this request's, longer for a ``getUpdates`` long poll)."""
+        wait = self.timeout if timeout is None else timeout
         try:
             url = f"{self.api_url}/bot{self._token}/{method}"
-            response = await self._http().post(url, json=payload or {})
+            response = await self._http().post(url, json=payload or {}, timeout=wait)
         except httpx.TimeoutException as exc:
             raise DeliveryError(
-                f"Telegram did not answer within {self.timeout:g}s ({type(exc).__name__})",
+                f"Telegram did not answer within {wait:g}s ({type(exc).__name__})",
                 reason="timeout",
             ) from None
         except httpx.HTTPError as exc:
@@ -229,6 +259,15 @@ class TelegramNotifier:
                 retry_after=retry_after,
                 reachable=True,
             )
+        if status == 409:
+            raise DeliveryError(
+                f"Telegram refused the request (409): {description}",
+                reason="conflict",
+                hint="another program polls this bot or a webhook is set: give Khronos a bot "
+                "of its own (docs/telegram.md)",
+                reachable=True,
+                recoverable=False,
+            )
         if status >= 500:
             raise DeliveryError(
                 f"Telegram server error {status}: {description}", reason="server_error"
@@ -248,7 +287,7 @@ class TelegramNotifier:
 
     def _payload(self, chat: str, text: str, *, html: bool) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "chat_id": int(chat) if chat.lstrip("-").isdigit() else chat,
+            "chat_id": chat_ref(chat),
             "text": text,
             "link_preview_options": {"is_disabled": True},
         }
@@ -258,14 +297,23 @@ class TelegramNotifier:
             payload["message_thread_id"] = self.message_thread_id
         return payload
 
-    async def send(self, message: OutgoingMessage) -> None:
-        """``sendMessage`` in HTML; on "can't parse entities" the same alert as plain text."""
+    async def send(self, message: OutgoingMessage) -> dict[str, Any]:
+        """``sendMessage`` in HTML; on "can't parse entities" the same alert as plain text.
+        Telegram's answer (the message, with its ``message_id``)."""
+        extra: dict[str, Any] = {}
+        if self.buttons and message.level >= Level.ERROR:
+            extra["reply_markup"] = alert_keyboard(message.alert_id)
+        target = self.reply_to(message.alert_id, message.chat) if self.reply_to else None
+        if target is not None:
+            extra["reply_parameters"] = {"message_id": target, "allow_sending_without_reply": True}
         try:
-            await self.call("sendMessage", self._payload(message.chat, message.html, html=True))
+            payload = self._payload(message.chat, message.html, html=True)
+            return await self.call("sendMessage", {**payload, **extra})
         except DeliveryError as exc:
             if exc.reason != "rejected" or "can't parse entities" not in exc.message.lower():
                 raise
-            await self.call("sendMessage", self._payload(message.chat, message.plain, html=False))
+            payload = self._payload(message.chat, message.plain, html=False)
+            return await self.call("sendMessage", {**payload, **extra})
 
     async def get_me(self) -> dict[str, Any]:
         """The bot's own user (``getMe``): checks the token."""
@@ -273,9 +321,11 @@ class TelegramNotifier:
 
     async def get_chat(self, chat: str) -> dict[str, Any]:
         """The chat as the bot sees it (``getChat``): checks that the bot can reach it."""
-        return await self.call(
-            "getChat", {"chat_id": int(chat) if chat.lstrip("-").isdigit() else chat}
-        )
+        return await self.call("getChat", {"chat_id": chat_ref(chat)})
+
+    async def get_webhook_info(self) -> dict[str, Any]:
+        """``getWebhookInfo``: a non-empty ``url`` means another program receives the updates."""
+        return await self.call("getWebhookInfo")
 
     async def send_text(self, chat: str, text: str) -> dict[str, Any]:
         """Send a plain text message (``khronos telegram check``)."""

@@ -63,6 +63,7 @@ class DeliveryWorker:
         backoff_max: float = 300.0,
         poll_interval: float = 1.0,
         on_recovered: Callable[[str, float, int], None] | None = None,
+        on_sent: Callable[[str, OutgoingMessage, object], None] | None = None,
     ) -> None:
         self.outbox = outbox
         self.notifiers = {n.name: n for n in notifiers}
@@ -82,6 +83,7 @@ class DeliveryWorker:
             for name in self.notifiers
         }
         self._on_recovered = on_recovered
+        self._on_sent = on_sent
         for name, breaker in self.breakers.items():
             breaker.add_listener(self._breaker_listener(name))
         self._next_attempt: dict[tuple[str, str], float] = {}
@@ -224,7 +226,7 @@ class DeliveryWorker:
     ) -> None:
         name = notifier.name
         try:
-            await notifier.send(message)
+            answer = await notifier.send(message)
         except DeliveryError as exc:
             self._failed(notifier, breaker, message, exc)
             return
@@ -233,6 +235,8 @@ class DeliveryWorker:
             self._failed(notifier, breaker, message, error)
             return
         self.outbox.delete(message.id)
+        if self._on_sent is not None and answer is not None:
+            self._on_sent(name, message, answer)
         self._next_attempt.pop((name, message.chat), None)
         self.metrics.sent.labels(level=message.level.name, channel=name).inc()
         self._remember(message.alert_id, "delivered")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -61,10 +61,47 @@ class TelegramConfig(Section):
     timeout: Duration = timedelta(seconds=10)
     """Timeout of one request to the Bot API."""
 
+    commands: bool = False
+    """Answer commands (`/status`, `/alerts`, `/backup`, `/drill`...) sent to the bot: the daemon
+    long-polls `getUpdates`. Use a bot of its own for Khronos (docs/telegram.md)."""
+
+    allowed_chats: list[int | str] = Field(default_factory=list)
+    """Chats whose commands are answered (default: `chat_id` and `critical_chat_id`)."""
+
+    allowed_users: list[int] = Field(default_factory=list)
+    """When set, only these Telegram user ids may give commands (default: anyone in an
+    allowed chat)."""
+
+    poll_timeout: Duration = timedelta(seconds=30)
+    """How long one `getUpdates` long poll waits for a command before asking again."""
+
     @field_validator("chat_id", "critical_chat_id", mode="plain")
     @classmethod
     def _check_chat(cls, value: Any) -> int | str | None:
         return None if value is None else parse_chat_id(value)
+
+    @field_validator("allowed_chats", mode="plain")
+    @classmethod
+    def _check_chats(cls, value: Any) -> list[int | str]:
+        if not isinstance(value, list):
+            raise ConfigValueError("expected a list of chat ids", _CHAT_HINT)
+        return [parse_chat_id(item) for item in value]
+
+    @field_validator("poll_timeout")
+    @classmethod
+    def _check_poll(cls, value: timedelta) -> timedelta:
+        if not 1 <= value.total_seconds() <= 50:
+            raise ConfigValueError(
+                "must be between 1s and 50s", "30s is a good value (Telegram holds at most 50s)"
+            )
+        return value
+
+    def command_chats(self) -> list[str]:
+        """The chats whose commands are answered, as strings."""
+        chats = self.allowed_chats or [
+            c for c in (self.chat_id, self.critical_chat_id) if c is not None
+        ]
+        return [str(c) for c in chats]
 
     @field_validator("bot_token")
     @classmethod
@@ -105,6 +142,11 @@ class AlertsConfig(Section):
 
     send_resolved: bool = True
     """Send a ✅ resolved notice when a condition clears."""
+
+    resolve_mode: Literal["edit", "reply", "both"] = "both"
+    """When a condition clears: `edit` its alert's Telegram message (✅ and how long it lasted),
+    send a notice as a `reply` to it, or `both`. Editing needs `telegram.commands: true`;
+    a message too old to edit gets a new one."""
 
     max_pending: int = Field(default=10_000, ge=10)
     """Most alerts kept in the outbox; beyond it the oldest INFO/WARN are dropped first."""

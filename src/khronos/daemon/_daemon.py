@@ -17,11 +17,19 @@ from starlette.routing import Route
 
 from khronos import logs
 from khronos._version import __version__
-from khronos.alerts import AlertEngine, Level, alert_routes, breaker_metrics_listener
+from khronos.alerts import (
+    AlertEngine,
+    Level,
+    SilenceBook,
+    TelegramConsole,
+    alert_routes,
+    breaker_metrics_listener,
+)
 from khronos.app import AppCollector, AppSupervisor
 from khronos.backup import BackupService, VerifyReport, VerifyScheduler
 from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
+from khronos.daemon._console import build_console
 from khronos.daemon._reactions import (
     PART_DOWN_KEY,
     drill_failed,
@@ -93,6 +101,7 @@ class Daemon(Lifecycle):
         heartbeats_status: Callable[[], Any] | None = None,
         app_counters: AppCounters | None = None,
         history_interval: float = 10.0,
+        silences: SilenceBook | None = None,
     ) -> None:
         self.config = config
         self.state_dir = Path(config.state_dir)
@@ -166,6 +175,16 @@ class Daemon(Lifecycle):
             ),
         )
         """``/api/status`` and the backup/app reasons of ``/ready``."""
+        self.console: TelegramConsole | None = build_console(
+            config,
+            self.engine,
+            self.status,
+            backup=self.backup,
+            verify=self.verify,
+            silences=silences,
+            registry=self.registry,
+        )
+        """Commands from Telegram (``alerts.telegram.commands``); ``silences`` serves /silence."""
         self.history = HistorySampler(
             MetricsProbe(
                 self.metrics,
@@ -283,6 +302,8 @@ class Daemon(Lifecycle):
         await self._enter("log files watch", logs.LogFilesWatch(self._log_files_changed))
         for part, task in (*self.checks.tasks.items(), *self.engine.tasks.items()):
             self.health.watch(part, task)
+        if self.console is not None:
+            await self._enter("telegram console", self.console)
         if self.heartbeats is not None:
             await self._enter("heartbeats", self.heartbeats)
         if self.heartbeat_out is not None:

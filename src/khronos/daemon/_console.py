@@ -1,0 +1,77 @@
+"""The Telegram console of ``khronos run`` (``alerts.telegram.commands``): what its commands reach
+in the daemon - the status document, the firing conditions, a forced sync, a restore drill."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry
+
+from khronos.alerts import AlertEngine, ConsoleActions, SilenceBook, TelegramConsole
+from khronos.backup import BackupService, VerifyReport, VerifyScheduler, backup_now, verify_all
+from khronos.config import KhronosConfig
+from khronos.dashboard import StatusBuilder
+
+__all__ = ["build_console"]
+
+
+def build_console(
+    config: KhronosConfig,
+    engine: AlertEngine,
+    status: StatusBuilder,
+    *,
+    backup: BackupService | None,
+    verify: VerifyScheduler | None,
+    silences: SilenceBook | None,
+    registry: CollectorRegistry,
+) -> TelegramConsole | None:
+    """The console when ``alerts.telegram.commands`` is on, else None."""
+    telegram = config.alerts.telegram if config.alerts is not None else None
+    if telegram is None or not telegram.commands:
+        return None
+
+    async def sync() -> Sequence[str]:
+        outcomes = await backup_now(config)
+        return [
+            f"✅ {o.name}: replica at txid {_txid(o.replica_txid)} (database {_txid(o.local_txid)})"
+            for o in outcomes
+        ]
+
+    async def drill() -> Sequence[str]:
+        if verify is not None:
+            reports = await verify.run_once()
+        else:
+            reports = await asyncio.to_thread(verify_all, config)
+        return [_drill_line(r) for r in reports]
+
+    has_backup = backup is not None
+    actions = ConsoleActions(
+        status=status.snapshot,
+        conditions=lambda: engine.conditions,
+        backup=sync if has_backup else None,
+        drill=drill if has_backup else None,
+        ack=engine.ack,
+        silences=silences,
+    )
+    return TelegramConsole.from_config(
+        telegram,
+        engine,
+        actions,
+        state_dir=config.state_dir,
+        registry=registry,
+        namespace=config.metrics.namespace,
+    )
+
+
+def _txid(value: int | None) -> str:
+    return "unknown" if value is None else f"{value:016x}"
+
+
+def _drill_line(report: VerifyReport) -> str:
+    if report.ok:
+        return (
+            f"✅ {report.db}: restored and checked in {report.duration_seconds:.1f}s "
+            f"(txid {report.txid or '?'}; {report.continuity or 'not compared'})"
+        )
+    return f"❌ {report.db}: {report.error or 'the drill failed'}"
