@@ -45,6 +45,8 @@ from khronos.alerts._semantic import (
     alert_service_unhealthy,
     breaker_alert_listener,
 )
+from khronos.alerts._silence_api import silence_routes
+from khronos.alerts._silences import Silence, SilenceStore
 from khronos.alerts._telegram import TelegramNotifier, explain_telegram_error
 
 __all__ = [
@@ -72,6 +74,8 @@ __all__ = [
     "Outbox",
     "OutboxError",
     "OutgoingMessage",
+    "Silence",
+    "SilenceStore",
     "TelegramNotifier",
     "WriteProblem",
     "alert_backup_lag",
@@ -94,4 +98,5 @@ __all__ = [
     "refused_response",
     "render_html",
     "render_plain",
+    "silence_routes",
 ]

@@ -16,6 +16,10 @@ file once it is writable (see :class:`~khronos.alerts.Outbox`).  The engine says
 condition ``khronos.state_dir`` ("state_dir full: cannot write PATH (No space left on
 device)"), through whatever channel still works, and resolves it when writes succeed again.
 A maintenance task (started with the engine) retries those writes every ``poll_interval``.
+
+Silences (:class:`~khronos.alerts.SilenceStore`, see ``_silencer``) are checked before an
+alert or a condition's notice is queued: a silenced one is logged, counted and recorded, not
+sent; the maintenance round reports a condition still firing when its silence ends.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from khronos.alerts._model import Alert, Condition, Level, parse_level
 from khronos.alerts._notifier import LogNotifier, Notifier
 from khronos.alerts._outbox import Outbox, OutboxRow
 from khronos.alerts._recent import RecentAlerts
+from khronos.alerts._silencer import Silencer
+from khronos.alerts._silences import SilenceStore
 from khronos.alerts._state_dir import STATE_DIR_CONDITION, StateDirWatch, report_unsaved
 from khronos.alerts._worker import DeliveryWorker
 from khronos.clock import Clock, SystemClock
@@ -95,6 +101,7 @@ class AlertEngine(Lifecycle):
         poll_interval: float = 1.0,
         redactor: Redactor | None = None,
         restored_grace: float = 900.0,
+        silences: SilenceStore | None = None,
     ) -> None:
         self.outbox = outbox
         self.redactor = redactor if redactor is not None else get_redactor()
@@ -111,6 +118,15 @@ class AlertEngine(Lifecycle):
         self._cooldown = Cooldown(cooldown)
         self.recent = RecentAlerts()
         """The last alerts raised here, with their delivery state (:meth:`recent_alerts`)."""
+        self.silences = silences if silences is not None else SilenceStore(clock=self.clock)
+        """Config and runtime silences (in memory only unless given one on a state_dir)."""
+        self._silencer = Silencer(
+            self.silences,
+            metrics=self.metrics,
+            recent=self.recent,
+            clock=self.clock,
+            redactor=self.redactor,
+        )
         self._book = ConditionBook(
             outbox,
             self.clock,
@@ -172,6 +188,12 @@ class AlertEngine(Lifecycle):
                 "breaker_failures": alerts.breaker.failures,
                 "breaker_reset": alerts.breaker.reset_timeout.total_seconds(),
             }
+        silences = SilenceStore.in_state_dir(
+            config.state_dir,
+            alerts.silences if alerts else (),
+            clock=clock,
+            timezone=alerts.timezone if alerts else None,
+        )
         return cls(
             Outbox.in_state_dir(config.state_dir, max_pending=max_pending),
             notifiers,
@@ -180,6 +202,7 @@ class AlertEngine(Lifecycle):
             service=config.service.name,
             environment=config.environment,
             redactor=redactor,
+            silences=silences,
             **kwargs,
         )
 
@@ -352,7 +375,10 @@ class AlertEngine(Lifecycle):
         return self.send(alert)
 
     def send(self, alert: Alert) -> str | None:
-        """Queue an :class:`Alert` subject to the cooldown; its id, or None when suppressed."""
+        """Queue an :class:`Alert` subject to silences (its key: the fingerprint) and the
+        cooldown; its id, or None when silenced or suppressed."""
+        if self._silencer.hold(alert.fingerprint, alert.level, alert.message):
+            return None
         suppressed = self._cooldown.check(alert.fingerprint, self.clock.monotonic())
         if suppressed is None:
             self.metrics.suppressed_for(alert.level.name).inc()
@@ -459,7 +485,9 @@ class AlertEngine(Lifecycle):
         except Exception:  # noqa: BLE001 - raising an alert must never fail its caller
             _log.exception("alert condition could not be updated", key=key, text=message)
             return None
-        return self._notify(notice) if notice is not None else None
+        if notice is None or self._silencer.hold(key, lvl, message, condition=True):
+            return None
+        return self._notify(notice)
 
     def resolve(self, key: str, message: str | None = None) -> str | None:
         """A condition cleared: forget it and send a ✅ resolved notice (if configured) saying
@@ -470,7 +498,12 @@ class AlertEngine(Lifecycle):
         except Exception:  # noqa: BLE001 - raising an alert must never fail its caller
             _log.exception("alert condition could not be resolved", key=key)
             return None
-        return self._notify(notice) if notice is not None else None
+        if notice is None:
+            return None
+        level = notice.route_level or notice.alert.level
+        if self._silencer.hold(key, level, notice.alert.message):
+            return None
+        return self._notify(notice)
 
     def _notify(self, notice: Notice) -> str:
         return self.enqueue(notice.alert, note=notice.note, route_level=notice.route_level)
@@ -487,7 +520,8 @@ class AlertEngine(Lifecycle):
     def recent_alerts(self) -> list[dict[str, Any]]:
         """The last alerts raised in this process, newest first, each with its delivery state:
         ``sent``, ``pending`` (rows wait in the outbox: attempts, last error), ``failed`` (a
-        channel refused it for good) or ``suppressed`` (a duplicate within the cooldown)."""
+        channel refused it for good), ``suppressed`` (a duplicate within the cooldown) or
+        ``silenced`` (a silence covered it)."""
 
         def pending(alert_id: str) -> tuple[int, int, str | None]:
             info = self.outbox.pending(alert_id)

@@ -17,7 +17,13 @@ from starlette.routing import Route
 
 from khronos import logs
 from khronos._version import __version__
-from khronos.alerts import AlertEngine, Level, alert_routes, breaker_metrics_listener
+from khronos.alerts import (
+    AlertEngine,
+    Level,
+    alert_routes,
+    breaker_metrics_listener,
+    silence_routes,
+)
 from khronos.app import AppCollector, AppSupervisor
 from khronos.backup import BackupService, VerifyReport, VerifyScheduler
 from khronos.checks import CheckRunner, checks_from_config
@@ -342,10 +348,10 @@ class Daemon(Lifecycle):
         return supervisor.pid if supervisor is not None else None
 
     def _routes(self) -> list[Route]:
-        """The API routes: alerts, the heartbeat pings when heartbeats are configured, and the
-        dashboard."""
+        """The API routes: alerts, silences, the heartbeat pings when heartbeats are configured,
+        and the dashboard."""
         token = self.config.http.token
-        routes = alert_routes(self.engine, token)
+        routes = alert_routes(self.engine, token) + silence_routes(self.engine.silences, token)
         if self.heartbeats is not None:
             routes += heartbeat_routes(self.heartbeats, token)
         routes += dashboard_routes(
