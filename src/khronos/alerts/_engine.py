@@ -287,9 +287,13 @@ class AlertEngine(Lifecycle):
 
     def tick(self) -> None:
         """One maintenance round: write what waits in memory to the outbox file (if it can be
-        written), raise or resolve ``khronos.state_dir``, expire restored conditions."""
+        written), raise or resolve ``khronos.state_dir``, expire restored conditions, report
+        conditions still firing after their silence ended, prune expired silences."""
         self._count_dropped(self.outbox.flush())
         self._state_dir.check()
+        for notice in self._silencer.ended(self._book.snapshot()):
+            self._notify(notice)
+        self.silences.prune()
         if self.worker.running:
             for notice in self._book.expire():
                 self._notify(notice)

@@ -336,6 +336,22 @@ class SilenceStore:
                 out.append(_from_json(item))
         return out
 
+    def _read_or_set_aside(self) -> _Silences:
+        """The runtime silences; a file that is not valid JSON is renamed ``.corrupt`` (kept
+        for the owner to look at) and a new one started, with a warning."""
+        try:
+            return self._read()
+        except ValueError as exc:
+            assert self.path is not None  # noqa: S101 - only called with a state file
+            aside = self.path.with_name(f"{self.path.name}.corrupt")
+            self.path.replace(aside)
+            _log.warning(
+                "the silences file was not valid JSON; set it aside",
+                path=str(aside),
+                error=str(exc),
+            )
+            return []
+
     def _change(self, edit: Any) -> None:
         """Apply ``edit`` (list -> list) to the runtime silences under the file lock, drop
         the expired ones and write the file atomically."""
@@ -346,7 +362,7 @@ class SilenceStore:
             return
         lock = _lock(StateDir(self.path.parent).silences_lock)
         try:
-            items = _live(edit(self._read()), now)
+            items = _live(edit(self._read_or_set_aside()), now)
             write_json_atomic(
                 self.path, {"format": _FORMAT, "silences": [_to_json(s) for s in items]}
             )
@@ -377,7 +393,7 @@ def _lock(path: Path) -> FileLock:
 
 
 def _from_config(config: SilenceConfig, default_zone: tzinfo | None) -> Silence:
-    digest = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:8]
+    digest = hashlib.sha256(repr(config).encode()).hexdigest()[:8]
     weekly = config.weekly
     tz = default_zone
     if weekly is not None and weekly.timezone:
