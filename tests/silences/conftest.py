@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,8 +12,9 @@ from prometheus_client import CollectorRegistry
 
 from khronos.alerts import AlertEngine, AlertMetrics, Outbox, SilenceStore
 from khronos.clock import ManualClock
-from tests.alerts.fake_telegram import FakeTelegram, FakeTelegramServer
+from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 from tests.alerts.helpers import MakeEngine, notifier_for
+from tests.daemon.harness import HTTP_TOKEN
 
 START = 1_790_000_000.0
 """2026-09-21T14:13:20Z, a Monday."""
@@ -35,6 +37,15 @@ def fixture_telegram(clock: ManualClock) -> Iterator[FakeTelegram]:
 def fixture_registry() -> CollectorRegistry:
     """A fresh metrics registry."""
     return CollectorRegistry()
+
+
+@pytest.fixture(name="env")
+def fixture_env() -> dict[str, str]:
+    """A daemon's environment: the secrets come from variables, as in production."""
+    env = dict(os.environ)
+    env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "KHRONOS_HTTP_TOKEN": HTTP_TOKEN})
+    env.pop("LOG_LEVEL", None)
+    return env
 
 
 @pytest.fixture(name="store")

@@ -34,7 +34,8 @@ async def test_add_list_remove(client: httpx.AsyncClient, store: SilenceStore) -
     assert created.status_code == 201
     silence = created.json()
     assert (silence["match"], silence["level"], silence["by"]) == ("backup", "WARN", "me")
-    assert silence["active"] is True and silence["source"] == "runtime"
+    assert silence["active"] is True
+    assert silence["source"] == "runtime"
     listed = await client.get("/api/silences", headers=AUTH)
     assert listed.status_code == 200
     assert [s["id"] for s in listed.json()["silences"]] == [silence["id"]]

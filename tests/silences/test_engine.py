@@ -41,7 +41,8 @@ async def test_a_silenced_alert_is_logged_counted_recorded_not_sent(
     assert silenced_total(registry, "ERROR") == 1
     held = [a for a in engine.recent_alerts() if a["state"] == "silenced"]
     assert [a["message"] for a in held] == ["The nightly export failed"]
-    assert silence_id in held[0]["detail"] and "known flaky" in held[0]["detail"]
+    assert silence_id in held[0]["detail"]
+    assert "known flaky" in held[0]["detail"]
     assert store.remove(silence_id)
     assert engine.send_alert("The nightly export failed", "ERROR") is not None
 

@@ -4,6 +4,7 @@ persistence in state_dir across a restart, pruning, and two editors of one file.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -235,3 +236,10 @@ def test_bad_config_silences_are_explained(entry: dict[str, Any], problem: str) 
     """Config errors say what is wrong and how to write it."""
     with pytest.raises(ValueError, match=problem):
         SilenceConfig.model_validate(entry)
+
+
+def test_ids_are_short_url_safe_and_never_look_like_an_option(store: SilenceStore) -> None:
+    """Ids are 8 letters/digits (a leading '-' broke `khronos silence remove ID`)."""
+    ids = {store.add(f"m{i}", 60, "", "t") for i in range(200)}
+    assert len(ids) == 200
+    assert all(re.fullmatch(r"[A-Za-z0-9]{8}", i) for i in ids)

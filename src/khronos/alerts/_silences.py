@@ -29,6 +29,7 @@ import fnmatch
 import hashlib
 import json
 import secrets
+import string
 import threading
 import time
 import zoneinfo
@@ -55,6 +56,7 @@ MAX_MATCH = 200
 MAX_SILENCE_S = 366 * 86400.0
 """The longest runtime silence (a year)."""
 _LOCK_WAIT_S = 5.0
+_ID_ALPHABET = string.ascii_letters + string.digits
 _FORMAT = 1
 
 
@@ -229,7 +231,7 @@ class SilenceStore:
         parsed = parse_level(level) if level else None
         now = self.clock.wall()
         silence = Silence(
-            id=secrets.token_urlsafe(6),
+            id=_new_id(),
             source="runtime",
             match=match,
             level=parsed,
@@ -370,6 +372,12 @@ class SilenceStore:
                 self._runtime, self._seen = items, self._identity()
         finally:
             lock.release()
+
+
+def _new_id() -> str:
+    """8 letters and digits: URL-safe, and never starting with ``-`` (a CLI would read an
+    option) - ``secrets.token_urlsafe`` may."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
 
 
 def _live(items: list[Silence], now: float) -> list[Silence]:

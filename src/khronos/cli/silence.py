@@ -19,6 +19,7 @@ import click
 
 from khronos.alerts import Level, SilenceStore
 from khronos.cli._app import AppState, cli, config_option, pass_state, seconds
+from khronos.cli.status import command_logging
 from khronos.config import KhronosConfig
 from khronos.errors import KhronosError
 
@@ -114,7 +115,8 @@ def add(state: AppState, match: str, duration: float, level: str | None, reason:
         silence_id = str(_call(api, "POST", "/api/silences", body)["id"])
     else:
         try:
-            silence_id = _store(config).add(match, duration, reason, by, level=level)
+            with command_logging(config):
+                silence_id = _store(config).add(match, duration, reason, by, level=level)
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
     click.echo(f"✓ silence {silence_id} added")
@@ -128,7 +130,8 @@ def list_(state: AppState, as_json: bool) -> None:
     """List silences (config and runtime) that are active or still to come."""
     config = state.load()
     api = _daemon_api(config)
-    items = _call(api, "GET", "/api/silences")["silences"] if api else _store(config).list()
+    with command_logging(config):
+        items = _call(api, "GET", "/api/silences")["silences"] if api else _store(config).list()
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
@@ -153,9 +156,11 @@ def remove(state: AppState, silence_id: str) -> None:
     """End the runtime silence SILENCE_ID now (config silences live in khronos.yml)."""
     config = state.load()
     api = _daemon_api(config)
+    with command_logging(config):
+        removed = _store(config).remove(silence_id) if api is None else None
     if api is not None:
         _call(api, "DELETE", f"/api/silences/{silence_id}")
-    elif not _store(config).remove(silence_id):
+    elif not removed:
         raise KhronosError(
             f"no runtime silence {silence_id}",
             op="silence remove",
