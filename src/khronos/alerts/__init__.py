@@ -14,6 +14,7 @@ from khronos.alerts._breaker import (
     CircuitOpenError,
     breaker_metrics_listener,
 )
+from khronos.alerts._catalog import CATALOG, LANGUAGES, format_stamp, translate
 from khronos.alerts._engine import (
     STATE_DIR_CONDITION,
     AlertEngine,
@@ -51,6 +52,8 @@ from khronos.alerts._telegram import TelegramNotifier, explain_telegram_error
 
 __all__ = [
     "API_KEY_PREFIX",
+    "CATALOG",
+    "LANGUAGES",
     "LEVEL_EMOJI",
     "MAX_BODY",
     "MAX_MESSAGE_LENGTH",
@@ -93,10 +96,12 @@ __all__ = [
     "breaker_metrics_listener",
     "escape",
     "explain_telegram_error",
+    "format_stamp",
     "human_duration",
     "parse_level",
     "refused_response",
     "render_html",
     "render_plain",
     "silence_routes",
+    "translate",
 ]

@@ -29,12 +29,13 @@ import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
 
+from khronos.alerts._catalog import SYSTEM_ZONE, translate
 from khronos.alerts._conditions import ConditionBook, Notice, human_duration
 from khronos.alerts._dedupe import Cooldown
 from khronos.alerts._format import redact_alert, render_html, render_plain
@@ -44,7 +45,7 @@ from khronos.alerts._notifier import LogNotifier, Notifier
 from khronos.alerts._outbox import Outbox, OutboxRow
 from khronos.alerts._recent import RecentAlerts
 from khronos.alerts._silencer import Silencer
-from khronos.alerts._silences import SilenceStore
+from khronos.alerts._silences import SilenceStore, zone
 from khronos.alerts._state_dir import STATE_DIR_CONDITION, StateDirWatch, report_unsaved
 from khronos.alerts._worker import DeliveryWorker
 from khronos.clock import Clock, SystemClock
@@ -102,7 +103,12 @@ class AlertEngine(Lifecycle):
         redactor: Redactor | None = None,
         restored_grace: float = 900.0,
         silences: SilenceStore | None = None,
+        language: str = "en",
+        timezone: tzinfo | str | None = None,
     ) -> None:
+        self.language = language
+        self.timezone = timezone
+        """Where the header's time is written: a zone, ``SYSTEM_ZONE`` or None (UTC)."""
         self.outbox = outbox
         self.redactor = redactor if redactor is not None else get_redactor()
         self.notifiers = list(notifiers) or [LogNotifier()]
@@ -126,6 +132,7 @@ class AlertEngine(Lifecycle):
             recent=self.recent,
             clock=self.clock,
             redactor=self.redactor,
+            language=language,
         )
         self._book = ConditionBook(
             outbox,
@@ -133,6 +140,7 @@ class AlertEngine(Lifecycle):
             repeat_interval=repeat_interval,
             send_resolved=send_resolved,
             grace=restored_grace,
+            language=language,
         )
         restored = self._book.restore()
         if restored:
@@ -188,6 +196,9 @@ class AlertEngine(Lifecycle):
                 "breaker_failures": alerts.breaker.failures,
                 "breaker_reset": alerts.breaker.reset_timeout.total_seconds(),
             }
+        if alerts is not None:
+            kwargs["language"] = alerts.language
+            kwargs["timezone"] = zone(alerts.timezone) if alerts.timezone else SYSTEM_ZONE
         silences = SilenceStore.in_state_dir(
             config.state_dir,
             alerts.silences if alerts else (),
@@ -393,7 +404,7 @@ class AlertEngine(Lifecycle):
         note = ""
         if suppressed:
             window = human_duration(self.cooldown)
-            note = f"{suppressed} more like this suppressed in the last {window}"
+            note = self._t("suppressed_note", count=suppressed, window=window)
         return self.enqueue(alert, note=note)
 
     def enqueue_test(
@@ -401,7 +412,7 @@ class AlertEngine(Lifecycle):
     ) -> str:
         """Queue a test alert (no cooldown: every test is sent); its id."""
         alert = Alert(message, level, dict(details or {}), fingerprint=f"test:{uuid.uuid4()}")
-        return self.enqueue(alert, note="test alert")
+        return self.enqueue(alert, note=self._t("test_note"))
 
     def enqueue(
         self,
@@ -424,11 +435,17 @@ class AlertEngine(Lifecycle):
             alert = redact_alert(self.redactor, alert)
             note = self.redactor.redact(note) if note else note
             at = self.clock.wall()
-            html = render_html(
-                alert, service=self.service, environment=self.environment, at=at, note=note
-            )
-            plain = render_plain(
-                alert, service=self.service, environment=self.environment, at=at, note=note
+            html, plain = (
+                render(
+                    alert,
+                    service=self.service,
+                    environment=self.environment,
+                    at=at,
+                    note=note,
+                    language=self.language,
+                    tz=self.timezone,
+                )
+                for render in (render_html, render_plain)
             )
             rows = [
                 OutboxRow(n.name, chat, alert.level, html, plain)
@@ -533,12 +550,16 @@ class AlertEngine(Lifecycle):
 
         return self.recent.snapshot(pending, self.worker.outcomes)
 
+    def _t(self, msgid: str, **values: object) -> str:
+        return translate(msgid, self.language, **values)
+
     def _channel_recovered(self, channel: str, outage: float, delayed: int) -> None:
         if outage <= 0:
             return
         alert = Alert(
-            f"✅ {channel} is reachable again after {human_duration(outage)}; "
-            f"{delayed} alert(s) were delayed and are delivered in their original order.",
+            self._t(
+                "channel_back", channel=channel, duration=human_duration(outage), count=delayed
+            ),
             Level.INFO,
             fingerprint=f"recovered:{channel}",
         )

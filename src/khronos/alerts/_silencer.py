@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 import structlog
 
+from khronos.alerts._catalog import translate
 from khronos.alerts._conditions import Notice, human_duration
 from khronos.alerts._metrics import AlertMetrics
 from khronos.alerts._model import Alert, Condition, Level
@@ -43,7 +44,9 @@ class Silencer:
         recent: RecentAlerts,
         clock: Clock,
         redactor: Redactor,
+        language: str = "en",
     ) -> None:
+        self.language = language
         self.store = store
         self.metrics = metrics
         self.recent = recent
@@ -96,7 +99,8 @@ class Silencer:
                 if key not in self._covered:
                     continue
                 self._covered.discard(key)
-            text = f"Still firing after the silence ended: {cond.message}"
+            text = translate("silence_ended", self.language, message=cond.message)
             alert = Alert(text, cond.level, {}, fingerprint=f"condition:{key}")
-            notices.append(Notice(alert, f"firing for {human_duration(now - cond.started)}"))
+            duration = human_duration(now - cond.started)
+            notices.append(Notice(alert, translate("firing_for", self.language, duration=duration)))
         return notices

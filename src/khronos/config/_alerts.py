@@ -271,6 +271,9 @@ class AlertsConfig(Section):
     """Silences and maintenance windows (see docs/silences.md); runtime ones come from
     `khronos silence add`, `POST /api/silences` and Telegram."""
 
+    language: Literal["en", "pt-BR"] = "en"
+    """Language of Khronos' own alert texts: `en` or `pt-BR` (headers, resolved notices...)."""
+
     timezone: str | None = None
     """IANA time zone for times shown in alerts and silences (default the system's)."""
 
