@@ -35,7 +35,8 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry
 
-from khronos.alerts._catalog import SYSTEM_ZONE, translate
+from khronos.alerts._arguments import engine_arguments
+from khronos.alerts._catalog import translate
 from khronos.alerts._conditions import ConditionBook, Notice, human_duration
 from khronos.alerts._dedupe import Cooldown
 from khronos.alerts._format import redact_alert, render_html, render_plain
@@ -45,14 +46,14 @@ from khronos.alerts._notifier import LogNotifier, Notifier
 from khronos.alerts._outbox import Outbox, OutboxRow
 from khronos.alerts._recent import RecentAlerts
 from khronos.alerts._silencer import Silencer
-from khronos.alerts._silences import SilenceStore, zone
+from khronos.alerts._silences import SilenceStore
 from khronos.alerts._state_dir import STATE_DIR_CONDITION, StateDirWatch, report_unsaved
 from khronos.alerts._worker import DeliveryWorker
 from khronos.clock import Clock, SystemClock
 from khronos.config import KhronosConfig
 from khronos.health import get_health
 from khronos.lifecycle import Lifecycle
-from khronos.redact import Redactor, collect_secrets, get_redactor
+from khronos.redact import Redactor, get_redactor
 
 __all__ = [
     "STATE_DIR_CONDITION",
@@ -176,45 +177,10 @@ class AlertEngine(Lifecycle):
         Every secret of the configuration (bot token, S3 keys, the HTTP token...) is added to the
         redactor (default: the process-wide one), so no alert can carry one.
         """
-        from khronos.alerts._telegram import TelegramNotifier  # noqa: PLC0415 - httpx is heavy
-
-        redactor = redactor if redactor is not None else get_redactor()
-        for secret in collect_secrets(config):
-            redactor.add_secret(secret)
-        alerts = config.alerts
-        max_pending = alerts.max_pending if alerts else 10_000
-        if notifiers is None:
-            notifiers = [LogNotifier()]
-            if alerts is not None and alerts.telegram is not None:
-                notifiers.append(TelegramNotifier.from_config(alerts.telegram))
-        kwargs: dict[str, Any] = {}
-        if alerts is not None:
-            kwargs = {
-                "cooldown": alerts.cooldown.total_seconds(),
-                "repeat_interval": alerts.repeat_interval.total_seconds(),
-                "send_resolved": alerts.send_resolved,
-                "breaker_failures": alerts.breaker.failures,
-                "breaker_reset": alerts.breaker.reset_timeout.total_seconds(),
-            }
-        if alerts is not None:
-            kwargs["language"] = alerts.language
-            kwargs["timezone"] = zone(alerts.timezone) if alerts.timezone else SYSTEM_ZONE
-        silences = SilenceStore.in_state_dir(
-            config.state_dir,
-            alerts.silences if alerts else (),
-            clock=clock,
-            timezone=alerts.timezone if alerts else None,
-        )
         return cls(
-            Outbox.in_state_dir(config.state_dir, max_pending=max_pending),
-            notifiers,
-            clock=clock,
-            metrics=AlertMetrics(registry, namespace=config.metrics.namespace),
-            service=config.service.name,
-            environment=config.environment,
-            redactor=redactor,
-            silences=silences,
-            **kwargs,
+            **engine_arguments(
+                config, registry=registry, clock=clock, notifiers=notifiers, redactor=redactor
+            )
         )
 
     def __repr__(self) -> str:
