@@ -16,7 +16,7 @@ from khronos.alerts._outbox import Outbox
 from khronos.alerts._silences import SilenceStore, zone
 from khronos.clock import Clock
 from khronos.config import KhronosConfig
-from khronos.redact import Redactor, collect_secrets, get_redactor
+from khronos.redact import Redactor, collect_secrets
 
 __all__ = ["engine_arguments"]
 
@@ -27,13 +27,12 @@ def engine_arguments(
     registry: CollectorRegistry | None,
     clock: Clock | None,
     notifiers: Sequence[Notifier] | None,
-    redactor: Redactor | None,
+    redactor: Redactor,
 ) -> dict[str, Any]:
     """The :class:`AlertEngine` keyword arguments for ``config``; every secret of the
-    configuration is added to the redactor (default: the process-wide one)."""
+    configuration is added to ``redactor``."""
     from khronos.alerts._telegram import TelegramNotifier  # noqa: PLC0415 - httpx is heavy
 
-    redactor = redactor if redactor is not None else get_redactor()
     for secret in collect_secrets(config):
         redactor.add_secret(secret)
     alerts = config.alerts

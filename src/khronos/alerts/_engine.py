@@ -177,6 +177,7 @@ class AlertEngine(Lifecycle):
         Every secret of the configuration (bot token, S3 keys, the HTTP token...) is added to the
         redactor (default: the process-wide one), so no alert can carry one.
         """
+        redactor = redactor if redactor is not None else get_redactor()
         return cls(
             **engine_arguments(
                 config, registry=registry, clock=clock, notifiers=notifiers, redactor=redactor
