@@ -44,7 +44,7 @@ async def test_a_silenced_alert_is_logged_counted_recorded_not_sent(
     assert silence_id in held[0]["detail"]
     assert "known flaky" in held[0]["detail"]
     assert store.remove(silence_id)
-    assert engine.send_alert("The nightly export failed", "ERROR") is not None
+    assert engine.send_alert("The nightly export failed twice", "ERROR") is not None
 
 
 @pytest.mark.asyncio
@@ -125,3 +125,20 @@ async def test_configured_maintenance_window_end_to_end(
     texts = telegram.texts()
     assert "api deploy done" in texts[0]
     assert "Still firing after the silence ended: gateway: connection refused" in texts[1]
+
+
+@pytest.mark.asyncio
+async def test_a_storm_under_a_silence_is_one_log_line(
+    make_engine: MakeEngine, store: SilenceStore, registry: CollectorRegistry
+) -> None:
+    """100 identical alerts under a silence: one logged and counted as silenced, 99 duplicates
+    (the cooldown comes first: a storm must not become 100 log lines)."""
+    engine = make_engine(silences=store, cooldown=300)
+    store.add("flood", 3600, "", "test")
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(100):
+            assert engine.send_alert("flood of errors", "ERROR") is None
+    assert len([e for e in logs if e["event"] == "alert silenced"]) == 1
+    assert silenced_total(registry, "ERROR") == 1
+    suppressed = registry.get_sample_value("khronos_alerts_suppressed_total", {"level": "ERROR"})
+    assert suppressed == 99

@@ -357,16 +357,18 @@ class AlertEngine(Lifecycle):
         return self.send(alert)
 
     def send(self, alert: Alert) -> str | None:
-        """Queue an :class:`Alert` subject to silences (its key: the fingerprint) and the
-        cooldown; its id, or None when silenced or suppressed."""
-        if self._silencer.hold(alert.fingerprint, alert.level, alert.message):
-            return None
+        """Queue an :class:`Alert` subject to the cooldown and silences (its key: the
+        fingerprint); its id, or None when suppressed or silenced.  The cooldown comes first,
+        so a storm under a silence is one ``alert silenced`` line, the rest counted as
+        duplicates."""
         suppressed = self._cooldown.check(alert.fingerprint, self.clock.monotonic())
         if suppressed is None:
             self.metrics.suppressed_for(alert.level.name).inc()
             self.recent.suppressed(
                 self.clock.wall(), alert.level, self.redactor.redact(alert.message)
             )
+            return None
+        if self._silencer.hold(alert.fingerprint, alert.level, alert.message):
             return None
         note = ""
         if suppressed:
