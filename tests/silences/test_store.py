@@ -15,7 +15,8 @@ import pytest
 from khronos.alerts import Level, SilenceStore
 from khronos.alerts._silences import zone
 from khronos.clock import ManualClock
-from khronos.config import AlertsConfig, SilenceConfig
+from khronos.config import AlertsConfig, SilenceConfig, parse_config
+from khronos.errors import ConfigError
 
 
 def at(iso: str) -> float:
@@ -243,3 +244,24 @@ def test_ids_are_short_url_safe_and_never_look_like_an_option(store: SilenceStor
     ids = {store.add(f"m{i}", 60, "", "t") for i in range(200)}
     assert len(ids) == 200
     assert all(re.fullmatch(r"[A-Za-z0-9]{8}", i) for i in ids)
+
+
+def test_yaml_times_and_the_shown_config_round_trip(tmp_path: Path) -> None:
+    """Unquoted YAML times (22:00 is the number 1320 in YAML 1.1) are understood; the effective
+    config (`config show` writes `start` for `from`) loads again; a bad one names the key."""
+    text = (
+        "alerts:\n  silences:\n"
+        "    - {key: 'backup.*', weekly: {days: [sun], from: 22:00, to: 02:00}}\n"
+    )
+    config = parse_config(text)
+    assert config.alerts is not None
+    weekly = config.alerts.silences[0].weekly
+    assert weekly is not None
+    assert (weekly.start, weekly.to) == ("22:00", "02:00")
+    shown = config.alerts.silences[0].model_dump(exclude_none=True)
+    assert SilenceConfig.model_validate(shown) == config.alerts.silences[0]
+    with pytest.raises(ConfigError) as failed:
+        parse_config(
+            "alerts:\n  silences:\n    - {text: x, weekly: {from: '25:00', to: '02:00'}}\n"
+        )
+    assert "alerts.silences[0].weekly.from: not a time of day" in str(failed.value)

@@ -141,7 +141,7 @@ class Silence:
 
 def _weekly_text(window: WeeklyWindow) -> str:
     days = ",".join(window.days)
-    return f"{days} {window.start:%H:%M}-{window.to:%H:%M} {window.timezone or 'local'}"
+    return f"{days} {window.start}-{window.to} {window.timezone or 'local'}"
 
 
 def _weekly_window(
@@ -150,14 +150,15 @@ def _weekly_window(
     """The occurrence of a weekly window that contains ``now``, else the next one."""
     local = datetime.fromtimestamp(now, UTC).astimezone(tz)  # tz None: the system's
     days = {WEEKDAYS.index(day) for day in window.days}
-    overnight = window.to <= window.start
+    start_at, end_at = window.start_time, window.end_time
+    overnight = end_at <= start_at
     today: date = local.date()
     for offset in range(-1, 8):
         day = today + timedelta(days=offset)
         if day.weekday() not in days:
             continue
-        start = _stamp(day, window.start, tz)
-        end = _stamp(day + timedelta(days=1 if overnight else 0), window.to, tz)
+        start = _stamp(day, start_at, tz)
+        end = _stamp(day + timedelta(days=1 if overnight else 0), end_at, tz)
         if end > now:
             return start, end
     return None  # pragma: no cover - a window with at least one day always comes back

@@ -7,7 +7,7 @@ import zoneinfo
 from datetime import datetime, time, timedelta
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from khronos.config._base import Section
 from khronos.config._types import ConfigValueError, Duration, Secret, check_http_url, is_unset
@@ -136,13 +136,15 @@ def _clock_time(value: Any) -> time:
 class WeeklyWindow(Section):
     """A maintenance window that repeats every week, in a time zone."""
 
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
     days: tuple[_Day, ...] = WEEKDAYS
     """Days the window starts on (`[sun]`, `[mon, wed]`; default every day)."""
 
-    start: time = Field(alias="from")
+    start: str = Field(alias="from")
     """Start time of day, `"HH:MM"` (quote it in YAML)."""
 
-    to: time
+    to: str
     """End time of day; earlier than `from` means the next day (`from: "23:00"`, `to: "01:00"`)."""
 
     timezone: str | None = None
@@ -159,10 +161,21 @@ class WeeklyWindow(Section):
                 raise ConfigValueError("no days", "list at least one of " + ", ".join(WEEKDAYS))
         return value
 
-    @field_validator("start", "to", mode="plain")
+    @field_validator("start", "to", mode="before")
     @classmethod
-    def _check_time(cls, value: Any) -> time:
-        return value if isinstance(value, time) else _clock_time(value)
+    def _check_time(cls, value: Any) -> str:
+        at = value if isinstance(value, time) else _clock_time(value)
+        return "24:00" if at == time.max else f"{at:%H:%M}"
+
+    @property
+    def start_time(self) -> time:
+        """``from`` as a time of day (``24:00``: the last instant of the day)."""
+        return _clock_time(self.start)
+
+    @property
+    def end_time(self) -> time:
+        """``to`` as a time of day."""
+        return _clock_time(self.to)
 
     @field_validator("timezone")
     @classmethod
