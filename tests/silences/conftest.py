@@ -15,6 +15,7 @@ from khronos.clock import ManualClock
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 from tests.alerts.helpers import MakeEngine, notifier_for
 from tests.daemon.harness import HTTP_TOKEN
+from tests.dashboard.conftest import fixture_browser  # noqa: F401 - pytest finds it imported here
 
 START = 1_790_000_000.0
 """2026-09-21T14:13:20Z, a Monday."""
