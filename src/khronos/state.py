@@ -14,6 +14,9 @@ file                      written by                                 read by
 ``alerts-outbox.lock``    the process that delivers alerts (flock)   other alert engines
 ``history.json``          the daemon's chart sampler, every minute   the daemon at start
 ``heartbeats.json``       the heartbeat monitor (pings, states)      the heartbeat monitor at start
+``silences.json``         the silence store (runtime silences),      the alert engine (on change)
+                          under ``silences.lock``
+``silences.lock``         whoever edits ``silences.json`` (flock)    other editors
 ========================  =========================================  ==============================
 
 ``state_dir`` is created 0700 and every file Khronos writes there 0600: they hold alert texts
@@ -95,6 +98,16 @@ class StateDir:
     def heartbeats_file(self) -> Path:
         """The last ping, start and state of every heartbeat (``checks.heartbeats``)."""
         return self.path / "heartbeats.json"
+
+    @property
+    def silences_file(self) -> Path:
+        """Runtime silences (``khronos silence add``, ``POST /api/silences``, Telegram)."""
+        return self.path / "silences.json"
+
+    @property
+    def silences_lock(self) -> Path:
+        """Held for a moment by whoever edits :attr:`silences_file`."""
+        return self.path / "silences.lock"
 
     @property
     def outbox_lock(self) -> Path:

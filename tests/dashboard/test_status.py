@@ -18,7 +18,7 @@ from tests.metrics.asgi import call
 
 _TOP_KEYS = {
     "service", "generated_at", "overall", "databases", "app", "checks", "heartbeats",
-    "conditions", "alerts", "channels", "versions",
+    "conditions", "alerts", "silences", "channels", "versions",
 }  # fmt: skip
 _DB_KEYS = {
     "label", "path", "replica", "local_txid", "replica_txid", "lag_seconds", "lag_txids",

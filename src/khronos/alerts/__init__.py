@@ -14,6 +14,7 @@ from khronos.alerts._breaker import (
     CircuitOpenError,
     breaker_metrics_listener,
 )
+from khronos.alerts._catalog import CATALOG, LANGUAGES, format_stamp, translate
 from khronos.alerts._commands import COMMANDS, ConsoleActions, SilenceBook, parse_command
 from khronos.alerts._console import CONFLICT_KEY, TelegramConsole
 from khronos.alerts._engine import (
@@ -47,12 +48,16 @@ from khronos.alerts._semantic import (
     alert_service_unhealthy,
     breaker_alert_listener,
 )
+from khronos.alerts._silence_api import silence_routes
+from khronos.alerts._silences import Silence, SilenceStore
 from khronos.alerts._telegram import TelegramNotifier, explain_telegram_error
 
 __all__ = [
     "API_KEY_PREFIX",
+    "CATALOG",
     "COMMANDS",
     "CONFLICT_KEY",
+    "LANGUAGES",
     "LEVEL_EMOJI",
     "MAX_BODY",
     "MAX_MESSAGE_LENGTH",
@@ -77,7 +82,9 @@ __all__ = [
     "Outbox",
     "OutboxError",
     "OutgoingMessage",
+    "Silence",
     "SilenceBook",
+    "SilenceStore",
     "TelegramConsole",
     "TelegramNotifier",
     "WriteProblem",
@@ -96,10 +103,13 @@ __all__ = [
     "breaker_metrics_listener",
     "escape",
     "explain_telegram_error",
+    "format_stamp",
     "human_duration",
     "parse_command",
     "parse_level",
     "refused_response",
     "render_html",
     "render_plain",
+    "silence_routes",
+    "translate",
 ]

@@ -60,7 +60,7 @@ class SilenceBook(Protocol):
         ...
 
     def list(self) -> list[dict[str, Any]]:
-        """The active silences (``id``, ``match``, ``until``, ``reason``, ``by``)."""
+        """The active silences (``id``, ``match``, ``ends_at``, ``reason``, ``by``)."""
         ...
 
 
@@ -286,8 +286,9 @@ async def _silences(command: Command, actions: ConsoleActions) -> str:  # noqa: 
         return "No silence is active."
     lines = [f"<b>{len(active)} silence(s)</b>"]
     lines += [
-        f"🔕 <code>{escape(s.get('id', '?'))}</code> {escape(s.get('match', ''))} until "
-        f"{escape(s.get('until', '?'))} {escape(s.get('reason', ''))}"
+        f"🔕 <code>{escape(s.get('id') or '?')}</code> "
+        f"{escape(s.get('match') or s.get('key') or s.get('text') or '')} until "
+        f"{escape(s.get('until') or s.get('ends_at') or '?')} {escape(s.get('reason') or '')}"
         for s in active
     ]
     return "\n".join(lines)

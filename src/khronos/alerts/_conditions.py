@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from khronos.alerts._catalog import translate
 from khronos.alerts._model import Alert, Condition, Level
 from khronos.alerts._outbox import Outbox
 from khronos.clock import Clock
@@ -60,7 +61,9 @@ class ConditionBook:
         repeat_interval: float,
         send_resolved: bool,
         grace: float,
+        language: str = "en",
     ) -> None:
+        self.language = language
         self.outbox = outbox
         self.clock = clock
         self.repeat_interval = repeat_interval
@@ -69,6 +72,9 @@ class ConditionBook:
         self._lock = threading.Lock()
         self._conditions: dict[str, Condition] = {}
         self._expire_at: float | None = None
+
+    def _t(self, msgid: str, **values: object) -> str:
+        return translate(msgid, self.language, **values)
 
     def restore(self) -> int:
         """Load the conditions a previous run left firing; how many."""
@@ -113,7 +119,7 @@ class ConditionBook:
                 self._conditions[key] = cond
                 self.outbox.save_condition(cond)
                 age = now - started
-                note = f"first seen {human_duration(age)} ago" if age >= 1 else ""
+                note = self._t("first_seen", age=human_duration(age)) if age >= 1 else ""
                 return Notice(_alert(key, message, level, details), note)
             changed = _note_worst(cond, worst, worst_value)
             cond.restored = False
@@ -123,9 +129,9 @@ class ConditionBook:
             due = now - cond.last_notified >= self.repeat_interval and not cond.acked_by
             if level > cond.level or due:
                 cond.acked_by = ""  # worse than what was acknowledged: tell again
-                note = f"still firing after {human_duration(now - cond.started)}"
+                note = self._t("still_firing", duration=human_duration(now - cond.started))
                 if level > cond.level:
-                    note = f"worse: was {cond.level.name}, {note}"
+                    note = self._t("worse", level=cond.level.name, note=note)
                 cond.level = level
                 cond.last_notified, cond.notified_message = now, message
                 self.outbox.save_condition(cond)
@@ -168,10 +174,10 @@ class ConditionBook:
         self.outbox.forget_condition(key)
         if not self.send_resolved:
             return None
-        text = f"✅ Resolved: {message or cond.notified_message or cond.message}"
-        note = f"lasted {human_duration(now - cond.started)}"
+        text = self._t("resolved", message=message or cond.notified_message or cond.message)
+        note = self._t("lasted", duration=human_duration(now - cond.started))
         if cond.worst:
-            note += f"; worst: {cond.worst}"
+            note += "; " + self._t("worst", worst=cond.worst)
         alert = Alert(text, Level.INFO, {}, fingerprint=f"resolved:{key}")
         return Notice(
             alert, note, route_level=cond.level, origin=cond.alert_id, lasted=now - cond.started
@@ -191,11 +197,11 @@ class ConditionBook:
             self.outbox.forget_condition(cond.key)
             if not self.send_resolved:
                 continue
-            text = f"Closed, no longer checked: {cond.notified_message or cond.message}"
-            note = (
-                f"open for {human_duration(now - cond.started)}; nothing checked it again in the "
-                f"{human_duration(self.grace)} after Khronos restarted (was its check removed?), "
-                "so it is closed without knowing whether the cause is gone"
+            text = self._t("closed", message=cond.notified_message or cond.message)
+            note = self._t(
+                "closed_note",
+                duration=human_duration(now - cond.started),
+                grace=human_duration(self.grace),
             )
             alert = Alert(text, Level.INFO, {}, fingerprint=f"expired:{cond.key}")
             notices.append(Notice(alert, note, route_level=cond.level))

@@ -16,6 +16,10 @@ file once it is writable (see :class:`~khronos.alerts.Outbox`).  The engine says
 condition ``khronos.state_dir`` ("state_dir full: cannot write PATH (No space left on
 device)"), through whatever channel still works, and resolves it when writes succeed again.
 A maintenance task (started with the engine) retries those writes every ``poll_interval``.
+
+Silences (:class:`~khronos.alerts.SilenceStore`, see ``_silencer``) are checked before an
+alert or a condition's notice is queued: a silenced one is logged, counted and recorded, not
+sent; the maintenance round reports a condition still firing when its silence ends.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
 
+from khronos.alerts._arguments import engine_arguments
+from khronos.alerts._catalog import translate
 from khronos.alerts._conditions import ConditionBook, Notice, human_duration
 from khronos.alerts._dedupe import Cooldown
 from khronos.alerts._format import redact_alert, render_html, render_plain
@@ -40,13 +46,15 @@ from khronos.alerts._model import Alert, Condition, Level, parse_level
 from khronos.alerts._notifier import LogNotifier, Notifier
 from khronos.alerts._outbox import Outbox, OutboxRow
 from khronos.alerts._recent import RecentAlerts
+from khronos.alerts._silencer import Silencer
+from khronos.alerts._silences import SilenceStore
 from khronos.alerts._state_dir import STATE_DIR_CONDITION, StateDirWatch, report_unsaved
 from khronos.alerts._worker import DeliveryWorker
 from khronos.clock import Clock, SystemClock
 from khronos.config import KhronosConfig
 from khronos.health import get_health
 from khronos.lifecycle import Lifecycle
-from khronos.redact import Redactor, collect_secrets, get_redactor
+from khronos.redact import Redactor, get_redactor
 
 __all__ = [
     "STATE_DIR_CONDITION",
@@ -97,7 +105,13 @@ class AlertEngine(Lifecycle):
         redactor: Redactor | None = None,
         restored_grace: float = 900.0,
         resolve_mode: str = "both",
+        silences: SilenceStore | None = None,
+        language: str = "en",
+        timezone: tzinfo | str | None = None,
     ) -> None:
+        self.language = language
+        self.timezone = timezone
+        """Where the header's time is written: a zone, ``SYSTEM_ZONE`` or None (UTC)."""
         self.outbox = outbox
         self.redactor = redactor if redactor is not None else get_redactor()
         self.notifiers = list(notifiers) or [LogNotifier()]
@@ -113,12 +127,23 @@ class AlertEngine(Lifecycle):
         self._cooldown = Cooldown(cooldown)
         self.recent = RecentAlerts()
         """The last alerts raised here, with their delivery state (:meth:`recent_alerts`)."""
+        self.silences = silences if silences is not None else SilenceStore(clock=self.clock)
+        """Config and runtime silences (in memory only unless given one on a state_dir)."""
+        self._silencer = Silencer(
+            self.silences,
+            metrics=self.metrics,
+            recent=self.recent,
+            clock=self.clock,
+            redactor=self.redactor,
+            language=language,
+        )
         self._book = ConditionBook(
             outbox,
             self.clock,
             repeat_interval=repeat_interval,
             send_resolved=send_resolved,
             grace=restored_grace,
+            language=language,
         )
         restored = self._book.restore()
         if restored:
@@ -162,36 +187,11 @@ class AlertEngine(Lifecycle):
         Every secret of the configuration (bot token, S3 keys, the HTTP token...) is added to the
         redactor (default: the process-wide one), so no alert can carry one.
         """
-        from khronos.alerts._telegram import TelegramNotifier  # noqa: PLC0415 - httpx is heavy
-
         redactor = redactor if redactor is not None else get_redactor()
-        for secret in collect_secrets(config):
-            redactor.add_secret(secret)
-        alerts = config.alerts
-        max_pending = alerts.max_pending if alerts else 10_000
-        if notifiers is None:
-            notifiers = [LogNotifier()]
-            if alerts is not None and alerts.telegram is not None:
-                notifiers.append(TelegramNotifier.from_config(alerts.telegram))
-        kwargs: dict[str, Any] = {}
-        if alerts is not None:
-            kwargs = {
-                "cooldown": alerts.cooldown.total_seconds(),
-                "repeat_interval": alerts.repeat_interval.total_seconds(),
-                "send_resolved": alerts.send_resolved,
-                "breaker_failures": alerts.breaker.failures,
-                "breaker_reset": alerts.breaker.reset_timeout.total_seconds(),
-                "resolve_mode": alerts.resolve_mode,
-            }
         return cls(
-            Outbox.in_state_dir(config.state_dir, max_pending=max_pending),
-            notifiers,
-            clock=clock,
-            metrics=AlertMetrics(registry, namespace=config.metrics.namespace),
-            service=config.service.name,
-            environment=config.environment,
-            redactor=redactor,
-            **kwargs,
+            **engine_arguments(
+                config, registry=registry, clock=clock, notifiers=notifiers, redactor=redactor
+            )
         )
 
     def __repr__(self) -> str:
@@ -275,9 +275,13 @@ class AlertEngine(Lifecycle):
 
     def tick(self) -> None:
         """One maintenance round: write what waits in memory to the outbox file (if it can be
-        written), raise or resolve ``khronos.state_dir``, expire restored conditions."""
+        written), raise or resolve ``khronos.state_dir``, expire restored conditions, report
+        conditions still firing after their silence ended, prune expired silences."""
         self._count_dropped(self.outbox.flush())
         self._state_dir.check()
+        for notice in self._silencer.ended(self._book.snapshot()):
+            self._notify(notice)
+        self.silences.prune()
         if self.worker.running:
             for notice in self._book.expire():
                 self._notify(notice)
@@ -363,7 +367,10 @@ class AlertEngine(Lifecycle):
         return self.send(alert)
 
     def send(self, alert: Alert) -> str | None:
-        """Queue an :class:`Alert` subject to the cooldown; its id, or None when suppressed."""
+        """Queue an :class:`Alert` subject to the cooldown and silences (its key: the
+        fingerprint); its id, or None when suppressed or silenced.  The cooldown comes first,
+        so a storm under a silence is one ``alert silenced`` line, the rest counted as
+        duplicates."""
         suppressed = self._cooldown.check(alert.fingerprint, self.clock.monotonic())
         if suppressed is None:
             self.metrics.suppressed_for(alert.level.name).inc()
@@ -371,10 +378,12 @@ class AlertEngine(Lifecycle):
                 self.clock.wall(), alert.level, self.redactor.redact(alert.message)
             )
             return None
+        if self._silencer.hold(alert.fingerprint, alert.level, alert.message):
+            return None
         note = ""
         if suppressed:
             window = human_duration(self.cooldown)
-            note = f"{suppressed} more like this suppressed in the last {window}"
+            note = self._t("suppressed_note", count=suppressed, window=window)
         return self.enqueue(alert, note=note)
 
     def enqueue_test(
@@ -382,7 +391,7 @@ class AlertEngine(Lifecycle):
     ) -> str:
         """Queue a test alert (no cooldown: every test is sent); its id."""
         alert = Alert(message, level, dict(details or {}), fingerprint=f"test:{uuid.uuid4()}")
-        return self.enqueue(alert, note="test alert")
+        return self.enqueue(alert, note=self._t("test_note"))
 
     def enqueue(
         self,
@@ -406,11 +415,17 @@ class AlertEngine(Lifecycle):
             alert = redact_alert(self.redactor, alert)
             note = self.redactor.redact(note) if note else note
             at = self.clock.wall()
-            html = render_html(
-                alert, service=self.service, environment=self.environment, at=at, note=note
-            )
-            plain = render_plain(
-                alert, service=self.service, environment=self.environment, at=at, note=note
+            html, plain = (
+                render(
+                    alert,
+                    service=self.service,
+                    environment=self.environment,
+                    at=at,
+                    note=note,
+                    language=self.language,
+                    tz=self.timezone,
+                )
+                for render in (render_html, render_plain)
             )
             rows = [
                 OutboxRow(n.name, chat, alert.level, html, plain)
@@ -471,7 +486,7 @@ class AlertEngine(Lifecycle):
         except Exception:  # noqa: BLE001 - raising an alert must never fail its caller
             _log.exception("alert condition could not be updated", key=key, text=message)
             return None
-        if notice is None:
+        if notice is None or self._silencer.hold(key, lvl, message, condition=True):
             return None
         alert_id = self._notify(notice)
         self._book.note_alert(key, alert_id)
@@ -488,6 +503,9 @@ class AlertEngine(Lifecycle):
             skip = self.links.resolving(key, notice.origin, notice.lasted)
         except Exception:  # noqa: BLE001 - raising an alert must never fail its caller
             _log.exception("alert condition could not be resolved", key=key)
+            return None
+        level = notice.route_level or notice.alert.level
+        if self._silencer.hold(key, level, notice.alert.message):
             return None
         channels = None if skip is None else [n.name for n in self.notifiers if n.name not in skip]
         notice_id = uuid.uuid4().hex[:16]
@@ -524,7 +542,8 @@ class AlertEngine(Lifecycle):
     def recent_alerts(self) -> list[dict[str, Any]]:
         """The last alerts raised in this process, newest first, each with its delivery state:
         ``sent``, ``pending`` (rows wait in the outbox: attempts, last error), ``failed`` (a
-        channel refused it for good) or ``suppressed`` (a duplicate within the cooldown)."""
+        channel refused it for good), ``suppressed`` (a duplicate within the cooldown) or
+        ``silenced`` (a silence covered it)."""
 
         def pending(alert_id: str) -> tuple[int, int, str | None]:
             info = self.outbox.pending(alert_id)
@@ -532,12 +551,16 @@ class AlertEngine(Lifecycle):
 
         return self.recent.snapshot(pending, self.worker.outcomes)
 
+    def _t(self, msgid: str, **values: object) -> str:
+        return translate(msgid, self.language, **values)
+
     def _channel_recovered(self, channel: str, outage: float, delayed: int) -> None:
         if outage <= 0:
             return
         alert = Alert(
-            f"✅ {channel} is reachable again after {human_duration(outage)}; "
-            f"{delayed} alert(s) were delayed and are delivered in their original order.",
+            self._t(
+                "channel_back", channel=channel, duration=human_duration(outage), count=delayed
+            ),
             Level.INFO,
             fingerprint=f"recovered:{channel}",
         )

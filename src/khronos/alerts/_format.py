@@ -12,9 +12,10 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import tzinfo
 from typing import Any
 
+from khronos.alerts._catalog import format_stamp, level_word
 from khronos.alerts._model import LEVEL_EMOJI, Alert
 from khronos.redact import Redactor
 
@@ -93,9 +94,18 @@ def _details_json(details: Mapping[str, Any]) -> str:
     return json.dumps(details, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def _header(alert: Alert, *, service: str, environment: str, at: float) -> str:
-    stamp = datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f"{LEVEL_EMOJI[alert.level]} {alert.level.name} · {service} ({environment}) · {stamp}"
+def _header(
+    alert: Alert,
+    *,
+    service: str,
+    environment: str,
+    at: float,
+    language: str,
+    tz: tzinfo | str | None,
+) -> str:
+    stamp = format_stamp(at, tz)
+    level = level_word(alert.level, language)
+    return f"{LEVEL_EMOJI[alert.level]} {level} · {service} ({environment}) · {stamp}"
 
 
 def render_html(
@@ -106,10 +116,16 @@ def render_html(
     at: float = 0.0,
     note: str = "",
     limit: int = MAX_MESSAGE_LENGTH,
+    language: str = "en",
+    tz: tzinfo | str | None = None,
 ) -> str:
-    """The alert as Telegram HTML, cut to ``limit`` characters without breaking markup."""
+    """The alert as Telegram HTML, cut to ``limit`` characters without breaking markup;
+    the header's level word in ``language``, its time in ``tz`` (None: UTC)."""
+    header = _header(
+        alert, service=service, environment=environment, at=at, language=language, tz=tz
+    )
     parts = [
-        f"<b>{escape(_header(alert, service=service, environment=environment, at=at))}</b>",
+        f"<b>{escape(header)}</b>",
         escape(alert.message),
     ]
     if note:
@@ -127,9 +143,14 @@ def render_plain(
     at: float = 0.0,
     note: str = "",
     limit: int = MAX_MESSAGE_LENGTH,
+    language: str = "en",
+    tz: tzinfo | str | None = None,
 ) -> str:
     """The alert as plain text (the fallback when Telegram refuses the HTML)."""
-    parts = [_header(alert, service=service, environment=environment, at=at), alert.message]
+    header = _header(
+        alert, service=service, environment=environment, at=at, language=language, tz=tz
+    )
+    parts = [header, alert.message]
     if note:
         parts.append(note)
     if alert.details:

@@ -29,7 +29,7 @@ class _PendingCollector(Collector):
 
 
 class AlertMetrics:
-    """Counters of sent, suppressed and failed alerts, and the outbox size at scrape time."""
+    """Counters of sent, suppressed, silenced and failed alerts; the outbox size at scrape time."""
 
     def __init__(
         self, registry: CollectorRegistry | None = None, *, namespace: str = "khronos"
@@ -47,6 +47,13 @@ class AlertMetrics:
         self.suppressed = Counter(
             "alerts_suppressed",
             "Alerts not sent because the same one was sent within the cooldown.",
+            ["level"],
+            namespace=namespace,
+            registry=self.registry,
+        )
+        self.silenced = Counter(
+            "alerts_silenced",
+            "Alerts not sent because a silence or maintenance window covered them.",
             ["level"],
             namespace=namespace,
             registry=self.registry,

@@ -3,7 +3,8 @@
 The outbox forgets a row once it is delivered, and the delivery worker remembers outcomes by
 id only; the dashboard and ``/api/status`` want "the last 50 alerts, and whether each was sent".
 :class:`RecentAlerts` keeps that list (the newest ``size``), fed by the engine when it queues an
-alert (``pending``) or suppresses one (``suppressed``); :meth:`RecentAlerts.snapshot` settles the
+alert (``pending``), suppresses one (``suppressed``) or holds one back under a silence
+(``silenced``); :meth:`RecentAlerts.snapshot` settles the
 pending ones from the outbox and the worker's outcomes: ``sent`` once no row is left,
 ``failed`` when a channel refused it for good, ``pending`` (with the attempts and last error)
 while rows wait.  Nothing here is persisted: after a restart the list starts empty (the
@@ -22,7 +23,7 @@ from khronos.alerts._model import Level
 
 __all__ = ["RecentAlert", "RecentAlerts"]
 
-_TERMINAL = frozenset({"sent", "failed", "suppressed"})
+_TERMINAL = frozenset({"sent", "failed", "suppressed", "silenced"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,11 @@ class RecentAlerts:
             self._ring.append(
                 RecentAlert(None, at, level, message, "suppressed", "a duplicate within cooldown")
             )
+
+    def silenced(self, at: float, level: Level, message: str, detail: str) -> None:
+        """An alert was not sent because a silence covers it (``detail`` names the silence)."""
+        with self._lock:
+            self._ring.append(RecentAlert(None, at, level, message, "silenced", detail))
 
     def snapshot(self, pending: Pending, outcomes: Mapping[str, str]) -> list[dict[str, Any]]:
         """Newest first, the pending ones settled from ``pending`` and ``outcomes``."""

@@ -35,6 +35,7 @@ _COMMANDS = {
         "Restore a database from its replica, safely (latest, or a point in time).",
     ),
     "run": ("run", "Run Khronos next to your service until stopped (Ctrl-C or SIGTERM)."),
+    "silence": ("silence", "Silence alerts for a while (maintenance), list and remove silences."),
     "status": (
         "status",
         "Show each database's backup: replica, txids, lag, last sync, last restore drill.",

@@ -5,7 +5,15 @@
 'my-bot'
 """
 
-from khronos.config._alerts import AlertsConfig, BreakerConfig, TelegramConfig
+from khronos.config._alerts import (
+    WEEKDAYS,
+    AlertsConfig,
+    BreakerConfig,
+    SilenceConfig,
+    TelegramConfig,
+    WeeklyWindow,
+    check_timezone,
+)
 from khronos.config._app import AppConfig, AppMetricNames, parse_command
 from khronos.config._backup import DatabaseConfig, ReplicaConfig, RestartPolicy, VerifyConfig
 from khronos.config._checks import (
@@ -48,6 +56,7 @@ __all__ = [
     "DEFAULT_CONFIG_NAME",
     "ENV_CONFIG",
     "LOG_LEVELS",
+    "WEEKDAYS",
     "AlertsConfig",
     "AppConfig",
     "AppMetricNames",
@@ -76,8 +85,11 @@ __all__ = [
     "RestartPolicy",
     "Secret",
     "ServiceConfig",
+    "SilenceConfig",
     "TelegramConfig",
     "VerifyConfig",
+    "WeeklyWindow",
+    "check_timezone",
     "format_duration",
     "format_size",
     "is_raw_litestream",

@@ -24,6 +24,7 @@ from khronos.alerts import (
     TelegramConsole,
     alert_routes,
     breaker_metrics_listener,
+    silence_routes,
 )
 from khronos.app import AppCollector, AppSupervisor
 from khronos.backup import BackupService, VerifyReport, VerifyScheduler
@@ -181,7 +182,7 @@ class Daemon(Lifecycle):
             self.status,
             backup=self.backup,
             verify=self.verify,
-            silences=silences,
+            silences=silences if silences is not None else self.engine.silences,
             registry=self.registry,
         )
         """Commands from Telegram (``alerts.telegram.commands``); ``silences`` serves /silence."""
@@ -363,10 +364,10 @@ class Daemon(Lifecycle):
         return supervisor.pid if supervisor is not None else None
 
     def _routes(self) -> list[Route]:
-        """The API routes: alerts, the heartbeat pings when heartbeats are configured, and the
-        dashboard."""
+        """The API routes: alerts, silences, the heartbeat pings when heartbeats are configured,
+        and the dashboard."""
         token = self.config.http.token
-        routes = alert_routes(self.engine, token)
+        routes = alert_routes(self.engine, token) + silence_routes(self.engine.silences, token)
         if self.heartbeats is not None:
             routes += heartbeat_routes(self.heartbeats, token)
         routes += dashboard_routes(

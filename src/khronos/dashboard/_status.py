@@ -205,6 +205,7 @@ class StatusBuilder:
             "heartbeats": heartbeats,
             "conditions": conditions,
             "alerts": self.engine.recent_alerts(),
+            "silences": self.engine.silences.active(),
             "channels": channels,
             "versions": self.versions,
         }

@@ -171,12 +171,23 @@ function renderConditions(s) {
   list.replaceChildren(...s.conditions.map((c) => row(badge(c.level, levelKind(c.level)), c.message, "for " + duration(c.duration_seconds))));
 }
 
+function renderSilences(s) {
+  const silences = s.silences || [];
+  $("silences-section").hidden = !silences.length;
+  $("silences").replaceChildren(...silences.map((x) => {
+    const li = row(badge(x.level || "any level", "muted"), x.match + (x.reason ? " (" + x.reason + ")" : ""),
+      "until " + new Date(x.ends_at).toLocaleString() + " · " + x.by);
+    li.dataset.silence = x.id;
+    return li;
+  }));
+}
+
 function renderAlerts(s) {
   $("channels").textContent = "Channels: " + s.channels.map((c) =>
     c.name + " (breaker " + c.breaker + (c.pending ? ", " + c.pending + " pending" : "") + ")").join(", ");
   const list = $("alerts");
   if (!s.alerts.length) { list.replaceChildren(row(badge("none", "muted"), "No alert since the daemon started.")); return; }
-  const kinds = { sent: "ok", pending: "warn", failed: "crit", suppressed: "muted" };
+  const kinds = { sent: "ok", pending: "warn", failed: "crit", suppressed: "muted", silenced: "muted" };
   list.replaceChildren(...s.alerts.map((a) => {
     const li = el("li");
     li.append(badge(a.level, levelKind(a.level)), badge(a.state, kinds[a.state] || "muted"));
@@ -194,6 +205,7 @@ function renderStatus(s) {
   renderChecks(s);
   renderHeartbeats(s);
   renderConditions(s);
+  renderSilences(s);
   renderAlerts(s);
   const v = s.versions;
   $("versions").textContent = "khronos " + v.khronos + (v.litestream ? " · litestream " + v.litestream : "");
