@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
+from tests.alerts.fake_telegram import FakeTelegram, FakeTelegramServer
 from tests.backup.conftest import (  # noqa: F401 - pytest finds fixtures by their import here
     fixture_bucket,
     fixture_s3_proxy,
     fixture_s3_server,
 )
 from tests.chaos.report import write_report
-from tests.daemon.harness import HTTP_TOKEN
+from tests.daemon.harness import daemon_env
 
 REPORT_ENV = "KHRONOS_RELIABILITY_REPORT"
 _DEFAULT_REPORT = Path(__file__).resolve().parents[2] / ".khronos-chaos" / "RELIABILITY.md"
@@ -33,10 +33,7 @@ def fixture_chaos_results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture(name="env")
 def fixture_env() -> dict[str, str]:
     """The daemon's environment: the secrets come from variables, as in production."""
-    env = dict(os.environ)
-    env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "KHRONOS_HTTP_TOKEN": HTTP_TOKEN})
-    env.pop("LOG_LEVEL", None)
-    return env
+    return daemon_env()
 
 
 @pytest.fixture(name="telegram")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -10,18 +9,15 @@ import pytest
 import pytest_asyncio
 
 from khronos.alerts import AlertEngine, Outbox, TelegramConsole
-from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
+from tests.alerts.fake_telegram import FakeTelegram, FakeTelegramServer
 from tests.alerts.helpers import notifier_for
-from tests.daemon.harness import HTTP_TOKEN
+from tests.daemon.harness import daemon_env
 
 
 @pytest.fixture(name="env")
 def fixture_env() -> dict[str, str]:
     """A `khronos run` environment: the secrets come from variables, as in production."""
-    env = dict(os.environ)
-    env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "KHRONOS_HTTP_TOKEN": HTTP_TOKEN})
-    env.pop("LOG_LEVEL", None)
-    return env
+    return daemon_env()
 
 
 @pytest.fixture(name="telegram")

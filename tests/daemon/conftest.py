@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
-from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
+from tests.alerts.fake_telegram import FakeTelegram, FakeTelegramServer
 from tests.backup.conftest import (  # noqa: F401 - pytest finds fixtures by their import here
     fixture_bucket,
     fixture_s3_proxy,
     fixture_s3_server,
 )
-from tests.daemon.harness import HTTP_TOKEN
+from tests.daemon.harness import daemon_env
 
 
 @pytest.fixture(name="env")
 def fixture_env() -> dict[str, str]:
     """The daemon's environment: the secrets come from variables, as in production."""
-    env = dict(os.environ)
-    env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "KHRONOS_HTTP_TOKEN": HTTP_TOKEN})
-    env.pop("LOG_LEVEL", None)
-    return env
+    return daemon_env()
 
 
 @pytest.fixture(name="telegram")

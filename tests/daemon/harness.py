@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -19,6 +20,7 @@ import psutil
 import pytest
 
 from khronos.daemon import read_daemon_file
+from tests.alerts.fake_telegram import TOKEN as TELEGRAM_TOKEN
 from tests.alerts.fake_telegram import FakeTelegram
 from tests.polling import poll
 
@@ -95,6 +97,14 @@ backup:
     path = tmp_path / "khronos.yml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def daemon_env() -> dict[str, str]:
+    """A `khronos run` environment: the secrets come from variables, as in production."""
+    env = dict(os.environ)
+    env.update({"TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "KHRONOS_HTTP_TOKEN": HTTP_TOKEN})
+    env.pop("LOG_LEVEL", None)
+    return env
 
 
 def closed_port() -> int:

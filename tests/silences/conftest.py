@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,9 +11,9 @@ from prometheus_client import CollectorRegistry
 
 from khronos.alerts import AlertEngine, AlertMetrics, Outbox, SilenceStore
 from khronos.clock import ManualClock
-from tests.alerts.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
+from tests.alerts.fake_telegram import FakeTelegram, FakeTelegramServer
 from tests.alerts.helpers import MakeEngine, notifier_for
-from tests.daemon.harness import HTTP_TOKEN
+from tests.daemon.harness import daemon_env
 from tests.dashboard.conftest import fixture_browser  # noqa: F401 - pytest finds it imported here
 
 START = 1_790_000_000.0
@@ -43,10 +42,7 @@ def fixture_registry() -> CollectorRegistry:
 @pytest.fixture(name="env")
 def fixture_env() -> dict[str, str]:
     """A daemon's environment: the secrets come from variables, as in production."""
-    env = dict(os.environ)
-    env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "KHRONOS_HTTP_TOKEN": HTTP_TOKEN})
-    env.pop("LOG_LEVEL", None)
-    return env
+    return daemon_env()
 
 
 @pytest.fixture(name="store")
