@@ -31,6 +31,7 @@ from khronos.errors import (
     RestoreError,
     RestoreRefusedError,
     ScrapeError,
+    SnapshotError,
     SyncError,
 )
 
@@ -118,6 +119,7 @@ __all__ = [
     "RestoreError",
     "RestoreRefusedError",
     "ScrapeError",
+    "SnapshotError",
     "SyncError",
     "VerifyReport",
     "__version__",

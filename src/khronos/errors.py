@@ -8,6 +8,7 @@ The tree::
     │   ├── LitestreamNotFoundError   no Litestream binary where configured
     │   ├── ControlError              Litestream's control socket did not answer, or refused
     │   ├── SyncError                 a forced sync did not reach the replica in time
+    │   ├── SnapshotError             a snapshot (the second, encrypted copy) failed
     │   └── RestoreError              a restore failed; the current database is left as it was
     │       ├── RestoreRefusedError   refused: the database is in use or replicated; exit 3
     │       ├── NoBackupError         the replica has no backup (at that point in time)
@@ -54,6 +55,7 @@ __all__ = [
     "RestoreError",
     "RestoreRefusedError",
     "ScrapeError",
+    "SnapshotError",
     "SyncError",
 ]
 
@@ -162,6 +164,13 @@ class ControlError(BackupError):
 
 class SyncError(BackupError):
     """A forced sync did not reach the replica in time."""
+
+
+class SnapshotError(BackupError):
+    """A snapshot could not be taken, uploaded, verified, listed or read back.
+
+    The message names the database and destination and the translated cause (no secrets).
+    """
 
 
 class RestoreError(BackupError):

@@ -39,6 +39,7 @@ from khronos.config._logging import LOG_LEVELS, LogFilesConfig, LoggingConfig
 from khronos.config._model import HttpConfig, KhronosConfig, MetricsConfig, ServiceConfig
 from khronos.config._reference import render_reference
 from khronos.config._sections import BackupConfig
+from khronos.config._snapshots import SnapshotDestination, SnapshotEncryption, SnapshotRetention
 from khronos.config._types import (
     ByteSize,
     ConfigValueError,
@@ -86,6 +87,9 @@ __all__ = [
     "Secret",
     "ServiceConfig",
     "SilenceConfig",
+    "SnapshotDestination",
+    "SnapshotEncryption",
+    "SnapshotRetention",
     "TelegramConfig",
     "VerifyConfig",
     "WeeklyWindow",

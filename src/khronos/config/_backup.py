@@ -24,6 +24,7 @@ from khronos.config._replica import (
 from khronos.config._replica import kebab as _kebab
 from khronos.config._replica import positive as _positive
 from khronos.config._replica import screen_keys as _screen_keys
+from khronos.config._snapshots import SnapshotDestination
 from khronos.config._types import ConfigValueError, Duration, ResolvedPath
 from khronos.errors import ConfigError
 
@@ -71,11 +72,29 @@ class DatabaseConfig(Section):
     restore_if_db_not_exists: bool | None = None
     """Restore the database from its replica when Litestream starts and the file is missing."""
 
+    snapshots: list[SnapshotDestination] = Field(default_factory=list)
+    """A second, independent copy: encrypted snapshots of the database taken on a schedule and
+    sent to each of these destinations (see docs/snapshots.md)."""
+
     @model_validator(mode="before")
     @classmethod
     def _screen(cls, data: Any) -> Any:
         _screen_keys(data, LEGACY_DB_KEYS, UNSUPPORTED_DB_KEYS)
         return data
+
+    @field_validator("snapshots")
+    @classmethod
+    def _unique_destinations(cls, value: list[SnapshotDestination]) -> list[SnapshotDestination]:
+        seen: set[str] = set()
+        for index, dest in enumerate(value):
+            if dest.label in seen:
+                raise ConfigValueError(
+                    f"two snapshot destinations are named {dest.label!r}",
+                    "give each its own name: (e.g. name: offsite)",
+                    path=f"{index}.name",
+                )
+            seen.add(dest.label)
+        return value
 
     @field_validator("monitor_interval")
     @classmethod
