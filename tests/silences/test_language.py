@@ -33,7 +33,7 @@ async def test_pt_br_in_sao_paulo_time(
     assert "réplica atrasada 5m" in fired
     assert resolved.splitlines()[0].endswith("· 2026-09-21 11:15:25 -03")
     assert "✅ Resolvido: réplica atrasada 5m" in resolved
-    assert "durou 2m5s; pior: 5m" in resolved
+    assert "durou 2 min 5 s; pior: 5m" in resolved
 
 
 @pytest.mark.asyncio
@@ -52,7 +52,7 @@ async def test_silence_ended_in_pt_br(
     text = telegram.texts()[0]
     assert "⚠️ AVISO" in text
     assert "Ainda ativo após o fim do silêncio: fila parada" in text
-    assert "ativo há 1m1s" in text
+    assert "ativo há 1 min 1 s" in text
     assert "UTC" in text.splitlines()[0]  # no zone given: UTC, as before
 
 

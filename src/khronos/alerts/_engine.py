@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from khronos.alerts._arguments import engine_arguments
-from khronos.alerts._catalog import translate
+from khronos.alerts._catalog import Text, localize
 from khronos.alerts._conditions import ConditionBook, Notice, human_duration
 from khronos.alerts._dedupe import Cooldown
 from khronos.alerts._format import redact_alert, render_html, render_plain
@@ -136,6 +137,7 @@ class AlertEngine(Lifecycle):
             clock=self.clock,
             redactor=self.redactor,
             language=language,
+            timezone=timezone,
         )
         self._book = ConditionBook(
             outbox,
@@ -143,7 +145,6 @@ class AlertEngine(Lifecycle):
             repeat_interval=repeat_interval,
             send_resolved=send_resolved,
             grace=restored_grace,
-            language=language,
         )
         restored = self._book.restore()
         if restored:
@@ -156,6 +157,8 @@ class AlertEngine(Lifecycle):
         for notifier in self.notifiers:
             if hasattr(notifier, "reply_to"):
                 notifier.reply_to = self.links.reply_target
+            if hasattr(notifier, "language"):
+                notifier.language = language
         self.worker = DeliveryWorker(
             outbox,
             self.notifiers,
@@ -383,7 +386,7 @@ class AlertEngine(Lifecycle):
         note = ""
         if suppressed:
             window = human_duration(self.cooldown)
-            note = self._t("suppressed_note", count=suppressed, window=window)
+            note = Text("suppressed_note", count=suppressed, window=window)
         return self.enqueue(alert, note=note)
 
     def enqueue_test(
@@ -391,7 +394,7 @@ class AlertEngine(Lifecycle):
     ) -> str:
         """Queue a test alert (no cooldown: every test is sent); its id."""
         alert = Alert(message, level, dict(details or {}), fingerprint=f"test:{uuid.uuid4()}")
-        return self.enqueue(alert, note=self._t("test_note"))
+        return self.enqueue(alert, note=Text("test_note"))
 
     def enqueue(
         self,
@@ -412,8 +415,8 @@ class AlertEngine(Lifecycle):
         alert_id = alert_id or uuid.uuid4().hex[:16]
         try:
             route = alert.level if route_level is None else route_level
-            alert = redact_alert(self.redactor, alert)
-            note = self.redactor.redact(note) if note else note
+            alert = redact_alert(self.redactor, self.localize(alert))
+            note = self.redactor.redact(self._text(note)) if note else note
             at = self.clock.wall()
             html, plain = (
                 render(
@@ -551,16 +554,27 @@ class AlertEngine(Lifecycle):
 
         return self.recent.snapshot(pending, self.worker.outcomes)
 
-    def _t(self, msgid: str, **values: object) -> str:
-        return translate(msgid, self.language, **values)
+    def _text(self, text: str) -> str:
+        """``text`` in the engine's language, its times in its zone (a :class:`Text` is
+        rendered; a plain string, an app's own alert text, stays as it is)."""
+        return str(localize(text, self.language, self.timezone))
+
+    def localize(self, alert: Alert) -> Alert:
+        """The alert as the owner reads it: its message, title and details rendered in
+        ``alerts.language`` and ``alerts.timezone`` (its fingerprint, the dedupe key, stays:
+        it was built from the English text or the condition's key)."""
+        return dataclasses.replace(
+            alert,
+            message=self._text(alert.message),
+            title=self._text(alert.title),
+            details=localize(alert.details, self.language, self.timezone),
+        )
 
     def _channel_recovered(self, channel: str, outage: float, delayed: int) -> None:
         if outage <= 0:
             return
         alert = Alert(
-            self._t(
-                "channel_back", channel=channel, duration=human_duration(outage), count=delayed
-            ),
+            Text("channel_back", channel=channel, duration=human_duration(outage), count=delayed),
             Level.INFO,
             fingerprint=f"recovered:{channel}",
         )

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from khronos.alerts._catalog import Text
 from khronos.alerts._model import Condition, Level
 from khronos.errors import OutboxError
 
@@ -105,8 +106,8 @@ class WriteProblem:
     @property
     def message(self) -> str:
         """``state_dir full: cannot write PATH (No space left on device)``."""
-        what = "state_dir full" if self.full else "state_dir not writable"
-        return f"{what}: cannot write {self.path} ({self.reason})"
+        what = "state_dir.full" if self.full else "state_dir.unwritable"
+        return Text(what, path=self.path, reason=self.reason)
 
 
 def connect(path: Path) -> sqlite3.Connection:
