@@ -56,7 +56,8 @@ __all__ = ["CONFLICT_KEY", "CONSOLE_PART", "TelegramConsole"]
 CONSOLE_PART = "alerts.telegram.console"
 CONFLICT_KEY = "telegram.console.conflict"
 _SLOW = frozenset({"backup", "drill"})
-_SILENCE_FOR = {"s1h": 3600.0, "s24h": 86400.0}
+_SILENCE_FOR = {"s1h": (3600.0, "1h"), "s24h": (86400.0, "24h")}
+"""Each silence button: its length and how the answer names it (as the button does)."""
 _BACKOFF_MAX_S = 60.0
 
 _log = structlog.get_logger("khronos.alerts.console")
@@ -330,10 +331,9 @@ class TelegramConsole(Lifecycle):
         elif action in _SILENCE_FOR:
             if self.actions.silences is None:
                 return say.plain("button.no_silences")
-            seconds = _SILENCE_FOR[action]
+            seconds, label = _SILENCE_FOR[action]
             match = key or str(message.get("text") or "").split("\n", 1)[-1][:200]
             self.actions.silences.add(match, seconds, say.plain("button.reason"), by)
-            label = say.duration(seconds)
             note = say.html("button.silenced_note", duration=label, by=by, at=at)
             answer = say.plain("button.silenced", duration=label)
         else:
