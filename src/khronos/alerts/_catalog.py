@@ -19,8 +19,10 @@ from khronos.catalog import (
     Text,
     Zone,
     format_stamp,
+    from_json,
     localize,
     placeholders,
+    to_json,
     translate,
 )
 
@@ -34,9 +36,11 @@ __all__ = [
     "Zone",
     "format_clock",
     "format_stamp",
+    "from_json",
     "level_word",
     "localize",
     "placeholders",
+    "to_json",
     "translate",
 ]
 

@@ -46,8 +46,10 @@ __all__ = [
     "Text",
     "Zone",
     "format_stamp",
+    "from_json",
     "localize",
     "placeholders",
+    "to_json",
     "translate",
 ]
 
@@ -200,3 +202,31 @@ def _render(msgid: str, language: str, values: Mapping[str, object], tz: Zone = 
     except (KeyError, IndexError, ValueError, TypeError):
         shown = ", ".join(f"{k}={v}" for k, v in rendered.items())
         return f"{template} ({shown})"
+
+
+def to_json(value: object) -> Any:
+    """A JSON form of a :class:`Text` (with its :class:`Span` and :class:`Moment` values) that
+    :func:`from_json` turns back into one: a firing condition stored in ``state_dir`` keeps its
+    text translatable across a restart.  Other values: JSON scalars as they are, else ``str``."""
+    if isinstance(value, Text):
+        return {"t": value.msgid, "v": {k: to_json(v) for k, v in value.values.items()}}
+    if isinstance(value, Span):
+        return {"s": value.seconds, "c": str(value)}
+    if isinstance(value, Moment):
+        return {"m": value.at, "p": str(value)}
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return str(value)
+
+
+def from_json(data: Any) -> Any:
+    """The value :func:`to_json` wrote (a plain value for anything it does not recognise)."""
+    if isinstance(data, dict):
+        if isinstance(data.get("t"), str) and isinstance(data.get("v"), dict):
+            return Text(data["t"], **{str(k): from_json(v) for k, v in data["v"].items()})
+        if isinstance(data.get("s"), int | float) and isinstance(data.get("c"), str):
+            return Span(float(data["s"]), data["c"])
+        if isinstance(data.get("m"), int | float) and isinstance(data.get("p"), str):
+            return Moment(float(data["m"]), data["p"])
+        return str(data)
+    return data
