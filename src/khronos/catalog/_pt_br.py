@@ -146,7 +146,7 @@ PT_BR: dict[str, str] = {
     "check.disk_ok": "Espaço em disco em {path} está ok",
     "check.http_ok": "Serviço {service} saudável",
     "check.http_failed": "Serviço {service} com problemas",
-    "check.worst_failed": "{count} verificações seguidas falharam",
+    "check.worst_failed": "{count} falha(s) seguida(s)",
     "check.no_messages": "Ainda sem métricas de mensagens",
     "check.few_messages": "Poucas mensagens para avaliar a taxa de erros",
     "check.error_rate_high": "Taxa de erros alta",
@@ -208,7 +208,7 @@ PT_BR: dict[str, str] = {
     "reply.drill_ok": "ok {when}",
     "reply.drill_failed": "FALHOU {when}",
     "reply.database": (
-        "{state} <b>{db}</b>: atraso {lag}, última sincronização {sync}, teste {drill}"
+        "{state} <b>{db}</b>: atraso {lag}, última sincronização {sync}, último teste: {drill}"
     ),
     "reply.app": "App: {state} (<code>{command}</code>, reinícios {restarts})",
     "reply.app_up": "✅ no ar",
