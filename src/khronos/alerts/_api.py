@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from khronos.alerts._catalog import Text
 from khronos.alerts._engine import AlertEngine
 from khronos.alerts._gate import ApiGate, api_error, refused_response
 from khronos.alerts._model import Level, parse_level
@@ -69,7 +70,7 @@ class _AlertEndpoints:
         try:
             data = await self.test_gate.admit_json(request)
             _check_fields(data, ("details", "level", "message"))
-            message = _message(data, required=False) or "Test alert from the Khronos API"
+            message = _message(data, required=False) or Text("test.api")
             level = _level(data, required=False)
             level = Level.INFO if level is None else level
             details = _details(data)

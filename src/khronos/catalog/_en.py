@@ -31,6 +31,10 @@ EN: dict[str, str] = {
         "and are delivered in their original order."
     ),
     "joined": "{first}; {second}",
+    # ---------------------------------------------------------------- tests and the demo
+    "test.cli": "Test alert from `khronos alert test`",
+    "test.api": "Test alert from the Khronos API",
+    "demo.started": "Demo started: Khronos is watching demo-bot",
     # ---------------------------------------------------------------- the alert engine's own
     "state_dir.full": "state_dir full: cannot write {path} ({reason})",
     "state_dir.unwritable": "state_dir not writable: cannot write {path} ({reason})",

@@ -30,6 +30,10 @@ PT_BR: dict[str, str] = {
         "são entregues na ordem original."
     ),
     "joined": "{first}; {second}",
+    # ---------------------------------------------------------------- tests and the demo
+    "test.cli": "Alerta de teste do `khronos alert test`",
+    "test.api": "Alerta de teste da API do Khronos",
+    "demo.started": "Demonstração iniciada: o Khronos está vigiando o demo-bot",
     # ---------------------------------------------------------------- the alert engine's own
     "state_dir.full": "state_dir cheio: não é possível gravar {path} ({reason})",
     "state_dir.unwritable": "state_dir sem permissão de escrita: não é possível gravar {path} "
