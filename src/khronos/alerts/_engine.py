@@ -533,6 +533,16 @@ class AlertEngine(Lifecycle):
     def _notify(self, notice: Notice) -> str:
         return self.enqueue(notice.alert, note=notice.note, route_level=notice.route_level)
 
+    def silenced_by(self, key: str, level: str | Level, text: str) -> str | None:
+        """The id of the active silence covering an alert with this key (a condition's key or
+        an alert's fingerprint), level and text; None when none does (or it cannot be read)."""
+        try:
+            silence = self._silencer.find(key, parse_level(level), text)
+        except Exception:  # noqa: BLE001 - a question about silences must not fail its caller
+            _log.exception("cannot check silences", key=key)
+            return None
+        return None if silence is None else silence.id
+
     def is_firing(self, key: str) -> bool:
         """Whether the condition ``key`` is firing (a dict lookup)."""
         return key in self._book

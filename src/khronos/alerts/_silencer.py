@@ -60,7 +60,7 @@ class Silencer:
     def hold(self, key: str, level: Level, text: str, *, condition: bool = False) -> bool:
         """True (and logged, counted, recorded) when an active silence matches the alert."""
         try:
-            silence = self._find(key, level, text)
+            silence = self.find(key, level, text)
         except Exception:  # noqa: BLE001 - a broken silence must not stop an alert
             _log.exception("cannot check silences; the alert is sent", key=key)
             return False
@@ -93,7 +93,7 @@ class Silencer:
         with self._lock:
             self._covered &= set(conditions)
         for key, cond in conditions.items():
-            covered = self._find(key, cond.level, cond.message) is not None
+            covered = self.find(key, cond.level, cond.message) is not None
             with self._lock:
                 if covered:
                     self._covered.add(key)
@@ -107,7 +107,7 @@ class Silencer:
             notices.append(Notice(alert, Text("firing_for", duration=duration)))
         return notices
 
-    def _find(self, key: str, level: Level, text: str) -> Silence | None:
+    def find(self, key: str, level: Level, text: str) -> Silence | None:
         """The silence matching the alert: its text in English or as the owner reads it (a
         silence written in Portuguese matches a pt-BR text)."""
         found = self.store.find(key, level, text)
