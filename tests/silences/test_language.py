@@ -10,6 +10,7 @@ import pytest
 from khronos.alerts import CATALOG, LANGUAGES, AlertEngine, Level, SilenceStore, translate
 from khronos.alerts._catalog import placeholders
 from khronos.alerts._silences import zone
+from khronos.catalog import Text
 from khronos.clock import ManualClock
 from khronos.config import KhronosConfig
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram
@@ -94,3 +95,25 @@ async def test_from_config(tmp_path: Path, telegram: FakeTelegram, clock: Manual
     # 2026-09-21 14:13:20 UTC is 15:13:20 in Lisbon (WEST, UTC+1)
     header = telegram.texts()[0].splitlines()[0]
     assert header == "🚨 CRÍTICO · bot (production) · 2026-09-21 15:13:20 WEST"
+
+
+@pytest.mark.asyncio
+async def test_a_restored_condition_resolves_in_pt_br(
+    make_engine: MakeEngine, telegram: FakeTelegram, clock: ManualClock
+) -> None:
+    """A catalog text stored with its condition stays translatable after a restart: the
+    resolved notice of a restarted engine quotes it in Portuguese."""
+    first = make_engine(language="pt-BR")
+    first.fire("backup.db_down.app", Text("backup.db_down", path="app.db"), "CRITICAL")
+    first.outbox.close()
+    second = make_engine(language="pt-BR")
+    restored = second.conditions["backup.db_down.app"].notified_message
+    assert isinstance(restored, Text)
+    clock.advance(90)
+    second.resolve("backup.db_down.app")
+    await second.start()
+    await wait_until(lambda: len(telegram.texts()) == 2)
+    fired, resolved = telegram.texts()
+    assert "Banco de dados fora do ar: app.db não existe" in fired
+    assert "✅ Resolvido: Banco de dados fora do ar: app.db não existe" in resolved
+    assert "durou 1 min 30 s" in resolved
