@@ -3,9 +3,8 @@ the offset across a restart, /ack, and never fighting another receiver (409, a w
 
 from __future__ import annotations
 
-import re
-
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
