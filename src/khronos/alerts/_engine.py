@@ -17,6 +17,13 @@ condition ``khronos.state_dir`` ("state_dir full: cannot write PATH (No space le
 device)"), through whatever channel still works, and resolves it when writes succeed again.
 A maintenance task (started with the engine) retries those writes every ``poll_interval``.
 
+Khronos' own texts are catalog :class:`~khronos.catalog.Text` values (a message id and its
+values; as a string, the English text).  The engine renders a message, a note and the details'
+hints in ``alerts.language``, with times in ``alerts.timezone``, when it queues the alert: the
+outbox holds exactly what is sent (a row is never re-rendered, so a retry after a restart sends
+the same bytes), and dedupe never depends on the language (a fingerprint is the English text
+or the condition's key).
+
 Silences (:class:`~khronos.alerts.SilenceStore`, see ``_silencer``) are checked before an
 alert or a condition's notice is queued: a silenced one is logged, counted and recorded, not
 sent; the maintenance round reports a condition still firing when its silence ends.
@@ -26,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +46,7 @@ from khronos.alerts._arguments import engine_arguments
 from khronos.alerts._catalog import Text, localize
 from khronos.alerts._conditions import ConditionBook, Notice, human_duration
 from khronos.alerts._dedupe import Cooldown
-from khronos.alerts._format import redact_alert, render_html, render_plain
+from khronos.alerts._format import localize_alert, redact_alert, render_html, render_plain
 from khronos.alerts._messages import MessageLinks, SentMessages
 from khronos.alerts._metrics import AlertMetrics
 from khronos.alerts._model import Alert, Condition, Level, parse_level
@@ -415,8 +421,10 @@ class AlertEngine(Lifecycle):
         alert_id = alert_id or uuid.uuid4().hex[:16]
         try:
             route = alert.level if route_level is None else route_level
-            alert = redact_alert(self.redactor, self.localize(alert))
-            note = self.redactor.redact(self._text(note)) if note else note
+            alert = redact_alert(self.redactor, localize_alert(alert, self.language, self.timezone))
+            note = (
+                self.redactor.redact(localize(note, self.language, self.timezone)) if note else ""
+            )
             at = self.clock.wall()
             html, plain = (
                 render(
@@ -563,22 +571,6 @@ class AlertEngine(Lifecycle):
             return info.rows, info.attempts, info.last_error
 
         return self.recent.snapshot(pending, self.worker.outcomes)
-
-    def _text(self, text: str) -> str:
-        """``text`` in the engine's language, its times in its zone (a :class:`Text` is
-        rendered; a plain string, an app's own alert text, stays as it is)."""
-        return str(localize(text, self.language, self.timezone))
-
-    def localize(self, alert: Alert) -> Alert:
-        """The alert as the owner reads it: its message, title and details rendered in
-        ``alerts.language`` and ``alerts.timezone`` (its fingerprint, the dedupe key, stays:
-        it was built from the English text or the condition's key)."""
-        return dataclasses.replace(
-            alert,
-            message=self._text(alert.message),
-            title=self._text(alert.title),
-            details=localize(alert.details, self.language, self.timezone),
-        )
 
     def _channel_recovered(self, channel: str, outage: float, delayed: int) -> None:
         if outage <= 0:
