@@ -107,6 +107,10 @@ EN: dict[str, str] = {
     "backup.wal_shorter": (
         "the WAL is shorter ({size} bytes) than what Litestream copied ({shipped} bytes)"
     ),
+    "litestream.no_backup": "the replica {replica} has no backups yet",
+    "litestream.no_bucket": "bucket {bucket} does not exist at {endpoint}",
+    "litestream.credentials": "the replica {replica} rejected the credentials ({error})",
+    "litestream.unreachable": "cannot reach the replica {replica} ({error})",
     "backup.drill_missing_rows": "the drill found missing rows",
     # ---------------------------------------------------------------- the daemon
     "daemon.part_down": "Khronos stopped running {part}: {reason}",

@@ -116,6 +116,10 @@ PT_BR: dict[str, str] = {
     "backup.wal_shorter": (
         "o WAL é menor ({size} bytes) do que o que o Litestream copiou ({shipped} bytes)"
     ),
+    "litestream.no_backup": "a réplica {replica} ainda não tem backups",
+    "litestream.no_bucket": "o bucket {bucket} não existe em {endpoint}",
+    "litestream.credentials": "a réplica {replica} recusou as credenciais ({error})",
+    "litestream.unreachable": "não é possível alcançar a réplica {replica} ({error})",
     "backup.drill_missing_rows": "o teste encontrou linhas faltando",
     # ---------------------------------------------------------------- the daemon
     "daemon.part_down": "O Khronos parou de executar {part}: {reason}",
