@@ -44,10 +44,12 @@ def _messages(language: str, tz: tzinfo | None) -> list[tuple[str, str]]:
     """The three alerts as Khronos renders them in ``language``, stamped in ``tz`` (None: UTC)."""
     at = datetime(2026, 12, 5, 14, 2, tzinfo=UTC).timestamp()
     service, env = "ai-gateway", "production"
-    bucket = (
-        ": bucket 'bot-backups' does not exist at https://s3.eu-west-1.amazonaws.com (check "
-        "backup.dbs[].replica.bucket)"
+    missing = Text(
+        "litestream.no_bucket",
+        bucket="'bot-backups'",
+        endpoint="https://s3.eu-west-1.amazonaws.com",
     )
+    bucket = Text("backup.because", error=missing)
     down = Alert(
         Text(
             "backup.replica_down",
