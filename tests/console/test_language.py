@@ -15,6 +15,7 @@ import pytest_asyncio
 from khronos.alerts import AlertEngine, ConsoleActions, Outbox, TelegramConsole
 from khronos.alerts._commands import Command, Speech, answer_command
 from khronos.alerts._silences import zone
+from khronos.dashboard._status import overall
 from tests.alerts.fake_telegram import FakeTelegram, parse_telegram_html
 from tests.alerts.helpers import notifier_for
 from tests.console.helpers import FakeSilences, console_for, reply_texts
@@ -115,3 +116,33 @@ async def test_commands_buttons_and_edits_in_portuguese(
     engine_pt.resolve("disk")
     await wait_for(lambda: len(telegram.edits) == 2, what="the resolve edit")
     assert parse_telegram_html(telegram.edits[1]["text"]).startswith("✅ Resolvido após ")
+
+
+def test_status_reasons_are_portuguese() -> None:
+    """/status's reasons (the status document's catalog texts) read in Portuguese."""
+    databases = [
+        {
+            "label": "app",
+            "path": "app.db",
+            "db_exists": True,
+            "replica_down": False,
+            "replicating": True,
+            "lag_seconds": 400.0,
+        }
+    ]
+    state, reasons = overall(
+        databases=databases,
+        app={"up": False, "last_exit": {"code": 3}},
+        checks=[],
+        heartbeats=[],
+        conditions=[],
+        channels=[],
+        lag_threshold=60.0,
+    )
+    doc = {"service": {"name": "loja"}, "overall": {"state": state, "reasons": reasons}}
+    reply = answer("/status", ConsoleActions(status=lambda: doc))
+    assert reply.splitlines()[:3] == [
+        "🚨 loja: CRÍTICO",
+        "• atraso do backup de 6 min 40 s em app",
+        "• app fora do ar (saiu com código 3)",
+    ]

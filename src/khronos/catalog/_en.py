@@ -168,6 +168,21 @@ EN: dict[str, str] = {
     "app.gave_up.hint": "fix it, then send SIGHUP to khronos (or restart khronos)",
     "app.restarting": "The app {how}; restarting in {delay:g}s",
     "app.running_again": "The app is running again (pid {pid})",
+    # ---------------------------------------------------------------- the status' reasons
+    "status.db_missing": "database {db} is missing ({path})",
+    "status.replica_down": "backup of {db} is down: the replica accepts nothing",
+    "status.not_replicating": "backup of {db} is not replicating",
+    "status.lag": "backup lag {lag} on {db}",
+    "status.app_gave_up": "app down: Khronos gave up restarting it{last}",
+    "status.app_down": "app down{last}",
+    "status.killed": " (killed by {signal})",
+    "status.exited": " (exited with code {code})",
+    "status.condition": "{message} (for {duration})",
+    "status.check_failing": "check {name} failing: {message}",
+    "status.heartbeat": "heartbeat {name} is {state}",
+    "status.channel_down": (
+        "alert channel {name} unreachable (circuit breaker {breaker}): alerts wait in the outbox"
+    ),
     # ---------------------------------------------------------------- the Telegram console
     "button.ack": "Ack",
     "button.silence_1h": "Silence 1h",

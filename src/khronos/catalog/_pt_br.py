@@ -186,6 +186,22 @@ PT_BR: dict[str, str] = {
     "app.gave_up.hint": "corrija-o e envie SIGHUP ao khronos (ou reinicie o khronos)",
     "app.restarting": "O app {how}; reiniciando em {delay:g}s",
     "app.running_again": "O app está rodando de novo (pid {pid})",
+    # ---------------------------------------------------------------- the status' reasons
+    "status.db_missing": "o banco de dados {db} não existe ({path})",
+    "status.replica_down": "backup de {db} parado: a réplica não aceita nada",
+    "status.not_replicating": "o backup de {db} não está replicando",
+    "status.lag": "atraso do backup de {lag} em {db}",
+    "status.app_gave_up": "app fora do ar: o Khronos desistiu de reiniciá-lo{last}",
+    "status.app_down": "app fora do ar{last}",
+    "status.killed": " (morto por {signal})",
+    "status.exited": " (saiu com código {code})",
+    "status.condition": "{message} (há {duration})",
+    "status.check_failing": "verificação {name} falhando: {message}",
+    "status.heartbeat": "heartbeat {name} em estado {state}",
+    "status.channel_down": (
+        "canal de alertas {name} inacessível (circuit breaker {breaker}): os alertas esperam "
+        "na fila"
+    ),
     # ---------------------------------------------------------------- the Telegram console
     "button.ack": "Ciente",
     "button.silence_1h": "Silenciar 1h",
