@@ -157,6 +157,7 @@ EN: dict[str, str] = {
     "heartbeat.late": (
         "Job {name} is late: no ping since {last} (expected every {every}, {grace} grace)"
     ),
+    "heartbeat.expected": "every {every}, grace {grace}",
     "heartbeat.failed": "Job {name} reported a failure",
     # ---------------------------------------------------------------- the app
     "app.exited": "exited with code {code}",

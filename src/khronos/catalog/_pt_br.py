@@ -175,6 +175,7 @@ PT_BR: dict[str, str] = {
         "A tarefa {name} está atrasada: nenhum sinal desde {last} (esperado a cada {every}, "
         "tolerância de {grace})"
     ),
+    "heartbeat.expected": "a cada {every}, tolerância de {grace}",
     "heartbeat.failed": "A tarefa {name} informou uma falha",
     # ---------------------------------------------------------------- the app
     "app.exited": "saiu com código {code}",

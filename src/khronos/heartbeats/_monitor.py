@@ -228,11 +228,12 @@ class HeartbeatMonitor(Lifecycle):
     def _fire(
         self, name: str, config: HeartbeatCheckConfig, beat: _Beat, *, output: str = ""
     ) -> None:
-        every, grace = format_duration(config.every), format_duration(config.grace)
+        every = Span(config.every.total_seconds(), format_duration(config.every))
+        grace = Span(config.grace.total_seconds(), format_duration(config.grace))
         details: dict[str, Any] = {
             "heartbeat": name,
-            "last_ping": _moment(beat.last_ping_at) or "never",
-            "expected": f"every {every}, grace {grace}",
+            "last_ping": _moment(beat.last_ping_at) or Text("reply.never"),
+            "expected": Text("heartbeat.expected", every=every, grace=grace),
         }
         if output:
             details["output"] = output[-_OUTPUT_TAIL:]
