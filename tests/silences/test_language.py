@@ -117,3 +117,24 @@ async def test_a_restored_condition_resolves_in_pt_br(
     assert "Banco de dados fora do ar: app.db não existe" in fired
     assert "✅ Resolvido: Banco de dados fora do ar: app.db não existe" in resolved
     assert "durou 1 min 30 s" in resolved
+
+
+@pytest.mark.asyncio
+async def test_dedupe_and_silences_do_not_depend_on_the_language(
+    make_engine: MakeEngine, telegram: FakeTelegram
+) -> None:
+    """A catalog text's dedupe key is its English text in any language; a silence written in
+    Portuguese or in English covers the pt-BR alert."""
+    engine = make_engine(language="pt-BR", cooldown=300)
+    text = Text("semantic.database_down", database="main")
+    assert engine.send_alert(text, "CRITICAL") is not None
+    assert engine.send_alert(Text("semantic.database_down", database="main"), "CRITICAL") is None
+    assert engine.recent_alerts()[0]["state"] == "suppressed"
+    engine.silences.add("fora do ar", 60, "", "t")
+    assert engine.silenced_by("x", "CRITICAL", text) is not None
+    engine.silences.add("is down", 60, "", "t")
+    assert engine.silenced_by("x", "CRITICAL", text) is not None
+    assert engine.silenced_by("x", "CRITICAL", Text("semantic.high_memory")) is None
+    await engine.start()
+    await wait_until(lambda: len(telegram.texts()) == 1)
+    assert "Banco de dados main fora do ar" in telegram.texts()[0]

@@ -372,7 +372,8 @@ class AlertEngine(Lifecycle):
 
         ValueError for an unknown level; never raises because the outbox cannot be written.
         """
-        alert = Alert(str(message), parse_level(level), dict(details or {}), fingerprint or "")
+        text = message if isinstance(message, str) else str(message)  # a Text stays one
+        alert = Alert(text, parse_level(level), dict(details or {}), fingerprint or "")
         return self.send(alert)
 
     def send(self, alert: Alert) -> str | None:
