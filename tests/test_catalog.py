@@ -194,26 +194,46 @@ def _is_prose(node: ast.AST) -> bool:
     return False
 
 
+def _assigned(tree: ast.AST) -> dict[ast.AST, dict[str, list[ast.AST]]]:
+    """For each function, the values assigned to each local name (``message = f"..."``)."""
+    out: dict[ast.AST, dict[str, list[ast.AST]]] = {}
+    for func in ast.walk(tree):
+        if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            names: dict[str, list[ast.AST]] = {}
+            for node in ast.walk(func):
+                if isinstance(node, ast.Assign):
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            names.setdefault(target.id, []).append(node.value)
+            out[func] = names
+    return out
+
+
 def english_prose(source: str, filename: str = "<src>") -> list[str]:
-    """Each alert-raising call in ``source`` whose message or details' hint is literal prose."""
+    """Each alert-raising call in ``source`` whose message or details' hint is literal prose,
+    given directly or through a local variable of the same function."""
+    tree = ast.parse(source, filename)
     found = []
-    for node in ast.walk(ast.parse(source, filename)):
-        if not isinstance(node, ast.Call):
-            continue
-        position = ALERT_CALLS.get(_name(node))
-        if position is None:
-            continue
-        message = node.args[position] if len(node.args) > position else None
-        message = next((k.value for k in node.keywords if k.arg == "message"), message)
-        if message is not None and _is_prose(message):
-            found.append(f"{filename}:{node.lineno}: {_name(node)}() with literal prose")
-        for arg in [*node.args, *(k.value for k in node.keywords)]:
-            if isinstance(arg, ast.Dict):
-                for key, value in zip(arg.keys, arg.values, strict=True):
-                    named = isinstance(key, ast.Constant) and key.value in PROSE_KEYS
-                    if named and _is_prose(value):
-                        found.append(f"{filename}:{node.lineno}: a literal {key.value}")  # type: ignore[union-attr]
-    return found
+    for func, names in [*_assigned(tree).items(), (tree, {})]:
+        calls = [n for n in ast.walk(func) if isinstance(n, ast.Call)]
+        for node in calls:
+            position = ALERT_CALLS.get(_name(node))
+            if position is None:
+                continue
+            message = node.args[position] if len(node.args) > position else None
+            message = next((k.value for k in node.keywords if k.arg == "message"), message)
+            values = [message] if message is not None else []
+            if isinstance(message, ast.Name):
+                values += names.get(message.id, [])
+            if any(_is_prose(v) for v in values):
+                found.append(f"{filename}:{node.lineno}: {_name(node)}() with literal prose")
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                if isinstance(arg, ast.Dict):
+                    for key, value in zip(arg.keys, arg.values, strict=True):
+                        named = isinstance(key, ast.Constant) and key.value in PROSE_KEYS
+                        if named and _is_prose(value):
+                            found.append(f"{filename}:{node.lineno}: a literal hint or action")
+    return sorted(set(found))
 
 
 def catalog_misuse(source: str, filename: str = "<src>") -> list[str]:
@@ -246,8 +266,11 @@ def test_the_checks_find_what_they_look_for() -> None:
         'engine.send_alert("Something broke")\n'
         'engine.fire("k", Text("backup.lag", db="app"))\n'
         'Text("no.such.id")\n'
+        "def f():\n"
+        '    message = f"app {x} crashed"\n'
+        '    alerts.fire("app.down", message, "ERROR")\n'
     )
-    assert len(english_prose(bad)) == 3
+    assert len(english_prose(bad)) == 4
     assert len(catalog_misuse(bad)) == 2
     good = 'engine.fire("k", Text("backup.db_down", path=p), "CRITICAL", {"hint": h})\n'
     assert english_prose(good) == catalog_misuse(good) == []
