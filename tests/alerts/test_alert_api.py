@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from structlog.testing import capture_logs
 
 from khronos.alerts import API_KEY_PREFIX, AlertEngine, alert_routes
 from tests.alerts.fake_telegram import FakeTelegram
@@ -179,3 +181,34 @@ async def test_an_engine_failure_is_503_not_500(
     r = await post(client, {"level": "WARN", "message": "m"})
     assert r.status_code == 503
     assert r.headers["Retry-After"] == "60"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("action", ["send", "fire"])
+async def test_a_silenced_alert_says_so(
+    client: httpx.AsyncClient,
+    engine: AlertEngine,
+    telegram: FakeTelegram,
+    registry: CollectorRegistry,
+    action: str,
+) -> None:
+    """An alert a silence covers answers ``silenced`` with the silence's id; it is logged,
+    counted and listed as silenced, and not sent."""
+    silence = engine.silences.add("disk", 3600, "maintenance", "ana")
+    body = {"action": action, "key": "disk.full", "level": "ERROR", "message": "disk 97% full"}
+    with capture_logs() as logs:
+        answer = await post(client, body)
+    assert answer.status_code == 202
+    assert answer.json() == {
+        "id": None,
+        "key": "disk.full",
+        "action": action,
+        "status": "silenced",
+        "silence": silence,
+    }
+    assert [e["silence"] for e in logs if e["event"] == "alert silenced"] == [silence]
+    assert registry.get_sample_value("khronos_alerts_silenced_total", {"level": "ERROR"}) == 1
+    assert engine.recent_alerts()[0]["state"] == "silenced"
+    await engine.start()
+    assert await engine.drain(10)
+    assert telegram.texts() == []

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from khronos.alerts import COMMANDS, Condition, ConsoleActions, Level, parse_command
-from khronos.alerts._commands import Command, answer_command
+from khronos.alerts._commands import Command, Speech, answer_command
+from khronos.alerts._silences import zone
 from tests.alerts.fake_telegram import parse_telegram_html, utf16_len
 from tests.console.helpers import FakeSilences
 
@@ -71,9 +72,14 @@ def check_reply(html: str) -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=st.one_of(st.text(max_size=300), COMMAND_TEXT), value=NASTY)
-def test_any_message_gets_a_valid_reply_or_none(text: str, value: str) -> None:
-    """Random text, huge arguments and markup: parsed or ignored, and answered validly."""
+@given(
+    text=st.one_of(st.text(max_size=300), COMMAND_TEXT),
+    value=NASTY,
+    language=st.sampled_from(["en", "pt-BR"]),
+)
+def test_any_message_gets_a_valid_reply_or_none(text: str, value: str, language: str) -> None:
+    """Random text, huge arguments and markup, in either language: parsed or ignored, and
+    answered validly."""
     parsed = parse_command(text, "k_bot")
     if parsed is None:
         return
@@ -82,7 +88,8 @@ def test_any_message_gets_a_valid_reply_or_none(text: str, value: str) -> None:
     assert all(len(a) <= 200 for a in args)
     reply_to = value if len(value) < 100 else ""
     command = Command(name, args, by=value[:64] or "?", reply_to_text=reply_to)
-    check_reply(asyncio.run(answer_command(command, wild_actions(value))))
+    speech = Speech(language, zone("America/Sao_Paulo") if language == "pt-BR" else None)
+    check_reply(asyncio.run(answer_command(command, wild_actions(value), speech)))
 
 
 def test_addressed_to_another_bot_is_not_a_command() -> None:

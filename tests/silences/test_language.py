@@ -10,6 +10,7 @@ import pytest
 from khronos.alerts import CATALOG, LANGUAGES, AlertEngine, Level, SilenceStore, translate
 from khronos.alerts._catalog import placeholders
 from khronos.alerts._silences import zone
+from khronos.catalog import Text
 from khronos.clock import ManualClock
 from khronos.config import KhronosConfig
 from tests.alerts.fake_telegram import TOKEN, FakeTelegram
@@ -33,7 +34,7 @@ async def test_pt_br_in_sao_paulo_time(
     assert "réplica atrasada 5m" in fired
     assert resolved.splitlines()[0].endswith("· 2026-09-21 11:15:25 -03")
     assert "✅ Resolvido: réplica atrasada 5m" in resolved
-    assert "durou 2m5s; pior: 5m" in resolved
+    assert "durou 2 min 5 s; pior: 5m" in resolved
 
 
 @pytest.mark.asyncio
@@ -52,7 +53,7 @@ async def test_silence_ended_in_pt_br(
     text = telegram.texts()[0]
     assert "⚠️ AVISO" in text
     assert "Ainda ativo após o fim do silêncio: fila parada" in text
-    assert "ativo há 1m1s" in text
+    assert "ativo há 1 min 1 s" in text
     assert "UTC" in text.splitlines()[0]  # no zone given: UTC, as before
 
 
@@ -94,3 +95,46 @@ async def test_from_config(tmp_path: Path, telegram: FakeTelegram, clock: Manual
     # 2026-09-21 14:13:20 UTC is 15:13:20 in Lisbon (WEST, UTC+1)
     header = telegram.texts()[0].splitlines()[0]
     assert header == "🚨 CRÍTICO · bot (production) · 2026-09-21 15:13:20 WEST"
+
+
+@pytest.mark.asyncio
+async def test_a_restored_condition_resolves_in_pt_br(
+    make_engine: MakeEngine, telegram: FakeTelegram, clock: ManualClock
+) -> None:
+    """A catalog text stored with its condition stays translatable after a restart: the
+    resolved notice of a restarted engine quotes it in Portuguese."""
+    first = make_engine(language="pt-BR")
+    first.fire("backup.db_down.app", Text("backup.db_down", path="app.db"), "CRITICAL")
+    first.outbox.close()
+    second = make_engine(language="pt-BR")
+    restored = second.conditions["backup.db_down.app"].notified_message
+    assert isinstance(restored, Text)
+    clock.advance(90)
+    second.resolve("backup.db_down.app")
+    await second.start()
+    await wait_until(lambda: len(telegram.texts()) == 2)
+    fired, resolved = telegram.texts()
+    assert "Banco de dados fora do ar: app.db não existe" in fired
+    assert "✅ Resolvido: Banco de dados fora do ar: app.db não existe" in resolved
+    assert "durou 1 min 30 s" in resolved
+
+
+@pytest.mark.asyncio
+async def test_dedupe_and_silences_do_not_depend_on_the_language(
+    make_engine: MakeEngine, telegram: FakeTelegram
+) -> None:
+    """A catalog text's dedupe key is its English text in any language; a silence written in
+    Portuguese or in English covers the pt-BR alert."""
+    engine = make_engine(language="pt-BR", cooldown=300)
+    text = Text("semantic.database_down", database="main")
+    assert engine.send_alert(text, "CRITICAL") is not None
+    assert engine.send_alert(Text("semantic.database_down", database="main"), "CRITICAL") is None
+    assert engine.recent_alerts()[0]["state"] == "suppressed"
+    engine.silences.add("fora do ar", 60, "", "t")
+    assert engine.silenced_by("x", "CRITICAL", text) is not None
+    engine.silences.add("is down", 60, "", "t")
+    assert engine.silenced_by("x", "CRITICAL", text) is not None
+    assert engine.silenced_by("x", "CRITICAL", Text("semantic.high_memory")) is None
+    await engine.start()
+    await wait_until(lambda: len(telegram.texts()) == 1)
+    assert "Banco de dados main fora do ar" in telegram.texts()[0]

@@ -20,8 +20,10 @@ A caller's key lives in its own namespace: the engine sees ``api.<key>`` (:data:
 so no request can fire or resolve one of Khronos' own conditions (``backup.replica.app``,
 ``heartbeat.nightly``...).  The answer: ``{"id", "key", "action", "status"}`` where ``status``
 is ``queued`` (a message is on its way; ``id`` names it), ``suppressed`` (deduplicated or
-already firing; ``id`` null), ``resolved`` (``id`` of the resolved notice, null when
-``alerts.send_resolved`` is off) or ``not_firing`` (nothing to resolve).
+already firing; ``id`` null), ``silenced`` (an active silence covers it: logged, counted and
+shown on the status API, not sent; ``silence`` is the silence's id), ``resolved`` (``id`` of
+the resolved notice, null when ``alerts.send_resolved`` is off) or ``not_firing`` (nothing to
+resolve).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from khronos.alerts._catalog import Text
 from khronos.alerts._engine import AlertEngine
 from khronos.alerts._gate import ApiGate, api_error, refused_response
 from khronos.alerts._model import Level, parse_level
@@ -69,7 +72,7 @@ class _AlertEndpoints:
         try:
             data = await self.test_gate.admit_json(request)
             _check_fields(data, ("details", "level", "message"))
-            message = _message(data, required=False) or "Test alert from the Khronos API"
+            message = _message(data, required=False) or Text("test.api")
             level = _level(data, required=False)
             level = Level.INFO if level is None else level
             details = _details(data)
@@ -104,13 +107,11 @@ class _AlertEndpoints:
                 # the caller's dedupe keys stay apart from Khronos' own fingerprints
                 fingerprint = f"{API_KEY_PREFIX}{key or f'{level.name}:{message}'}"
                 answer["id"] = engine.send_alert(message, level, details, fingerprint)
-                answer["status"] = "queued" if answer["id"] else "suppressed"
-                return answer
+                return _outcome(engine, answer, fingerprint, level, message)
             condition = f"{API_KEY_PREFIX}{key}"
             if action == "fire":
                 answer["id"] = engine.fire(condition, message, level, details)
-                answer["status"] = "queued" if answer["id"] else "suppressed"
-                return answer
+                return _outcome(engine, answer, condition, level, message)
             if not engine.is_firing(condition):
                 answer["status"] = "not_firing"
                 return answer
@@ -134,6 +135,22 @@ class _AlertEndpoints:
                 {"Retry-After": "60"},
             )
         return JSONResponse(answer, status_code=202)
+
+
+def _outcome(
+    engine: AlertEngine, answer: dict[str, Any], key: str, level: Level, message: str
+) -> dict[str, Any]:
+    """``queued`` with the alert's id; else ``silenced`` (with the silence's id: the alert was
+    logged and counted, not sent) or ``suppressed`` (a duplicate within the cooldown, or a
+    condition with no notice due)."""
+    if answer["id"]:
+        answer["status"] = "queued"
+        return answer
+    silence = engine.silenced_by(key, level, message)
+    answer["status"] = "suppressed" if silence is None else "silenced"
+    if silence is not None:
+        answer["silence"] = silence
+    return answer
 
 
 def _check_fields(data: dict[str, Any], allowed: tuple[str, ...]) -> None:

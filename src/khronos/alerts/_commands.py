@@ -13,8 +13,10 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
+from khronos.alerts._catalog import Zone, format_clock, format_stamp, localize, translate
 from khronos.alerts._conditions import human_duration
 from khronos.alerts._format import MAX_MESSAGE_LENGTH, escape, strip_html, truncate_html
 from khronos.alerts._model import LEVEL_EMOJI, Condition
@@ -30,22 +32,50 @@ __all__ = [
 ]
 
 COMMANDS: dict[str, str] = {
-    "status": "Overall state, databases, app and checks",
-    "alerts": "The conditions firing now",
-    "ack": "Acknowledge an alert (reply to it, or /ack KEY)",
-    "backup": "Force a sync and report the replica txid",
-    "drill": "Run a restore drill now",
-    "silence": "/silence WHAT DURATION [REASON]",
-    "unsilence": "/unsilence ID",
-    "silences": "The active silences",
-    "help": "What the bot understands",
-}
-"""Each command and its one-line description (``setMyCommands``, ``/help``)."""
+    name: translate(f"cmd.{name}")
+    for name in ("status", "alerts", "ack", "backup", "drill", "silence", "unsilence", "silences")
+} | {"help": translate("cmd.help")}
+"""Each command and its one-line description in English (``setMyCommands``, ``/help``)."""
 
 _COMMAND_RE = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?=\s|$)")
 _MAX_ARGS = 8
 _MAX_ARG = 200
-_NOT_AVAILABLE = "silences are not available in this Khronos"
+_DAY_S = 20 * 3600.0
+
+
+def command_descriptions(language: str = "en") -> dict[str, str]:
+    """Each command and its description in ``language`` (``setMyCommands``)."""
+    return {name: translate(f"cmd.{name}", language) for name in COMMANDS}
+
+
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """How the console speaks: ``alerts.language`` and ``alerts.timezone``."""
+
+    language: str = "en"
+    tz: Zone = None
+
+    def html(self, msgid: str, **values: object) -> str:
+        """The catalog text in HTML: every string value rendered and escaped."""
+        return translate(msgid, self.language, **{k: self._escaped(v) for k, v in values.items()})
+
+    def plain(self, msgid: str, **values: object) -> str:
+        """The catalog text as plain text (values rendered, not escaped)."""
+        return translate(msgid, self.language, **values)
+
+    def _escaped(self, value: object) -> object:
+        value = localize(value, self.language, self.tz)
+        return escape(value) if isinstance(value, str) else value
+
+    def duration(self, seconds: float) -> str:
+        """A duration as this language writes it (``5m``; ``5 min`` in pt-BR)."""
+        return str(localize(human_duration(seconds), self.language))
+
+    def clock(self, at: float, now: float | None = None) -> str:
+        """``14:02 -03``; with the date when ``at`` is more than 20 hours from ``now``."""
+        if now is not None and abs(now - at) > _DAY_S:
+            return format_stamp(at, self.tz, "%Y-%m-%d %H:%M")
+        return format_clock(at, self.tz)
 
 
 class SilenceBook(Protocol):
@@ -108,79 +138,99 @@ def parse_command(text: str, bot_username: str = "") -> tuple[str, tuple[str, ..
     return match.group(1).lower(), args
 
 
-async def answer_command(command: Command, actions: ConsoleActions) -> str:
-    """The reply (Telegram HTML, under 4096 characters) to ``command``."""
+async def answer_command(
+    command: Command, actions: ConsoleActions, speech: Speech | None = None
+) -> str:
+    """The reply (Telegram HTML, under 4096 characters) to ``command``, in ``speech``'s
+    language and time zone (default English, UTC)."""
+    say = speech or Speech()
     handler = _HANDLERS.get(command.name)
     if handler is None:
-        html = f"Unknown command /{escape(command.name)}. Send /help for the list."
+        html = say.html("reply.unknown", name=command.name)
     else:
-        html = await handler(command, actions)
+        html = await handler(command, actions, say)
     if not strip_html(html).strip():  # Telegram refuses an empty message
-        html = f"/{escape(command.name)}: nothing to report."
+        html = say.html("reply.empty", name=command.name)
     return truncate_html(html, MAX_MESSAGE_LENGTH)
 
 
-async def _help(command: Command, actions: ConsoleActions) -> str:  # noqa: ARG001
-    lines = ["<b>Khronos commands</b>"]
-    lines += [f"/{name} — {escape(text)}" for name, text in COMMANDS.items()]
+async def _help(command: Command, actions: ConsoleActions, say: Speech) -> str:  # noqa: ARG001
+    lines = [f"<b>{say.html('reply.help_title')}</b>"]
+    descriptions = command_descriptions(say.language)
+    lines += [f"/{name} — {escape(text)}" for name, text in descriptions.items()]
     return "\n".join(lines)
 
 
-def _ago(at: Any, now: float) -> str:
+def _ago(at: Any, now: float, say: Speech) -> str:
+    """``14:02 -03 (3s ago)``: the time in the owner's zone and how long ago."""
     if not isinstance(at, int | float):
-        return "never"
-    return f"{human_duration(now - float(at))} ago"
+        return say.plain("reply.never")
+    return say.plain("reply.at_ago", at=say.clock(float(at), now), duration=say.duration(now - at))
 
 
-def _database_line(db: Mapping[str, Any], now: float) -> str:
+def _database_line(db: Mapping[str, Any], now: float, say: Speech) -> str:
     lag = db.get("lag_seconds")
-    lag_text = "unknown" if lag is None else human_duration(float(lag))
+    lag_text = say.plain("reply.unknown_value") if lag is None else say.duration(float(lag))
     state = "✅" if db.get("replicating") and not db.get("replica_down") else "❌"
     drill = db.get("last_drill") or {}
-    drill_text = "none yet"
+    drill_text = say.plain("reply.no_drill")
     if isinstance(drill, Mapping) and drill.get("at") is not None:
-        drill_text = ("ok " if drill.get("ok") else "FAILED ") + _ago(drill.get("at"), now)
-    line = (
-        f"{state} <b>{escape(db.get('label', '?'))}</b>: lag {escape(lag_text)}, last sync "
-        f"{escape(_ago(db.get('last_sync_at'), now))}, drill {escape(drill_text)}"
+        when = _ago(drill.get("at"), now, say)
+        drill_text = say.plain(
+            "reply.drill_ok" if drill.get("ok") else "reply.drill_failed", when=when
+        )
+    line = say.html(
+        "reply.database",
+        state=state,
+        db=str(db.get("label", "?")),
+        lag=lag_text,
+        sync=_ago(db.get("last_sync_at"), now, say),
+        drill=drill_text,
     )
     if db.get("last_error"):
-        line += f"\n    <i>{escape(db['last_error'])}</i>"
+        line += f"\n    <i>{escape(localize(db['last_error'], say.language, say.tz))}</i>"
     return line
 
 
-def _app_line(app: Mapping[str, Any]) -> str:
-    state = "✅ up" if app.get("up") else "❌ down"
-    return (
-        f"App: {state} (<code>{escape(app.get('command', '?'))}</code>, restarts "
-        f"{escape(app.get('restarts', 0))})"
+def _app_line(app: Mapping[str, Any], say: Speech) -> str:
+    return say.html(
+        "reply.app",
+        state=say.plain("reply.app_up" if app.get("up") else "reply.app_down"),
+        command=str(app.get("command", "?")),
+        restarts=str(app.get("restarts", 0)),
     )
 
 
-async def _status(command: Command, actions: ConsoleActions) -> str:  # noqa: ARG001
+async def _status(command: Command, actions: ConsoleActions, say: Speech) -> str:  # noqa: ARG001
     if actions.status is None:
-        return "Status is not available here."
+        return say.html("reply.no_status")
     doc = actions.status()
     now = time.time()
     overall = doc.get("overall") or {}
     state = str(overall.get("state", "?"))
     emoji = {"OK": "✅", "WARN": "⚠️", "CRITICAL": "🚨"}.get(state, "❔")
+    word = say.plain(f"reply.state.{state}") if state in ("OK", "WARN", "CRITICAL") else state
     service = doc.get("service") or {}
-    lines = [f"{emoji} <b>{escape(service.get('name', 'khronos'))}</b>: {escape(state)}"]
-    lines += [f"• {escape(reason)}" for reason in overall.get("reasons") or []]
+    lines = [f"{emoji} <b>{escape(service.get('name', 'khronos'))}</b>: {escape(word)}"]
+    reasons = overall.get("reasons") or []
+    lines += [f"• {escape(localize(r, say.language, say.tz))}" for r in reasons]
     databases = doc.get("databases") or []
-    lines.append("\n<b>Databases</b>" if databases else "\nNo database is backed up.")
-    lines += [_database_line(db, now) for db in databases if isinstance(db, Mapping)]
+    lines.append(
+        f"\n<b>{say.html('reply.databases')}</b>"
+        if databases
+        else "\n" + say.html("reply.no_database")
+    )
+    lines += [_database_line(db, now, say) for db in databases if isinstance(db, Mapping)]
     app = doc.get("app")
     if isinstance(app, Mapping):
-        lines.append("\n" + _app_line(app))
+        lines.append("\n" + _app_line(app, say))
     checks = [c for c in doc.get("checks") or [] if isinstance(c, Mapping)]
     if checks:
-        lines.append("\n<b>Checks</b>")
+        lines.append(f"\n<b>{say.html('reply.checks')}</b>")
         for check in checks:
             ok = check.get("ok")
             mark = "⏳" if ok is None else ("✅" if ok else "❌")
-            detail = check.get("message") or ""
+            detail = localize(check.get("message") or "", say.language, say.tz)
             text = f"{mark} {escape(check.get('name', '?'))}"
             lines.append(text + (f": {escape(detail)}" if detail else ""))
     return "\n".join(lines)
@@ -192,109 +242,130 @@ def _firing(actions: ConsoleActions) -> list[Condition]:
     return sorted(actions.conditions().values(), key=lambda c: (-int(c.level), c.started))
 
 
-async def _alerts(command: Command, actions: ConsoleActions) -> str:  # noqa: ARG001
+async def _alerts(command: Command, actions: ConsoleActions, say: Speech) -> str:  # noqa: ARG001
     firing = _firing(actions)
     if not firing:
-        return "✅ Nothing is firing."
+        return say.html("reply.nothing_firing")
     now = time.time()
-    lines = [f"<b>{len(firing)} firing</b>"]
+    lines = [f"<b>{say.html('reply.firing', count=len(firing))}</b>"]
     for cond in firing:
-        acked = f" (acked by {escape(cond.acked_by)})" if cond.acked_by else ""
-        lines.append(
-            f"{LEVEL_EMOJI[cond.level]} <code>{escape(cond.key)}</code> for "
-            f"{escape(human_duration(now - cond.started))}{acked}\n    {escape(cond.message)}"
+        acked = say.html("reply.acked_by", by=cond.acked_by) if cond.acked_by else ""
+        head = say.html(
+            "reply.firing_line",
+            emoji=LEVEL_EMOJI[cond.level],
+            key=cond.key,
+            duration=say.duration(now - cond.started),
         )
+        message = escape(localize(cond.message, say.language, say.tz))
+        lines.append(f"{head}{acked}\n    {message}")
     return "\n".join(lines)
 
 
-async def _ack(command: Command, actions: ConsoleActions) -> str:
+async def _ack(command: Command, actions: ConsoleActions, say: Speech) -> str:
     if actions.ack is None:
-        return "Acknowledging is not available here."
+        return say.html("reply.no_ack")
     key = command.args[0] if command.args else ""
     if not key and command.reply_to_text:
         # the reply names no key: the condition whose message the replied alert shows
         for cond in _firing(actions):
-            if cond.notified_message and cond.notified_message in command.reply_to_text:
+            shown = localize(cond.notified_message, say.language, say.tz)
+            if shown and shown in command.reply_to_text:
                 key = cond.key
                 break
     if not key:
-        return "Reply /ack to an alert, or send <code>/ack KEY</code> (the keys: /alerts)."
+        return say.html("reply.ack_usage")
     if not actions.ack(key, command.by):
-        return f"<code>{escape(key)}</code> is not firing (see /alerts)."
-    return (
-        f"👍 <code>{escape(key)}</code> acknowledged by {escape(command.by)}: no repeats until "
-        "it resolves or gets worse."
-    )
+        return say.html("reply.not_firing", key=key)
+    return say.html("reply.acked", key=key, by=command.by)
 
 
 async def _run_lines(
-    what: str, action: Callable[[], Awaitable[Sequence[str]]] | None, missing: str
+    what: str,
+    action: Callable[[], Awaitable[Sequence[str]]] | None,
+    say: Speech,
 ) -> str:
     if action is None:
-        return escape(missing)
+        return say.html("reply.no_backup")
     try:
         lines = await action()
     except Exception as exc:  # noqa: BLE001 - the owner gets the failure as the answer
-        return f"❌ {escape(what)} failed: {escape(str(exc) or type(exc).__name__)}"
-    text = "\n".join(escape(line) for line in lines if line.strip())
-    return text or f"{escape(what)}: nothing to report"
+        error = localize(str(exc) or type(exc).__name__, say.language, say.tz)
+        return say.html("reply.failed", what=say.plain(what), error=error)
+    shown = [str(localize(line, say.language, say.tz)) for line in lines]
+    text = "\n".join(escape(line) for line in shown if line.strip())
+    return text or say.html("reply.nothing", what=say.plain(what))
 
 
-async def _backup(command: Command, actions: ConsoleActions) -> str:  # noqa: ARG001
-    return await _run_lines("backup", actions.backup, "No backup: section is configured.")
+async def _backup(command: Command, actions: ConsoleActions, say: Speech) -> str:  # noqa: ARG001
+    return await _run_lines("reply.what_backup", actions.backup, say)
 
 
-async def _drill(command: Command, actions: ConsoleActions) -> str:  # noqa: ARG001
-    return await _run_lines("restore drill", actions.drill, "No backup: section is configured.")
+async def _drill(command: Command, actions: ConsoleActions, say: Speech) -> str:  # noqa: ARG001
+    return await _run_lines("reply.what_drill", actions.drill, say)
 
 
-async def _silence(command: Command, actions: ConsoleActions) -> str:
+async def _silence(command: Command, actions: ConsoleActions, say: Speech) -> str:
     if actions.silences is None:
-        return _NOT_AVAILABLE
+        return say.html("reply.no_silences")
     if len(command.args) < 2:
-        return "Usage: <code>/silence WHAT DURATION [REASON]</code> (/silence backup 1h deploy)"
+        return say.html("reply.silence_usage")
     what, duration = command.args[0], command.args[1]
     try:
         seconds = parse_duration(duration).total_seconds()
     except ValueError:
-        return f"Not a duration: <code>{escape(duration)}</code> (write 30m, 1h, 2d)."
+        return say.html("reply.not_duration", value=duration)
     if seconds <= 0:
-        return "The duration must be positive (30m, 1h, 2d)."
+        return say.html("reply.positive")
     reason = " ".join(command.args[2:])
     silence_id = actions.silences.add(what, seconds, reason, command.by)
-    return (
-        f"🔕 Silenced <code>{escape(what)}</code> for {escape(human_duration(seconds))} "
-        f"(id <code>{escape(silence_id)}</code>)."
-    )
+    return say.html("reply.silenced", what=what, duration=say.duration(seconds), id=silence_id)
 
 
-async def _unsilence(command: Command, actions: ConsoleActions) -> str:
+async def _unsilence(command: Command, actions: ConsoleActions, say: Speech) -> str:
     if actions.silences is None:
-        return _NOT_AVAILABLE
+        return say.html("reply.no_silences")
     if not command.args:
-        return "Usage: <code>/unsilence ID</code> (the ids: /silences)"
+        return say.html("reply.unsilence_usage")
     if actions.silences.remove(command.args[0]):
-        return f"🔔 Silence <code>{escape(command.args[0])}</code> ended."
-    return f"No silence <code>{escape(command.args[0])}</code> (see /silences)."
+        return say.html("reply.unsilenced", id=command.args[0])
+    return say.html("reply.no_such_silence", id=command.args[0])
 
 
-async def _silences(command: Command, actions: ConsoleActions) -> str:  # noqa: ARG001
+def _until(value: Any, say: Speech) -> str:
+    """A silence's end (ISO 8601 from the store) in the owner's zone; other values as given."""
+    if isinstance(value, int | float):
+        return say.clock(float(value), time.time())
+    if isinstance(value, str):
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if at.tzinfo is not None:
+            return say.clock(at.timestamp(), time.time())
+    return str(value or "?")
+
+
+async def _silences(command: Command, actions: ConsoleActions, say: Speech) -> str:  # noqa: ARG001
     if actions.silences is None:
-        return _NOT_AVAILABLE
+        return say.html("reply.no_silences")
     active = actions.silences.list()
     if not active:
-        return "No silence is active."
-    lines = [f"<b>{len(active)} silence(s)</b>"]
+        return say.html("reply.no_silence")
+    lines = [f"<b>{say.html('reply.silences', count=len(active))}</b>"]
     lines += [
-        f"🔕 <code>{escape(s.get('id') or '?')}</code> "
-        f"{escape(s.get('match') or s.get('key') or s.get('text') or '')} until "
-        f"{escape(s.get('until') or s.get('ends_at') or '?')} {escape(s.get('reason') or '')}"
+        say.html(
+            "reply.silence_line",
+            id=str(s.get("id") or "?"),
+            match=str(s.get("match") or s.get("key") or s.get("text") or ""),
+            until=_until(s.get("until") or s.get("ends_at"), say),
+            reason=str(s.get("reason") or ""),
+        ).rstrip()
         for s in active
     ]
     return "\n".join(lines)
 
 
-_Handler = Callable[[Command, ConsoleActions], Awaitable[str]]
+_Handler = Callable[[Command, ConsoleActions, Speech], Awaitable[str]]
 _HANDLERS: dict[str, _Handler] = {
     "help": _help,
     "start": _help,

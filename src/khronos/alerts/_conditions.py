@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from khronos.alerts._catalog import translate
+from khronos.alerts._catalog import Span, Text
 from khronos.alerts._model import Alert, Condition, Level
 from khronos.alerts._outbox import Outbox
 from khronos.clock import Clock
@@ -33,9 +33,11 @@ from khronos.config import format_duration
 __all__ = ["ConditionBook", "Notice", "human_duration"]
 
 
-def human_duration(seconds: float) -> str:
-    """``1h5m``, ``42s``: whole seconds in the config syntax."""
-    return format_duration(timedelta(seconds=round(max(seconds, 0.0))))
+def human_duration(seconds: float) -> Span:
+    """``1h5m``, ``42s``: whole seconds in the config syntax (in words in pt-BR: a
+    :class:`~khronos.catalog.Span`)."""
+    seconds = max(seconds, 0.0)
+    return Span(seconds, format_duration(timedelta(seconds=round(seconds))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +63,7 @@ class ConditionBook:
         repeat_interval: float,
         send_resolved: bool,
         grace: float,
-        language: str = "en",
     ) -> None:
-        self.language = language
         self.outbox = outbox
         self.clock = clock
         self.repeat_interval = repeat_interval
@@ -72,9 +72,6 @@ class ConditionBook:
         self._lock = threading.Lock()
         self._conditions: dict[str, Condition] = {}
         self._expire_at: float | None = None
-
-    def _t(self, msgid: str, **values: object) -> str:
-        return translate(msgid, self.language, **values)
 
     def restore(self) -> int:
         """Load the conditions a previous run left firing; how many."""
@@ -119,7 +116,7 @@ class ConditionBook:
                 self._conditions[key] = cond
                 self.outbox.save_condition(cond)
                 age = now - started
-                note = self._t("first_seen", age=human_duration(age)) if age >= 1 else ""
+                note = Text("first_seen", age=human_duration(age)) if age >= 1 else ""
                 return Notice(_alert(key, message, level, details), note)
             changed = _note_worst(cond, worst, worst_value)
             cond.restored = False
@@ -129,9 +126,10 @@ class ConditionBook:
             due = now - cond.last_notified >= self.repeat_interval and not cond.acked_by
             if level > cond.level or due:
                 cond.acked_by = ""  # worse than what was acknowledged: tell again
-                note = self._t("still_firing", duration=human_duration(now - cond.started))
+                note = Text("still_firing", duration=human_duration(now - cond.started))
                 if level > cond.level:
-                    note = self._t("worse", level=cond.level.name, note=note)
+                    was = Text(f"level.{cond.level.name}")
+                    note = Text("worse", level=was, note=note)
                 cond.level = level
                 cond.last_notified, cond.notified_message = now, message
                 self.outbox.save_condition(cond)
@@ -174,10 +172,10 @@ class ConditionBook:
         self.outbox.forget_condition(key)
         if not self.send_resolved:
             return None
-        text = self._t("resolved", message=message or cond.notified_message or cond.message)
-        note = self._t("lasted", duration=human_duration(now - cond.started))
+        text = Text("resolved", message=message or cond.notified_message or cond.message)
+        note = Text("lasted", duration=human_duration(now - cond.started))
         if cond.worst:
-            note += "; " + self._t("worst", worst=cond.worst)
+            note = Text("joined", first=note, second=Text("worst", worst=cond.worst))
         alert = Alert(text, Level.INFO, {}, fingerprint=f"resolved:{key}")
         return Notice(
             alert, note, route_level=cond.level, origin=cond.alert_id, lasted=now - cond.started
@@ -197,8 +195,8 @@ class ConditionBook:
             self.outbox.forget_condition(cond.key)
             if not self.send_resolved:
                 continue
-            text = self._t("closed", message=cond.notified_message or cond.message)
-            note = self._t(
+            text = Text("closed", message=cond.notified_message or cond.message)
+            note = Text(
                 "closed_note",
                 duration=human_duration(now - cond.started),
                 grace=human_duration(self.grace),

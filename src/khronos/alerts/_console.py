@@ -32,14 +32,15 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
+from khronos.alerts._catalog import Text
 from khronos.alerts._commands import (
-    COMMANDS,
     Command,
     ConsoleActions,
+    Speech,
     answer_command,
+    command_descriptions,
     parse_command,
 )
-from khronos.alerts._conditions import human_duration
 from khronos.alerts._engine import AlertEngine
 from khronos.alerts._format import escape, truncate_html
 from khronos.alerts._messages import Resolved
@@ -56,6 +57,7 @@ CONSOLE_PART = "alerts.telegram.console"
 CONFLICT_KEY = "telegram.console.conflict"
 _SLOW = frozenset({"backup", "drill"})
 _SILENCE_FOR = {"s1h": (3600.0, "1h"), "s24h": (86400.0, "24h")}
+"""Each silence button: its length and how the answer names it (as the button does)."""
 _BACKOFF_MAX_S = 60.0
 
 _log = structlog.get_logger("khronos.alerts.console")
@@ -127,6 +129,11 @@ class TelegramConsole(Lifecycle):
         )
 
     @property
+    def speech(self) -> Speech:
+        """The engine's language and time zone (``alerts.language``, ``alerts.timezone``)."""
+        return Speech(self.engine.language, self.engine.timezone)
+
+    @property
     def task(self) -> asyncio.Task[None] | None:
         """The polling task (watched by :mod:`khronos.health`)."""
         return self._task
@@ -184,14 +191,15 @@ class TelegramConsole(Lifecycle):
         try:
             me = await self.notifier.get_me()
             self._bot_username = str(me.get("username") or "")
-            commands = [{"command": n, "description": d} for n, d in COMMANDS.items()]
+            described = command_descriptions(self.engine.language)
+            commands = [{"command": n, "description": d} for n, d in described.items()]
             await self.notifier.call("setMyCommands", {"commands": commands})
             hook = await self.notifier.get_webhook_info()
         except DeliveryError as exc:
             _log.warning("telegram console: cannot register the commands", error=str(exc))
             return
         if hook.get("url"):
-            self._stop_for("a webhook is set for this bot token")
+            self._stop_for(Text("console.webhook_set"))
 
     async def _poll(self) -> list[dict[str, Any]]:
         payload: dict[str, Any] = {
@@ -215,8 +223,7 @@ class TelegramConsole(Lifecycle):
         )
         self.engine.fire(
             CONFLICT_KEY,
-            f"Telegram commands are off: {why}. Another program receives this bot's updates; "
-            "give Khronos a bot of its own (alerts.telegram.bot_token). Alerts are still sent.",
+            Text("console.conflict", why=why),
             "WARN",
         )
 
@@ -268,10 +275,13 @@ class TelegramConsole(Lifecycle):
         message_id = message.get("message_id")
         if command.name in _SLOW:
             if command.name in self._running:
-                await self._reply(chat, f"⏳ /{command.name} is already running.", message_id)
+                running = self.speech.html("reply.running", name=command.name)
+                await self._reply(chat, running, message_id)
                 return
             self._running.add(command.name)
-            await self._reply(chat, f"⏳ /{command.name} started…", message_id)
+            await self._reply(
+                chat, self.speech.html("reply.started", name=command.name), message_id
+            )
             task = asyncio.create_task(self._answer(chat, command, message_id))
             self._slow.add(task)
             task.add_done_callback(self._slow.discard)
@@ -280,7 +290,7 @@ class TelegramConsole(Lifecycle):
         await self._answer(chat, command, message_id)
 
     async def _answer(self, chat: str, command: Command, message_id: Any) -> None:
-        html = await answer_command(command, self.actions)
+        html = await answer_command(command, self.actions, self.speech)
         await self._reply(chat, html, message_id)
         self.handled += 1
 
@@ -290,7 +300,7 @@ class TelegramConsole(Lifecycle):
         if not isinstance(message, dict):
             message = {}
         chat, user = _chat_and_user({"chat": message.get("chat"), "from": query.get("from")})
-        text = "Not allowed here"
+        text = self.speech.plain("button.not_allowed")
         try:
             if self._allowed(chat, user):
                 text = self._press(chat, message, str(query.get("data") or ""), query)
@@ -311,22 +321,23 @@ class TelegramConsole(Lifecycle):
             (c.key for c in self.engine.conditions.values() if alert_id and c.alert_id == alert_id),
             None,
         )
-        at = time.strftime("%H:%M UTC", time.gmtime())
+        say = self.speech
+        at = say.clock(time.time())
         if action == "ack":
             if key is not None:
                 self.engine.ack(key, by)
-            note = f"👍 Acknowledged by {escape(by)} at {at}"
-            answer = "Acknowledged"
+            note = say.html("button.acked_note", by=by, at=at)
+            answer = say.plain("button.acked")
         elif action in _SILENCE_FOR:
             if self.actions.silences is None:
-                return "silences are not available"
+                return say.plain("button.no_silences")
             seconds, label = _SILENCE_FOR[action]
             match = key or str(message.get("text") or "").split("\n", 1)[-1][:200]
-            self.actions.silences.add(match, seconds, "from a Telegram button", by)
-            note = f"🔕 Silenced for {label} by {escape(by)} at {at}"
-            answer = f"Silenced for {label}"
+            self.actions.silences.add(match, seconds, say.plain("button.reason"), by)
+            note = say.html("button.silenced_note", duration=label, by=by, at=at)
+            answer = say.plain("button.silenced", duration=label)
         else:
-            return "Unknown button"
+            return say.plain("button.unknown")
         message_id = message.get("message_id")
         if isinstance(message_id, int):
             self._later(self._edit_note(chat, message_id, message, note))
@@ -358,10 +369,10 @@ class TelegramConsole(Lifecycle):
 
     def _resolved(self, event: Resolved) -> None:
         """The engine resolved a condition Telegram showed (any thread): edit its messages."""
-        lasted = human_duration(event.lasted)
+        head = self.speech.html("edit.resolved", duration=self.speech.duration(event.lasted))
         for channel, chat, message_id, html in event.messages:
             if channel == self.notifier.name:
-                text = f"✅ <b>Resolved</b> after {escape(lasted)}\n\n{html}"
+                text = f"{head}\n\n{html}"
                 self._later(self._edit(chat, message_id, text, fallback=not event.reply))
 
     def _later(self, work: Coroutine[Any, Any, None]) -> None:

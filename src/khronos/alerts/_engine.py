@@ -17,6 +17,13 @@ condition ``khronos.state_dir`` ("state_dir full: cannot write PATH (No space le
 device)"), through whatever channel still works, and resolves it when writes succeed again.
 A maintenance task (started with the engine) retries those writes every ``poll_interval``.
 
+Khronos' own texts are catalog :class:`~khronos.catalog.Text` values (a message id and its
+values; as a string, the English text).  The engine renders a message, a note and the details'
+hints in ``alerts.language``, with times in ``alerts.timezone``, when it queues the alert: the
+outbox holds exactly what is sent (a row is never re-rendered, so a retry after a restart sends
+the same bytes), and dedupe never depends on the language (a fingerprint is the English text
+or the condition's key).
+
 Silences (:class:`~khronos.alerts.SilenceStore`, see ``_silencer``) are checked before an
 alert or a condition's notice is queued: a silenced one is logged, counted and recorded, not
 sent; the maintenance round reports a condition still firing when its silence ends.
@@ -36,10 +43,10 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from khronos.alerts._arguments import engine_arguments
-from khronos.alerts._catalog import translate
+from khronos.alerts._catalog import Text, localize
 from khronos.alerts._conditions import ConditionBook, Notice, human_duration
 from khronos.alerts._dedupe import Cooldown
-from khronos.alerts._format import redact_alert, render_html, render_plain
+from khronos.alerts._format import localize_alert, redact_alert, render_html, render_plain
 from khronos.alerts._messages import MessageLinks, SentMessages
 from khronos.alerts._metrics import AlertMetrics
 from khronos.alerts._model import Alert, Condition, Level, parse_level
@@ -136,6 +143,7 @@ class AlertEngine(Lifecycle):
             clock=self.clock,
             redactor=self.redactor,
             language=language,
+            timezone=timezone,
         )
         self._book = ConditionBook(
             outbox,
@@ -143,7 +151,6 @@ class AlertEngine(Lifecycle):
             repeat_interval=repeat_interval,
             send_resolved=send_resolved,
             grace=restored_grace,
-            language=language,
         )
         restored = self._book.restore()
         if restored:
@@ -156,6 +163,8 @@ class AlertEngine(Lifecycle):
         for notifier in self.notifiers:
             if hasattr(notifier, "reply_to"):
                 notifier.reply_to = self.links.reply_target
+            if hasattr(notifier, "language"):
+                notifier.language = language
         self.worker = DeliveryWorker(
             outbox,
             self.notifiers,
@@ -363,7 +372,8 @@ class AlertEngine(Lifecycle):
 
         ValueError for an unknown level; never raises because the outbox cannot be written.
         """
-        alert = Alert(str(message), parse_level(level), dict(details or {}), fingerprint or "")
+        text = message if isinstance(message, str) else str(message)  # a Text stays one
+        alert = Alert(text, parse_level(level), dict(details or {}), fingerprint or "")
         return self.send(alert)
 
     def send(self, alert: Alert) -> str | None:
@@ -383,7 +393,7 @@ class AlertEngine(Lifecycle):
         note = ""
         if suppressed:
             window = human_duration(self.cooldown)
-            note = self._t("suppressed_note", count=suppressed, window=window)
+            note = Text("suppressed_note", count=suppressed, window=window)
         return self.enqueue(alert, note=note)
 
     def enqueue_test(
@@ -391,7 +401,7 @@ class AlertEngine(Lifecycle):
     ) -> str:
         """Queue a test alert (no cooldown: every test is sent); its id."""
         alert = Alert(message, level, dict(details or {}), fingerprint=f"test:{uuid.uuid4()}")
-        return self.enqueue(alert, note=self._t("test_note"))
+        return self.enqueue(alert, note=Text("test_note"))
 
     def enqueue(
         self,
@@ -412,8 +422,10 @@ class AlertEngine(Lifecycle):
         alert_id = alert_id or uuid.uuid4().hex[:16]
         try:
             route = alert.level if route_level is None else route_level
-            alert = redact_alert(self.redactor, alert)
-            note = self.redactor.redact(note) if note else note
+            alert = redact_alert(self.redactor, localize_alert(alert, self.language, self.timezone))
+            note = (
+                self.redactor.redact(localize(note, self.language, self.timezone)) if note else ""
+            )
             at = self.clock.wall()
             html, plain = (
                 render(
@@ -530,6 +542,16 @@ class AlertEngine(Lifecycle):
     def _notify(self, notice: Notice) -> str:
         return self.enqueue(notice.alert, note=notice.note, route_level=notice.route_level)
 
+    def silenced_by(self, key: str, level: str | Level, text: str) -> str | None:
+        """The id of the active silence covering an alert with this key (a condition's key or
+        an alert's fingerprint), level and text; None when none does (or it cannot be read)."""
+        try:
+            silence = self._silencer.find(key, parse_level(level), text)
+        except Exception:  # noqa: BLE001 - a question about silences must not fail its caller
+            _log.exception("cannot check silences", key=key)
+            return None
+        return None if silence is None else silence.id
+
     def is_firing(self, key: str) -> bool:
         """Whether the condition ``key`` is firing (a dict lookup)."""
         return key in self._book
@@ -551,16 +573,11 @@ class AlertEngine(Lifecycle):
 
         return self.recent.snapshot(pending, self.worker.outcomes)
 
-    def _t(self, msgid: str, **values: object) -> str:
-        return translate(msgid, self.language, **values)
-
     def _channel_recovered(self, channel: str, outage: float, delayed: int) -> None:
         if outage <= 0:
             return
         alert = Alert(
-            self._t(
-                "channel_back", channel=channel, duration=human_duration(outage), count=delayed
-            ),
+            Text("channel_back", channel=channel, duration=human_duration(outage), count=delayed),
             Level.INFO,
             fingerprint=f"recovered:{channel}",
         )

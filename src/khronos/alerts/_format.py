@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from typing import Any
 
-from khronos.alerts._catalog import format_stamp, level_word
+from khronos.alerts._catalog import Zone, format_stamp, level_word, localize
 from khronos.alerts._model import LEVEL_EMOJI, Alert
 from khronos.redact import Redactor
 
 __all__ = [
     "MAX_MESSAGE_LENGTH",
     "escape",
+    "localize_alert",
     "redact_alert",
     "render_html",
     "render_plain",
@@ -48,6 +49,17 @@ def escape(text: object) -> str:
         .replace("<", "&lt;")
         .replace(">", "&gt;")
         .replace('"', "&quot;")
+    )
+
+
+def localize_alert(alert: Alert, language: str, tz: Zone) -> Alert:
+    """The alert as the owner reads it: its message, title and details' catalog texts rendered
+    in ``language``, times in ``tz`` (its fingerprint, the dedupe key, stays as it was)."""
+    return dataclasses.replace(
+        alert,
+        message=str(localize(alert.message, language, tz)),
+        title=str(localize(alert.title, language, tz)),
+        details=localize(alert.details, language, tz),
     )
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from khronos.alerts._catalog import Text, from_json, to_json
 from khronos.alerts._model import Condition, Level
 from khronos.errors import OutboxError
 
@@ -105,8 +107,8 @@ class WriteProblem:
     @property
     def message(self) -> str:
         """``state_dir full: cannot write PATH (No space left on device)``."""
-        what = "state_dir full" if self.full else "state_dir not writable"
-        return f"{what}: cannot write {self.path} ({self.reason})"
+        what = "state_dir.full" if self.full else "state_dir.unwritable"
+        return Text(what, path=self.path, reason=self.reason)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -122,7 +124,7 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA temp_store=MEMORY")
         db.executescript(_SCHEMA)
         columns = {row[1] for row in db.execute("PRAGMA table_info(conditions)")}
-        for column in ("acked_by", "alert_id"):  # a file written before these existed
+        for column in ("acked_by", "alert_id", "texts"):  # a file written before these existed
             if column not in columns:
                 db.execute(f"ALTER TABLE conditions ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
     except BaseException:
@@ -175,17 +177,17 @@ def load_conditions(db: sqlite3.Connection) -> list[Condition]:
     """The conditions stored by a previous run, oldest first."""
     rows = db.execute(
         "SELECT key, message, notified_message, level, started, last_notified, worst,"
-        " worst_value, acked_by, alert_id FROM conditions ORDER BY started"
+        " worst_value, acked_by, alert_id, texts FROM conditions ORDER BY started"
     ).fetchall()
     return [
         Condition(
             key=row[0],
-            message=row[1],
-            notified_message=row[2],
+            message=_text(row[10], "message", row[1]),
+            notified_message=_text(row[10], "notified_message", row[2]),
             level=Level(row[3]),
             started=float(row[4]),
             last_notified=float(row[5]),
-            worst=row[6],
+            worst=_text(row[10], "worst", row[6]),
             worst_value=None if row[7] is None else float(row[7]),
             restored=True,
             acked_by=row[8] or "",
@@ -202,8 +204,8 @@ def write_condition(db: sqlite3.Connection, key: str, cond: Condition | None) ->
         return
     db.execute(
         "INSERT OR REPLACE INTO conditions (key, message, notified_message, level, started,"
-        " last_notified, worst, worst_value, acked_by, alert_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " last_notified, worst, worst_value, acked_by, alert_id, texts)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             key,
             cond.message,
@@ -215,8 +217,35 @@ def write_condition(db: sqlite3.Connection, key: str, cond: Condition | None) ->
             cond.worst_value,
             cond.acked_by,
             cond.alert_id,
+            _texts(cond),
         ),
     )
+
+
+def _texts(cond: Condition) -> str:
+    """The condition's catalog texts as JSON (``''`` when all are plain strings), so a restart
+    keeps them translatable."""
+    found = {
+        name: to_json(value)
+        for name, value in (
+            ("message", cond.message),
+            ("notified_message", cond.notified_message),
+            ("worst", cond.worst),
+        )
+        if isinstance(value, Text)
+    }
+    return json.dumps(found, ensure_ascii=False) if found else ""
+
+
+def _text(texts: str | None, name: str, plain: str) -> str:
+    """The stored text ``name``: the :class:`Text` stored with it, else the plain string."""
+    if not texts:
+        return plain
+    try:
+        value = from_json(json.loads(texts).get(name))
+    except (ValueError, AttributeError, TypeError):
+        return plain
+    return value if isinstance(value, Text) else plain
 
 
 def insert_rows(

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from khronos.alerts._breaker import BreakerEvent, BreakerListener
+from khronos.alerts._catalog import Text
 from khronos.alerts._conditions import human_duration
 from khronos.alerts._model import Level
 
@@ -49,7 +50,9 @@ class AlertSender(Protocol):
 
 def alert_circuit_breaker_opened(engine: AlertSender, breaker: str, reason: str = "") -> str | None:
     """An app circuit breaker opened (ERROR)."""
-    return engine.send_alert(f"Circuit breaker {breaker} opened", "ERROR", {"reason": reason})
+    return engine.send_alert(
+        Text("semantic.breaker_opened", breaker=breaker), "ERROR", {"reason": reason}
+    )
 
 
 def alert_database_down(
@@ -57,42 +60,50 @@ def alert_database_down(
 ) -> str | None:
     """The database is unreachable (CRITICAL)."""
     return engine.send_alert(
-        f"Database {database} is down",
+        Text("semantic.database_down", database=database),
         "CRITICAL",
-        {"database": database, "error": error, "action": "reconnect or restart the service"},
+        {"database": database, "error": error, "action": Text("semantic.database_down.action")},
     )
 
 
 def alert_high_error_rate(engine: AlertSender, rate: float, threshold: float) -> str | None:
     """Too many failed messages (ERROR)."""
     return engine.send_alert(
-        "High error rate", "ERROR", {"error_rate": f"{rate:.2%}", "threshold": f"{threshold:.2%}"}
+        Text("semantic.high_error_rate"),
+        "ERROR",
+        {"error_rate": f"{rate:.2%}", "threshold": f"{threshold:.2%}"},
     )
 
 
 def alert_high_memory(engine: AlertSender, used_mb: float, limit_mb: float) -> str | None:
     """Memory use is high (WARN)."""
     return engine.send_alert(
-        "High memory usage", "WARN", {"used_mb": round(used_mb), "limit_mb": round(limit_mb)}
+        Text("semantic.high_memory"),
+        "WARN",
+        {"used_mb": round(used_mb), "limit_mb": round(limit_mb)},
     )
 
 
 def alert_queue_backlog(engine: AlertSender, size: int, max_size: int) -> str | None:
     """The message queue keeps growing (WARN)."""
-    return engine.send_alert("Queue backlog", "WARN", {"queued": size, "max": max_size})
+    return engine.send_alert(
+        Text("semantic.queue_backlog"), "WARN", {"queued": size, "max": max_size}
+    )
 
 
 def alert_service_unhealthy(engine: AlertSender, service: str, reason: str = "") -> str | None:
     """A service's health check fails (ERROR)."""
     return engine.send_alert(
-        f"Service {service} is unhealthy", "ERROR", {"service": service, "reason": reason}
+        Text("semantic.service_unhealthy", service=service),
+        "ERROR",
+        {"service": service, "reason": reason},
     )
 
 
 def alert_backup_lag(engine: AlertSender, database: str, lag_seconds: float) -> str | None:
     """Replication is behind (WARN, as the daemon's own ``backup.lag.<db>`` condition)."""
     return engine.send_alert(
-        f"Backup of {database} is lagging",
+        Text("semantic.backup_lag", database=database),
         "WARN",
         {"database": database, "lag": human_duration(lag_seconds)},
     )
@@ -101,7 +112,7 @@ def alert_backup_lag(engine: AlertSender, database: str, lag_seconds: float) -> 
 def alert_backup_process_down(engine: AlertSender, reason: str = "") -> str | None:
     """Litestream is not running; data is not being backed up (CRITICAL)."""
     return engine.send_alert(
-        "Backup process (Litestream) is down: changes are not backed up",
+        Text("semantic.backup_down"),
         "CRITICAL",
         {"reason": reason},
     )
@@ -110,7 +121,9 @@ def alert_backup_process_down(engine: AlertSender, reason: str = "") -> str | No
 def alert_restore_drill_failed(engine: AlertSender, database: str, reason: str = "") -> str | None:
     """A scheduled restore drill failed: the backup may not be restorable (CRITICAL)."""
     return engine.send_alert(
-        f"Restore drill of {database} failed", "CRITICAL", {"database": database, "reason": reason}
+        Text("semantic.drill_failed", database=database),
+        "CRITICAL",
+        {"database": database, "reason": reason},
     )
 
 

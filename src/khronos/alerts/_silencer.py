@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import structlog
 
-from khronos.alerts._catalog import translate
+from khronos.alerts._catalog import Text, Zone, localize
 from khronos.alerts._conditions import Notice, human_duration
 from khronos.alerts._metrics import AlertMetrics
 from khronos.alerts._model import Alert, Condition, Level
@@ -45,8 +45,10 @@ class Silencer:
         clock: Clock,
         redactor: Redactor,
         language: str = "en",
+        timezone: Zone = None,
     ) -> None:
         self.language = language
+        self.timezone = timezone
         self.store = store
         self.metrics = metrics
         self.recent = recent
@@ -58,7 +60,7 @@ class Silencer:
     def hold(self, key: str, level: Level, text: str, *, condition: bool = False) -> bool:
         """True (and logged, counted, recorded) when an active silence matches the alert."""
         try:
-            silence = self.store.find(key, level, text)
+            silence = self.find(key, level, text)
         except Exception:  # noqa: BLE001 - a broken silence must not stop an alert
             _log.exception("cannot check silences; the alert is sent", key=key)
             return False
@@ -91,7 +93,7 @@ class Silencer:
         with self._lock:
             self._covered &= set(conditions)
         for key, cond in conditions.items():
-            covered = self.store.find(key, cond.level, cond.message) is not None
+            covered = self.find(key, cond.level, cond.message) is not None
             with self._lock:
                 if covered:
                     self._covered.add(key)
@@ -99,8 +101,16 @@ class Silencer:
                 if key not in self._covered:
                     continue
                 self._covered.discard(key)
-            text = translate("silence_ended", self.language, message=cond.message)
+            text = Text("silence_ended", message=cond.message)
             alert = Alert(text, cond.level, {}, fingerprint=f"condition:{key}")
             duration = human_duration(now - cond.started)
-            notices.append(Notice(alert, translate("firing_for", self.language, duration=duration)))
+            notices.append(Notice(alert, Text("firing_for", duration=duration)))
         return notices
+
+    def find(self, key: str, level: Level, text: str) -> Silence | None:
+        """The silence matching the alert: its text in English or as the owner reads it (a
+        silence written in Portuguese matches a pt-BR text)."""
+        found = self.store.find(key, level, text)
+        if found is None and isinstance(text, Text) and self.language != "en":
+            found = self.store.find(key, level, localize(text, self.language, self.timezone))
+        return found

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from khronos.alerts._catalog import Text
 from khronos.alerts._outbox import Outbox
 
 if TYPE_CHECKING:
@@ -60,9 +61,7 @@ class StateDirWatch:
                 {
                     "path": str(problem.path),
                     "error": problem.error,
-                    "hint": "free space (or file descriptors) for Khronos; meanwhile alerts wait "
-                    f"in memory (up to {engine.outbox.max_pending}) and are delivered from there, "
-                    "and are written to the outbox when it is writable again",
+                    "hint": Text("state_dir.hint", max_pending=engine.outbox.max_pending),
                 },
                 since=problem.since,
             )

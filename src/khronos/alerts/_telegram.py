@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from khronos.alerts._catalog import translate
 from khronos.alerts._model import Level
 from khronos.alerts._notifier import DeliveryError, OutgoingMessage
 from khronos.config import TelegramConfig
@@ -117,15 +118,18 @@ def explain_telegram_error(status: int, description: str, chat: str | None = Non
     return "see the description from Telegram above"
 
 
-BUTTONS = (("Ack", "ack"), ("Silence 1h", "s1h"), ("Silence 24h", "s24h"))
-"""The inline buttons of an ERROR/CRITICAL alert: label and callback prefix."""
+BUTTONS = (("button.ack", "ack"), ("button.silence_1h", "s1h"), ("button.silence_24h", "s24h"))
+"""The inline buttons of an ERROR/CRITICAL alert: the label's message id and callback prefix."""
 
 
-def alert_keyboard(alert_id: str) -> dict[str, Any]:
-    """The inline keyboard of alert ``alert_id`` (callback data ``ack:<id>``, under 64 bytes)."""
-    return {
-        "inline_keyboard": [[{"text": t, "callback_data": f"{p}:{alert_id}"} for t, p in BUTTONS]]
-    }
+def alert_keyboard(alert_id: str, language: str = "en") -> dict[str, Any]:
+    """The inline keyboard of alert ``alert_id`` (callback data ``ack:<id>``, under 64 bytes),
+    its labels in ``language``."""
+    row = [
+        {"text": translate(label, language), "callback_data": f"{prefix}:{alert_id}"}
+        for label, prefix in BUTTONS
+    ]
+    return {"inline_keyboard": [row]}
 
 
 def chat_ref(chat: str) -> int | str:
@@ -165,6 +169,8 @@ class TelegramNotifier:
         self.buttons = buttons
         """ERROR and CRITICAL alerts carry Ack / Silence 1h / Silence 24h buttons (the console
         answers them: ``alerts.telegram.commands``)."""
+        self.language = "en"
+        """The buttons' language (the engine sets it: ``alerts.language``)."""
         self.reply_to: Callable[[str, str], int | None] | None = None
         """The message an alert replies to in a chat (the engine sets it: resolved notices)."""
 
@@ -302,7 +308,7 @@ class TelegramNotifier:
         Telegram's answer (the message, with its ``message_id``)."""
         extra: dict[str, Any] = {}
         if self.buttons and message.level >= Level.ERROR:
-            extra["reply_markup"] = alert_keyboard(message.alert_id)
+            extra["reply_markup"] = alert_keyboard(message.alert_id, self.language)
         target = self.reply_to(message.alert_id, message.chat) if self.reply_to else None
         if target is not None:
             extra["reply_parameters"] = {"message_id": target, "allow_sending_without_reply": True}

@@ -35,6 +35,7 @@ from khronos.alerts import AlertEngine, Level
 from khronos.app._env import app_env
 from khronos.app._lines import forward_line, pump
 from khronos.app._scrape import AppScraper
+from khronos.catalog import Text
 from khronos.children import RestartBudget, die_with_parent
 from khronos.clock import Clock, SystemClock
 from khronos.config import AppConfig, KhronosConfig
@@ -60,8 +61,8 @@ def _exit_words(rc: int) -> tuple[str, dict[str, Any]]:
             name = signal.Signals(-rc).name
         except ValueError:
             name = f"signal {-rc}"
-        return f"was killed by {name}", {"signal": name, "exit_code": rc}
-    return f"exited with code {rc}", {"exit_code": rc}
+        return Text("app.killed", signal=name), {"signal": name, "exit_code": rc}
+    return Text("app.exited", code=rc), {"exit_code": rc}
 
 
 def _iso(wall: float | None) -> str | None:
@@ -363,7 +364,7 @@ class AppSupervisor(Lifecycle):
         """The app has run ``min_uptime``: it is up again (resolves ``app.down`` if open)."""
         if self.alerts is not None:
             pid = self.pid
-            self.alerts.resolve(APP_ALERT, f"The app is running again (pid {pid})")
+            self.alerts.resolve(APP_ALERT, Text("app.running_again", pid=pid))
 
     async def _read(self, pipe: BinaryIO, name: str) -> None:
         """Forward ``pipe`` into the logs until EOF (or cancellation); close it."""
@@ -412,14 +413,13 @@ class AppSupervisor(Lifecycle):
         }
         if give_up:
             self._log.critical("the app keeps crashing; giving up", **fields)
-            message = (
-                f"The app {words} and crashed {quick_crashes} times in a row (each run under "
-                f"{self.budget.min_uptime:g}s): Khronos gave up restarting it"
+            message = Text(
+                "app.gave_up", how=words, count=quick_crashes, min_uptime=self.budget.min_uptime
             )
-            details["hint"] = "fix it, then send SIGHUP to khronos (or restart khronos)"
+            details["hint"] = Text("app.gave_up.hint")
             level = Level.CRITICAL
         else:
-            message = f"The app {words}; restarting in {self.budget.delay:g}s"
+            message = Text("app.restarting", how=words, delay=self.budget.delay)
             level = Level.ERROR
         if self.alerts is not None:
             self.alerts.fire(APP_ALERT, message, level, details)

@@ -8,6 +8,10 @@ a repeat (``repeat_interval``), and stays quiet otherwise.  Resolving a closed k
 The signatures are :meth:`AlertEngine.fire <khronos.alerts.AlertEngine.fire>`'s and
 ``resolve``'s: the daemon passes its engine as it is; tests use :class:`RecordingAlertSink`
 (which records every call).
+
+Backup's messages and hints are :class:`khronos.catalog.Text` values: a ``str`` (the English
+text, what a sink that knows nothing of languages sees) that the alert engine renders in
+``alerts.language``.
 """
 
 from __future__ import annotations

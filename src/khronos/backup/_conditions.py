@@ -28,6 +28,7 @@ import structlog
 
 from khronos.backup._alerts import AlertSink
 from khronos.backup._status import DbStatus
+from khronos.catalog import Span, Text
 from khronos.config import BackupConfig, format_duration
 
 __all__ = ["BackupConditions", "condition_keys"]
@@ -70,8 +71,8 @@ class BackupConditions:
             f"backup.db_down.{label}",
             not status.db_exists,
             "CRITICAL",
-            f"Database down: {status.path} is missing",
-            {"db": label, "path": str(status.path), "hint": "restore it: khronos restore"},
+            Text("backup.db_down", path=status.path),
+            {"db": label, "path": str(status.path), "hint": Text("backup.db_down.hint")},
         )
         lag = status.lag_seconds or 0.0
         details: dict[str, Any] = {
@@ -84,28 +85,22 @@ class BackupConditions:
         }
         if error:
             details["error"] = error
-        because = f": {error}" if error else ""
+        because = Text("backup.because", error=error) if error else ""
         limit = self.backup.lag_alert_after.total_seconds()
         now = time.time()
-        worst = {
-            "worst": f"lag {format_duration(timedelta(seconds=round(lag)))}",
-            "worst_value": lag,
-        }
+        span = Span(lag, format_duration(timedelta(seconds=round(lag))))
+        worst = {"worst": Text("backup.worst_lag", lag=span), "worst_value": lag}
         self._toggle(
             f"backup.lag.{label}",
             lag > limit,
             "WARN",
-            f"Backup of {label} is {lag:.0f}s behind (alert after {limit:g}s){because}",
-            {
-                **details,
-                "hint": "check the replica's reachability and credentials, and that "
-                "Litestream runs (khronos status)",
-            },
+            Text("backup.lag", db=label, lag=lag, limit=limit, because=because),
+            {**details, "hint": Text("backup.lag.hint")},
             since=now - lag,
             **worst,
         )
         down = self.backup.down_alert_after.total_seconds()
-        reason = because or (": Litestream is not replicating it" if not status.replicating else "")
+        reason = because or (Text("backup.not_replicating") if not status.replicating else "")
         failing = 0.0
         if status.failing_since is not None:
             failing = max(0.0, now - status.failing_since.timestamp())
@@ -113,13 +108,15 @@ class BackupConditions:
             f"backup.replica.{label}",
             status.replica_down,
             "ERROR",
-            f"Backup of {label} is down: the replica {status.replica} has accepted nothing "
-            f"for {max(lag, failing):.0f}s (alert after {down:g}s){reason}",
-            {
-                **details,
-                "hint": "fix the replica (bucket, credentials, network) or Litestream; "
-                "nothing is lost locally, it is uploaded once the replica accepts it",
-            },
+            Text(
+                "backup.replica_down",
+                db=label,
+                replica=status.replica,
+                seconds=max(lag, failing),
+                limit=down,
+                because=reason,
+            ),
+            {**details, "hint": Text("backup.replica_down.hint")},
             since=now - max(lag, failing),
             **worst,
         )

@@ -43,6 +43,7 @@ from pathlib import Path
 import structlog
 
 from khronos.backup._alerts import AlertSink
+from khronos.catalog import Text
 from khronos.config import DatabaseConfig
 from khronos.errors import KhronosError
 
@@ -140,21 +141,19 @@ def continuity_gap(db_path: Path) -> str | None:
     shipped = shipped_position(db_path)
     if shipped is None:
         if meta_dir(db_path).exists() and any((meta_dir(db_path) / "ltx").glob("*/*.ltx")):
-            return "Litestream's newest local LTX file cannot be read"
+            return Text("backup.ltx_unreadable")
         return None
     wal = wal_header(db_path)
     if wal is None:
-        return "the WAL is gone (checkpointed and removed while Litestream was not running)"
+        return Text("backup.wal_gone")
     if (wal.salt1, wal.salt2) != (shipped.salt1, shipped.salt2):
-        return (
-            "the WAL was reset while Litestream was not running "
-            f"(salts {shipped.salt1:08x}/{shipped.salt2:08x} -> {wal.salt1:08x}/{wal.salt2:08x})"
+        return Text(
+            "backup.wal_reset",
+            before=f"{shipped.salt1:08x}/{shipped.salt2:08x}",
+            after=f"{wal.salt1:08x}/{wal.salt2:08x}",
         )
     if wal.size < shipped.wal_end:
-        return (
-            f"the WAL is shorter ({wal.size} bytes) than what Litestream copied "
-            f"({shipped.wal_end} bytes)"
-        )
+        return Text("backup.wal_shorter", size=wal.size, shipped=shipped.wal_end)
     return None
 
 
@@ -374,21 +373,26 @@ class ContinuityKeeper:
         self.alerts.resolve(f"{CONTINUITY_ALERT}.{label}")
 
     async def _fallback(self, labels: list[str]) -> None:
-        problem = "the WAL could not be checkpointed (a long read transaction?)"
+        problem = Text("backup.no_checkpoint")
         try:
             await self.take_snapshot([self.dbs[label] for label in labels])
         except KhronosError as exc:
-            problem += f" and a separate snapshot failed ({exc.message})"
+            problem = Text("backup.snapshot_failed", problem=problem, error=exc.message)
         else:
-            problem += "; a separate snapshot was taken, which most restores use"
+            problem = Text("backup.snapshot_taken", problem=problem)
         self._retry_at = self.clock() + self._retry_delay
         for label in labels:
             _log.error("the backup could not be repaired yet", db=label, problem=problem)
             self.alerts.fire(
                 f"{CONTINUITY_ALERT}.{label}",
-                f"The backup of {label} may be missing changes: {self.owed[label]}; "
-                f"{problem}. Khronos tries again in {self._retry_delay:g}s",
+                Text(
+                    "backup.continuity",
+                    db=label,
+                    reason=self.owed[label],
+                    problem=problem,
+                    delay=self._retry_delay,
+                ),
                 "ERROR",
-                {"db": label, "hint": "see docs/backup.md (the crash window)"},
+                {"db": label, "hint": Text("backup.continuity.hint")},
             )
         self._retry_delay = min(_RETRY_MAX_S, self._retry_delay * 2)

@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 import structlog
 
 from khronos.backup._litestream import find_litestream, litestream_env, render_config
+from khronos.catalog import Text
 from khronos.config import BackupConfig, DatabaseConfig
 from khronos.errors import (
     BackupError,
@@ -359,26 +360,30 @@ def explain_litestream_error(
     lowered = text.lower()
     if _NO_BACKUP in lowered:
         return NoBackupError(
-            f"the replica {replica} has no backups yet",
+            Text("litestream.no_backup", replica=replica),
             op=op,
             hint="is khronos run replicating this database? see khronos status",
         )
     if "nosuchbucket" in lowered:
         return ReplicaAccessError(
-            f"bucket {db.replica.bucket!r} does not exist at {db.replica.endpoint or 's3'}",
+            Text(
+                "litestream.no_bucket",
+                bucket=repr(db.replica.bucket),
+                endpoint=db.replica.endpoint or "s3",
+            ),
             op=op,
             hint="check backup.dbs[].replica.bucket (and endpoint/region)",
         )
     if any(k in lowered for k in ("invalidaccesskeyid", "signaturedoesnotmatch", "accessdenied")):
         return ReplicaAccessError(
-            f"the replica {replica} rejected the credentials ({_short(text)})",
+            Text("litestream.credentials", replica=replica, error=_short(text)),
             op=op,
             hint="check access-key-id and secret-access-key (or AWS_ACCESS_KEY_ID/"
             "AWS_SECRET_ACCESS_KEY) and the key's permissions on the bucket",
         )
     if any(k in lowered for k in ("connection refused", "no such host", "i/o timeout")):
         return ReplicaAccessError(
-            f"cannot reach the replica {replica} ({_short(text)})",
+            Text("litestream.unreachable", replica=replica, error=_short(text)),
             op=op,
             hint="check backup.dbs[].replica.endpoint and the network, then retry",
             recoverable=True,

@@ -68,6 +68,7 @@ from khronos.backup._supervisor import ProcessRunner, Supervisor
 from khronos.backup._sync import force_snapshot, sync_and_wait
 from khronos.backup._tracker import DbTracker, FileSignature, change_time, file_signature
 from khronos.backup._watch import FileWatch
+from khronos.catalog import Text
 from khronos.clock import Clock, SystemClock
 from khronos.config import BackupConfig, DatabaseConfig, KhronosConfig
 from khronos.errors import BackupError, SyncError
@@ -461,7 +462,7 @@ class BackupService(Lifecycle):
         """
         problem: str | None = None
         if supervisor.running and not answered:
-            problem = f"its control socket {self.socket_path} does not answer"
+            problem = Text("backup.socket_silent", socket=self.socket_path)
         elif supervisor.running:
             idle = [
                 t.db.label
@@ -469,7 +470,7 @@ class BackupService(Lifecycle):
                 if t.db.path.exists() and not t.replicating
             ]
             if idle:
-                problem = f"it does not replicate {', '.join(idle)}"
+                problem = Text("backup.idle", dbs=", ".join(idle))
         if problem is None:
             self._stalled_since = None
             if answered:

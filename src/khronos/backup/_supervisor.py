@@ -38,6 +38,7 @@ from khronos.backup._process import (
     forward_log_line,
     parse_log_line,
 )
+from khronos.catalog import Text
 from khronos.children import RestartBudget
 from khronos.clock import Clock, SystemClock
 from khronos.config import RestartPolicy
@@ -178,14 +179,12 @@ class Supervisor:
             )
         self._fire(
             "ERROR",
-            f"Backup replication is down: Litestream (pid {pid}) runs but {problem} "
-            f"(for {seconds:.0f}s)",
+            Text("backup.unresponsive", pid=pid, problem=problem, seconds=seconds),
             {
                 "pid": pid,
                 "problem": problem,
                 "stalled_s": round(seconds, 1),
-                "hint": "a hung Litestream: check its log lines and the replica; restarting "
-                "khronos restarts it",
+                "hint": Text("backup.unresponsive.hint"),
             },
             since=self.clock.wall() - seconds,
         )
@@ -330,18 +329,19 @@ class Supervisor:
             self._log.critical("litestream keeps crashing; giving up", **details)
             self._fire(
                 "CRITICAL",
-                f"Backup stopped: Litestream crashed {self.quick_crashes} times in a row "
-                f"(each run under {self.policy.min_uptime.total_seconds():g}s); "
-                "Khronos gave up restarting it",
-                {**details, "hint": "check the litestream log lines above, fix, restart khronos"},
+                Text(
+                    "backup.gave_up",
+                    count=self.quick_crashes,
+                    min_uptime=self.policy.min_uptime.total_seconds(),
+                ),
+                {**details, "hint": Text("backup.gave_up.hint")},
             )
             return False
         delay = verdict.delay
         self._log.error("litestream exited; restarting", restart_in_s=delay, **details)
         self._fire(
             "ERROR",
-            f"Backup replication is down: Litestream exited with code {rc}; "
-            f"restarting in {delay:g}s",
+            Text("backup.exited", code=rc, delay=delay),
             details,
             since=self.clock.wall(),
         )

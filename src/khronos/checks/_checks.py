@@ -24,6 +24,7 @@ import psutil
 from prometheus_client import CollectorRegistry
 
 from khronos.alerts import Level
+from khronos.catalog import Text
 from khronos.clock import Clock, SystemClock
 from khronos.config import (
     DiskCheckConfig,
@@ -114,7 +115,7 @@ def _unreadable(exc: ScrapeError) -> CheckResult:
     """A source that cannot be read: a failure naming why (WARN)."""
     return CheckResult(
         False,
-        f"Cannot read the app's metrics: {exc.message}",
+        Text("check.metrics_unreadable", reason=exc.message),
         Level.WARN,
         {"reason": exc.message, **({"hint": exc.hint} if exc.hint else {})},
     )
@@ -172,18 +173,18 @@ class MemoryCheck:
             used = self._read() / _MB
         except (OSError, ValueError, psutil.Error) as exc:
             return CheckResult(
-                False, "Memory check cannot read the process", Level.ERROR, {"error": str(exc)}
+                False, Text("check.memory_unreadable"), Level.ERROR, {"error": str(exc)}
             )
         details = {"used_mb": round(used), "limit_mb": round(self.max_mb)}
         if used < self.max_mb * self.warn_ratio:
-            return CheckResult(True, "Memory usage is normal", details=details)
+            return CheckResult(True, Text("check.memory_ok"), details=details)
         above = used >= self.max_mb
         return CheckResult(
             False,
-            "Memory usage above the limit" if above else "High memory usage",
+            Text("check.memory_above" if above else "check.memory_high"),
             Level.ERROR if above else Level.WARN,
             details,
-            worst=f"RSS {used:.0f} MB",
+            worst=Text("check.worst_rss", used=used),
             worst_value=used,
         )
 
@@ -216,7 +217,7 @@ class DiskCheck:
         try:
             free = self._read(target)
         except OSError as exc:
-            return CheckResult(False, "Disk check failed", Level.ERROR, {"error": str(exc)})
+            return CheckResult(False, Text("check.disk_failed"), Level.ERROR, {"error": str(exc)})
         details = {
             "path": str(self.path),
             "free_mb": free // _MB,
@@ -225,13 +226,13 @@ class DiskCheck:
         if free < self.min_free:
             return CheckResult(
                 False,
-                f"Low disk space at {self.path}",
+                Text("check.disk_low", path=self.path),
                 Level.ERROR,
                 details,
-                worst=f"{free // _MB} MB free",
+                worst=Text("check.worst_free", free=free // _MB),
                 worst_value=-float(free),
             )
-        return CheckResult(True, f"Disk space at {self.path} is fine", details=details)
+        return CheckResult(True, Text("check.disk_ok", path=self.path), details=details)
 
 
 class HttpCheck:
@@ -275,17 +276,17 @@ class HttpCheck:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if not error:
             self._consecutive = 0
-            return CheckResult(True, f"Service {self.service} is healthy")
+            return CheckResult(True, Text("check.http_ok", service=self.service))
         self._consecutive += 1
         details = {"url": self.url, "error": error, "consecutive_failures": self._consecutive}
         firing = self._consecutive >= self.failures
         return CheckResult(
             not firing,
-            f"Service {self.service} is unhealthy",
+            Text("check.http_failed", service=self.service),
             Level.ERROR,
             details,
             up=False,
-            worst=f"{self._consecutive} failed checks in a row",
+            worst=Text("check.worst_failed", count=self._consecutive),
             worst_value=self._consecutive,
         )
 
@@ -348,7 +349,7 @@ class ErrorRateCheck:
         except ScrapeError as exc:
             return _unreadable(exc)
         if reading is None:
-            return CheckResult(True, "No message metrics yet")
+            return CheckResult(True, Text("check.no_messages"))
         now = self._clock.monotonic()
         self._samples.append((now, *reading))
         while len(self._samples) > 1 and now - self._samples[1][0] >= self.window:
@@ -357,7 +358,7 @@ class ErrorRateCheck:
         failed = reading[1] - failed0
         processed = reading[0] - processed0 + failed  # the counters are disjoint
         if processed < self.min_events or processed <= 0:
-            return CheckResult(True, "Too few messages to judge the error rate")
+            return CheckResult(True, Text("check.few_messages"))
         rate = failed / processed
         details = {
             "error_rate": f"{rate:.2%}",
@@ -368,13 +369,13 @@ class ErrorRateCheck:
         if rate > self.threshold:
             return CheckResult(
                 False,
-                "High error rate",
+                Text("check.error_rate_high"),
                 Level.ERROR,
                 details,
-                worst=f"error rate {rate:.2%}",
+                worst=Text("check.worst_rate", rate=rate),
                 worst_value=rate,
             )
-        return CheckResult(True, "Error rate is normal", details=details)
+        return CheckResult(True, Text("check.error_rate_ok"), details=details)
 
 
 def registry_counters(
@@ -428,15 +429,15 @@ class QueueBacklogCheck:
         except ScrapeError as exc:
             return _unreadable(exc)
         if size is None:
-            return CheckResult(True, "No queue metric yet")
+            return CheckResult(True, Text("check.no_queue"))
         details = {"queued": int(size), "max": self.max_size}
         if size > self.max_size:
             return CheckResult(
                 False,
-                "Queue backlog is growing",
+                Text("check.queue_high"),
                 Level.WARN,
                 details,
-                worst=f"{int(size)} queued",
+                worst=Text("check.worst_queued", size=int(size)),
                 worst_value=size,
             )
-        return CheckResult(True, "Queue is draining", details=details)
+        return CheckResult(True, Text("check.queue_ok"), details=details)

@@ -23,6 +23,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
 from khronos.alerts import AlertEngine
+from khronos.catalog import Text
 from khronos.checks._checks import (
     Check,
     CheckResult,
@@ -111,7 +112,9 @@ class CheckRunner(Lifecycle):
             result = await check.run()
         except Exception as exc:  # noqa: BLE001 - a broken check is a failed check, not a crash
             _log.exception("check crashed", check=check.name)
-            result = CheckResult(False, f"Check {check.name} crashed: {type(exc).__name__}")
+            result = CheckResult(
+                False, Text("check.crashed", name=check.name, error=type(exc).__name__)
+            )
         observed = self.engine.clock.wall()
         up = result.ok if result.up is None else result.up
         self.up.labels(check=check.name).set(1 if up else 0)

@@ -7,6 +7,7 @@ import asyncio
 import click
 
 from khronos.alerts import AlertEngine, DeliveryStatus, Level
+from khronos.catalog import Text
 from khronos.cli._app import AppState, cli, config_option, pass_state, seconds
 from khronos.cli.status import command_logging
 from khronos.config import KhronosConfig
@@ -29,7 +30,10 @@ def alert_group() -> None:
     show_default=True,
     help="Alert level (CRITICAL goes to alerts.telegram.critical_chat_id when set).",
 )
-@click.option("--message", default="Test alert from `khronos alert test`", help="Alert text.")
+@click.option(
+    "--message",
+    help="Alert text.  [default: Test alert from `khronos alert test`, in alerts.language]",
+)
 @click.option(
     "--timeout",
     default="30s",
@@ -38,7 +42,7 @@ def alert_group() -> None:
     help="How long to wait for delivery.",
 )
 @pass_state
-def test(state: AppState, level: str, message: str, timeout: float) -> None:
+def test(state: AppState, level: str, message: str | None, timeout: float) -> None:
     """Queue a test alert and wait until it is delivered.
 
     Exit 0 when every channel accepted it; 1 when it is still queued (it stays in the outbox
@@ -53,7 +57,8 @@ def test(state: AppState, level: str, message: str, timeout: float) -> None:
     if config.alerts is None or config.alerts.telegram is None:
         click.echo("note: alerts.telegram is not configured; the alert goes to the log only")
     with command_logging(config):
-        status = asyncio.run(_send(config, Level[level.upper()], message, timeout))
+        text = message or Text("test.cli")
+        status = asyncio.run(_send(config, Level[level.upper()], text, timeout))
     if not status.delivered:
         raise KhronosError(
             f"alert {status.alert_id} was queued but not delivered: {status.detail}",

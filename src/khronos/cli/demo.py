@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from khronos import logs
+from khronos.catalog import Text
 from khronos.cli._app import cli, seconds
 from khronos.config import KhronosConfig, load_config
 
@@ -197,9 +198,7 @@ async def _run(
             f"    restore plan    {me} -c {cfg} restore app --dry-run\n"
             + ("  Press Ctrl-C to stop." if duration is None else f"  Runs {duration:g}s.")
         )
-        alert_id = daemon.engine.send_alert(
-            "Demo started: Khronos is watching demo-bot", "INFO", {"dashboard": daemon.url}
-        )
+        alert_id = daemon.engine.send_alert(Text("demo.started"), "INFO", {"dashboard": daemon.url})
         breaker = CircuitBreaker("ai-provider", failure_threshold=4, reset_timeout=8)
         breaker.add_listener(breaker_metrics_listener(daemon.metrics))
         breaker.add_listener(breaker_alert_listener(daemon.engine))

@@ -327,10 +327,11 @@ class AlertsConfig(Section):
     `khronos silence add`, `POST /api/silences` and Telegram."""
 
     language: Literal["en", "pt-BR"] = "en"
-    """Language of Khronos' own alert texts: `en` or `pt-BR` (headers, resolved notices...)."""
+    """Language of every text Khronos itself sends to Telegram: `en` or `pt-BR` (alerts and their
+    hints, resolved notices, the console's replies, buttons and command list)."""
 
     timezone: str | None = None
-    """IANA time zone for times shown in alerts and silences (default the system's)."""
+    """IANA time zone of every time shown in Telegram and of silences (default the system's)."""
 
     @field_validator("timezone")
     @classmethod

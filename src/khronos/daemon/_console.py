@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from khronos.alerts import AlertEngine, ConsoleActions, SilenceBook, TelegramConsole
 from khronos.backup import BackupService, VerifyReport, VerifyScheduler, backup_now, verify_all
+from khronos.catalog import Text
 from khronos.config import KhronosConfig
 from khronos.dashboard import StatusBuilder
 
@@ -34,7 +35,12 @@ def build_console(
     async def sync() -> Sequence[str]:
         outcomes = await backup_now(config)
         return [
-            f"✅ {o.name}: replica at txid {_txid(o.replica_txid)} (database {_txid(o.local_txid)})"
+            Text(
+                "reply.synced",
+                db=o.name,
+                replica=_txid(o.replica_txid),
+                local=_txid(o.local_txid),
+            )
             for o in outcomes
         ]
 
@@ -65,13 +71,22 @@ def build_console(
 
 
 def _txid(value: int | None) -> str:
-    return "unknown" if value is None else f"{value:016x}"
+    return Text("reply.unknown_value") if value is None else f"{value:016x}"
 
 
 def _drill_line(report: VerifyReport) -> str:
+    """One drill's outcome (a :class:`~khronos.catalog.Text`: the console renders it in
+    ``alerts.language``)."""
     if report.ok:
-        return (
-            f"✅ {report.db}: restored and checked in {report.duration_seconds:.1f}s "
-            f"(txid {report.txid or '?'}; {report.continuity or 'not compared'})"
+        return Text(
+            "reply.drill_passed",
+            db=report.db,
+            seconds=report.duration_seconds,
+            txid=report.txid or "?",
+            continuity=report.continuity or Text("reply.not_compared"),
         )
-    return f"❌ {report.db}: {report.error or 'the drill failed'}"
+    return Text(
+        "reply.drill_line_failed",
+        db=report.db,
+        error=report.error or Text("reply.drill_failed_plain"),
+    )

@@ -28,6 +28,7 @@ from khronos.alerts import (
 )
 from khronos.app import AppCollector, AppSupervisor
 from khronos.backup import BackupService, VerifyReport, VerifyScheduler
+from khronos.catalog import Text
 from khronos.checks import CheckRunner, checks_from_config
 from khronos.config import ChecksConfig, KhronosConfig
 from khronos.daemon._console import build_console
@@ -476,7 +477,7 @@ class Daemon(Lifecycle):
             self.engine.resolve(key)
             return
         if report.gap and self.backup is not None:
-            self.backup.keeper.flag(report.db, report.error or "the drill found missing rows")
+            self.backup.keeper.flag(report.db, report.error or Text("backup.drill_missing_rows"))
         drill_failed(self.engine, report.db, report.error)
 
     def _write_daemon_file(self) -> None:

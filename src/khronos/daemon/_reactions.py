@@ -14,6 +14,7 @@ from khronos import logs
 from khronos.alerts import AlertEngine, Level
 from khronos.app import AppScraper
 from khronos.backup import read_verify_file
+from khronos.catalog import Text
 from khronos.config import KhronosConfig
 from khronos.dashboard import AppCounters
 from khronos.health import PartDown
@@ -46,8 +47,7 @@ def log_files_changed(engine: AlertEngine, failing: dict[Path, str]) -> None:
         Level.ERROR,
         {
             "files": sorted(str(path) for path in failing),
-            "action": "free space (or file descriptors) in the log folder; meanwhile each "
-            "file keeps its new lines in memory (up to 4 MB) and writes them when it can",
+            "action": Text("logs.action"),
         },
     )
 
@@ -56,12 +56,12 @@ def part_down(engine: AlertEngine, event: PartDown) -> None:
     """A part stopped for good: a CRITICAL alert (Health has logged it already)."""
     engine.fire(
         f"{PART_DOWN_KEY}{event.part}",
-        f"Khronos stopped running {event.part}: {event.reason}",
+        Text("daemon.part_down", part=event.part, reason=event.reason),
         Level.CRITICAL,
         {
             "part": event.part,
             "reason": event.reason,
-            "action": "restart khronos (e.g. systemctl restart khronos); the log has the cause",
+            "action": Text("daemon.part_down.action"),
         },
     )
 
@@ -84,9 +84,9 @@ def drill_failed(engine: AlertEngine, label: str, reason: str | None) -> None:
     """A restore drill failed: the CRITICAL ``backup.verify.<db>``."""
     engine.fire(
         f"backup.verify.{label}",
-        f"Restore drill of {label} failed: the backup may not be restorable",
+        Text("daemon.drill_failed", db=label),
         "CRITICAL",
-        {"database": label, "reason": reason or "unknown"},
+        {"database": label, "reason": reason or Text("daemon.unknown")},
     )
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from khronos._version import __version__
 from khronos.alerts import AlertEngine, Level, human_duration
+from khronos.catalog import Text
 from khronos.config import KhronosConfig
 from khronos.redact import get_redactor
 
@@ -220,18 +221,18 @@ class StatusBuilder:
 
 
 def _backup_reasons(databases: Sequence[dict[str, Any]], threshold: float) -> list[str]:
-    reasons = []
+    reasons: list[str] = []
     for db in databases:
         label = db["label"]
         lag = db["lag_seconds"]
         if not db["db_exists"]:
-            reasons.append(f"database {label} is missing ({db['path']})")
+            reasons.append(Text("status.db_missing", db=label, path=db["path"]))
         elif db["replica_down"]:
-            reasons.append(f"backup of {label} is down: the replica accepts nothing")
+            reasons.append(Text("status.replica_down", db=label))
         elif not db["replicating"]:
-            reasons.append(f"backup of {label} is not replicating")
+            reasons.append(Text("status.not_replicating", db=label))
         elif lag is not None and lag > threshold:
-            reasons.append(f"backup lag {human_duration(lag)} on {label}")
+            reasons.append(Text("status.lag", lag=human_duration(lag), db=label))
     return reasons
 
 
@@ -240,9 +241,9 @@ def _app_reasons(app: Any) -> list[str]:
     if not isinstance(app, dict):
         return []
     if app.get("gave_up"):
-        return [f"app down: Khronos gave up restarting it{_last_exit(app)}"]
+        return [Text("status.app_gave_up", last=_last_exit(app))]
     if app.get("up") is False:
-        return [f"app down{_last_exit(app)}"]
+        return [Text("status.app_down", last=_last_exit(app))]
     return []
 
 
@@ -251,9 +252,9 @@ def _last_exit(app: dict[str, Any]) -> str:
     if not isinstance(last, dict):
         return ""
     if last.get("signal"):
-        return f" (killed by {last['signal']})"
+        return Text("status.killed", signal=last["signal"])
     if last.get("code") is not None:
-        return f" (exited with code {last['code']})"
+        return Text("status.exited", code=last["code"])
     return ""
 
 
@@ -273,10 +274,14 @@ def overall(
     firing_keys = set()
     for c in conditions:
         firing_keys.add(c["key"])
-        text = f"{c['message']} (for {human_duration(c['duration_seconds'])})"
+        text = Text(
+            "status.condition",
+            message=c["message"],
+            duration=human_duration(c["duration_seconds"]),
+        )
         (critical if c["level"] == Level.CRITICAL.name else warn).append(text)
     warn.extend(
-        f"check {check['name']} failing: {check.get('message', '')}"
+        Text("status.check_failing", name=check["name"], message=check.get("message", ""))
         for check in checks
         if check.get("ok") is False and f"check:{check['name']}" not in firing_keys
     )
@@ -285,10 +290,9 @@ def overall(
         if state not in ("ok", "up", "new", "waiting", "") and not any(
             str(beat.get("name")) in k for k in firing_keys
         ):
-            warn.append(f"heartbeat {beat.get('name')} is {state}")
+            warn.append(Text("status.heartbeat", name=beat.get("name"), state=state))
     warn.extend(
-        f"alert channel {c['name']} unreachable (circuit breaker {c['breaker']}): "
-        "alerts wait in the outbox"
+        Text("status.channel_down", name=c["name"], breaker=c["breaker"])
         for c in channels
         if c["breaker"] != "closed"
     )

@@ -50,6 +50,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from khronos.alerts import AlertEngine
+from khronos.catalog import Moment, Span, Text
 from khronos.clock import Clock, SystemClock
 from khronos.config import HeartbeatCheckConfig, format_duration
 from khronos.health import get_health, spawn, stop_part
@@ -184,7 +185,7 @@ class HeartbeatMonitor(Lifecycle):
             beat.last_start_at = None
             if beat.state != "failed":
                 self._enter(beat, "failed", now)
-            beat.message = f"Job {name} reported a failure"
+            beat.message = Text("heartbeat.failed", name=name)
             self._save()
             self._fire(name, config, beat, output=output)
         else:
@@ -227,11 +228,12 @@ class HeartbeatMonitor(Lifecycle):
     def _fire(
         self, name: str, config: HeartbeatCheckConfig, beat: _Beat, *, output: str = ""
     ) -> None:
-        every, grace = format_duration(config.every), format_duration(config.grace)
+        every = Span(config.every.total_seconds(), format_duration(config.every))
+        grace = Span(config.grace.total_seconds(), format_duration(config.grace))
         details: dict[str, Any] = {
             "heartbeat": name,
-            "last_ping": _iso(beat.last_ping_at) or "never",
-            "expected": f"every {every}, grace {grace}",
+            "last_ping": _moment(beat.last_ping_at) or Text("reply.never"),
+            "expected": Text("heartbeat.expected", every=every, grace=grace),
         }
         if output:
             details["output"] = output[-_OUTPUT_TAIL:]
@@ -323,14 +325,20 @@ def _read(path: Path) -> dict[str, _Beat]:
 
 
 def _late_message(name: str, config: HeartbeatCheckConfig, beat: _Beat) -> str:
-    every, grace = format_duration(config.every), format_duration(config.grace)
+    every = Span(config.every.total_seconds(), format_duration(config.every))
+    grace = Span(config.grace.total_seconds(), format_duration(config.grace))
     if beat.last_start_at is not None:
-        started = _iso(beat.last_start_at)
-        return f"Job {name} started at {started} and has not finished ({grace} grace)"
-    expected = f"expected every {every}, {grace} grace"
+        started = _moment(beat.last_start_at)
+        return Text("heartbeat.running", name=name, started=started, grace=grace)
     if beat.last_ping_at is None:
-        return f"Job {name} has never pinged ({expected})"
-    return f"Job {name} is late: no ping since {_iso(beat.last_ping_at)} ({expected})"
+        return Text("heartbeat.never", name=name, every=every, grace=grace)
+    last = _moment(beat.last_ping_at)
+    return Text("heartbeat.late", name=name, last=last, every=every, grace=grace)
+
+
+def _moment(wall: float | None) -> Moment | None:
+    """A time of an alert's text: ISO 8601 in UTC as a string, the owner's zone in Telegram."""
+    return None if wall is None else Moment(wall, _iso(wall) or "")
 
 
 def _key(name: str) -> str:

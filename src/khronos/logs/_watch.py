@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from khronos.catalog import Text
 from khronos.health import spawn, stop_part
 from khronos.lifecycle import Lifecycle
 from khronos.logs._setup import failing_files
@@ -31,11 +32,11 @@ def describe_failing(failing: Mapping[Path, str]) -> str:
     """One line for the failing files: ``log dir full: cannot write /var/log/x/combined.log
     (No space left on device)``, ``+ N more`` beyond the first."""
     if not failing:
-        return "the log files can be written"
+        return Text("logs.writable")
     (path, error), *rest = sorted(failing.items())
-    what = "log dir full" if "No space left" in error else "log files not writable"
-    more = f" (+ {len(rest)} more)" if rest else ""
-    return f"{what}: cannot write {path} ({error}){more}"
+    what = "logs.dir_full" if "No space left" in error else "logs.unwritable"
+    more = Text("logs.more", count=len(rest)) if rest else ""
+    return Text(what, path=path, error=error, more=more)
 
 
 class LogFilesWatch(Lifecycle):
