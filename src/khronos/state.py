@@ -17,6 +17,11 @@ file                      written by                                 read by
 ``silences.json``         the silence store (runtime silences),      the alert engine (on change)
                           under ``silences.lock``
 ``silences.lock``         whoever edits ``silences.json`` (flock)    other editors
+``snapshots.json``        the snapshot schedule (every attempt),     ``khronos status``, the
+                          the restore drill (newest snapshot)        daemon at start, metrics
+``snapshots.lock``        whoever edits ``snapshots.json`` (flock)   other editors
+``snapshots-tmp/``        snapshots being taken (a folder per run,   removed after each run and
+                          ``daemon-*`` from ``khronos run``)         at the daemon's next start
 ========================  =========================================  ==============================
 
 ``state_dir`` is created 0700 and every file Khronos writes there 0600: they hold alert texts
@@ -118,6 +123,23 @@ class StateDir:
     def telegram_offset(self) -> Path:
         """The next Telegram ``getUpdates`` offset (the console never handles an update twice)."""
         return self.path / "telegram-offset.json"
+
+    @property
+    def snapshots_file(self) -> Path:
+        """Per database and snapshot destination: the last success and failure, the failure
+        streak, the next due time and the last drill (:mod:`khronos.snapshots`)."""
+        return self.path / "snapshots.json"
+
+    @property
+    def snapshots_lock(self) -> Path:
+        """Held for a moment by whoever edits :attr:`snapshots_file`."""
+        return self.path / "snapshots.lock"
+
+    @property
+    def snapshots_tmp(self) -> Path:
+        """Where snapshots are copied, compressed and encrypted before the upload (a folder
+        per run, removed after it; the daemon removes its leftovers at start)."""
+        return self.path / "snapshots-tmp"
 
     @property
     def history_file(self) -> Path:
