@@ -247,7 +247,7 @@ class SnapshotScheduler(Lifecycle):
     def _backoff(self, failures: int, interval: float) -> float:
         low = min(self.retry_min, interval)
         high = max(low, min(self.retry_max, interval))
-        return float(min(high, low * 2 ** max(0, failures - 1)))
+        return float(min(high, low * 2 ** min(max(0, failures - 1), 32)))
 
     def _first_due(self, job: _Job) -> float:
         """From ``snapshots.json``: a failing pair retries after its backoff, a good one an
