@@ -48,6 +48,7 @@ from khronos.snapshots import SnapshotReport
 from khronos.snapshots._conditions import AlertSink, SnapshotConditions
 from khronos.snapshots._state import (
     DestinationState,
+    DrillResult,
     SnapshotFailure,
     SnapshotSuccess,
     read_snapshot_state,
@@ -225,6 +226,14 @@ class SnapshotScheduler(Lifecycle):
             queued.append((job.db.label, job.dest.label))
         self._wake.set()
         return queued
+
+    def drilled(self, db: str, dest: str, result: DrillResult) -> None:
+        """A drill of ``db``'s newest snapshot at ``dest`` ended (recorded in snapshots.json by
+        whoever ran it): kept for status and metrics, and its condition fired or resolved."""
+        for job in self.jobs:
+            if (job.db.label, job.dest.label) == (db, dest):
+                job.state = replace(job.state, last_drill=result)
+                self.conditions.drill(db, job.dest, result)
 
     def states(self) -> list[DestinationState]:
         """The current state of every pair (as recorded, with this run's next due time)."""
