@@ -42,6 +42,7 @@ from khronos.daemon._reactions import (
 from khronos.daemon._snapshots import (
     build_snapshots,
     enter_snapshots,
+    snapshot_api,
     snapshot_drills,
     snapshots_source,
 )
@@ -380,6 +381,7 @@ class Daemon(Lifecycle):
         routes = alert_routes(self.engine, token) + silence_routes(self.engine.silences, token)
         if self.heartbeats is not None:
             routes += heartbeat_routes(self.heartbeats, token)
+        routes += snapshot_api(self.config, self.snapshots)
         routes += dashboard_routes(
             self.status.snapshot,
             self.history.document,

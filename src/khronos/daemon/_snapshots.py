@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from starlette.routing import Route
 
 from khronos.alerts import AlertEngine
 from khronos.backup import VerifyReport
@@ -20,10 +21,17 @@ from khronos.snapshots import (
     SnapshotSample,
     SnapshotScheduler,
     snapshot_pairs,
+    snapshot_routes,
     snapshot_status,
 )
 
-__all__ = ["build_snapshots", "enter_snapshots", "snapshot_drills", "snapshots_source"]
+__all__ = [
+    "build_snapshots",
+    "enter_snapshots",
+    "snapshot_api",
+    "snapshot_drills",
+    "snapshots_source",
+]
 
 _STOP_WAIT_MAX_S = 30.0
 
@@ -78,3 +86,8 @@ def snapshot_drills(scheduler: SnapshotScheduler | None, report: VerifyReport) -
         return
     for drill in report.snapshots:
         scheduler.drilled(drill.db, drill.dest, drill.result)
+
+
+def snapshot_api(config: KhronosConfig, scheduler: SnapshotScheduler | None) -> list[Route]:
+    """``/api/snapshots`` when there is a schedule."""
+    return [] if scheduler is None else snapshot_routes(scheduler, config.http.token)

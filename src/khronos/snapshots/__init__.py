@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         record_drills,
     )
     from khronos.snapshots._metrics import SnapshotCollector, SnapshotSample
+    from khronos.snapshots._routes import snapshot_routes
     from khronos.snapshots._schedule import (
         SNAPSHOTS_PART,
         SnapshotScheduler,
@@ -69,6 +70,7 @@ __all__ = [
     "read_snapshot_state",
     "record_drills",
     "snapshot_pairs",
+    "snapshot_routes",
     "snapshot_status",
     "update_snapshot_state",
 ]
@@ -148,6 +150,7 @@ _LAZY = {
     "read_snapshot_state": "khronos.snapshots._state",
     "record_drills": "khronos.snapshots._drill",
     "snapshot_pairs": "khronos.snapshots._schedule",
+    "snapshot_routes": "khronos.snapshots._routes",
     "snapshot_status": "khronos.snapshots._status",
     "update_snapshot_state": "khronos.snapshots._state",
 }
