@@ -12,7 +12,7 @@ from khronos.config import DatabaseConfig, KhronosConfig, SnapshotDestination, p
 from khronos.errors import SnapshotError
 from khronos.snapshots import SnapshotInfo, SnapshotReport
 
-__all__ = ["RECIPIENT", "Call", "FakeTake", "snapshot_config"]
+__all__ = ["KEY_ID", "RECIPIENT", "SECRET", "Call", "FakeTake", "s3_config", "snapshot_config"]
 
 RECIPIENT = "age1" + "q" * 58
 """An age public key as the configuration accepts it (the fake engine never encrypts)."""
@@ -40,6 +40,28 @@ def snapshot_config(
                 f"interval: {interval}, encrypt: {{recipients: [{RECIPIENT}]}}{extra}}}"
             )
     return parse_config("\n".join(lines) + "\n")
+
+
+KEY_ID = "AKIASNAPSHOTKEYID0001"
+SECRET = "hunter2-snapshot-secret-key-0123456789"
+
+
+def s3_config(tmp_path: Path, *, identity: Path | None = None) -> KhronosConfig:
+    """One database snapshotting to an S3-compatible destination named offsite, with keys."""
+    who = f", identity_file: {identity}" if identity is not None else ""
+    return parse_config(
+        f"""\
+state_dir: {tmp_path / "state"}
+backup:
+  dbs:
+    - path: {tmp_path / "app.db"}
+      replica: {{url: 'file://{tmp_path}/replica'}}
+      snapshots:
+        - {{url: 's3://bucket/snaps', name: offsite, endpoint: 'http://127.0.0.1:9',
+            access-key-id: {KEY_ID}, secret-access-key: {SECRET},
+            encrypt: {{recipients: [{RECIPIENT}]}}{who}}}
+"""
+    )
 
 
 @dataclass(frozen=True, slots=True)
