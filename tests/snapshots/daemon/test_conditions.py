@@ -22,7 +22,7 @@ from khronos.snapshots import (
 from tests.alerts.fake_telegram import FakeTelegram
 from tests.alerts.helpers import MakeEngine, wait_until
 from tests.polling import wait_for
-from tests.snapshots.helpers import FakeTake, snapshot_config
+from tests.snapshots.daemon.helpers import FakeTake, snapshot_config
 
 HOUR = 3600.0
 KEY = "snapshot.app.offsite"

@@ -18,7 +18,7 @@ from khronos.snapshots import (
     read_snapshot_state,
     record_drills,
 )
-from tests.snapshots.helpers import s3_config, snapshot_config
+from tests.snapshots.daemon.helpers import s3_config, snapshot_config
 
 T0 = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from khronos.snapshots import (
     SnapshotScheduler,
 )
 from tests.polling import wait_for
-from tests.snapshots.helpers import KEY_ID, SECRET, FakeTake, s3_config, snapshot_config
+from tests.snapshots.daemon.helpers import KEY_ID, SECRET, FakeTake, s3_config, snapshot_config
 
 LABELS = {"db": "app", "dest": "offsite"}
 

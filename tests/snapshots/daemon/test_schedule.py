@@ -23,7 +23,7 @@ from khronos.snapshots import (
 )
 from khronos.state import StateDir
 from tests.polling import wait_for
-from tests.snapshots.helpers import FakeTake, snapshot_config
+from tests.snapshots.daemon.helpers import FakeTake, snapshot_config
 
 HOUR = 3600.0
 

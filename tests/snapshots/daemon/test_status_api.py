@@ -18,7 +18,7 @@ from khronos.dashboard import StatusSources
 from khronos.snapshots import SnapshotScheduler, snapshot_routes, snapshot_status
 from tests.dashboard.helpers import db_status, make_builder
 from tests.polling import wait_for
-from tests.snapshots.helpers import KEY_ID, SECRET, FakeTake, s3_config, snapshot_config
+from tests.snapshots.daemon.helpers import KEY_ID, SECRET, FakeTake, s3_config, snapshot_config
 
 TOKEN = "snapshot-api-token-0123456789abcdef"
 
