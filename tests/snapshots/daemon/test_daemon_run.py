@@ -1,0 +1,152 @@
+"""Snapshots inside a real `khronos run` (subprocess), on the real engine, to a folder: they
+appear on schedule and `khronos status --json` shows them; the drill restores the newest; a
+destination outage sends one alert, resolved when it is back, and the schedule goes on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.alerts.fake_telegram import FakeTelegram, FakeTelegramServer
+from tests.daemon.harness import daemon_env, khronos, metric, start, stop
+from tests.polling import poll
+
+pytestmark = pytest.mark.integration
+
+FAILED = "Snapshot of app to local failed"
+
+
+@pytest.fixture(name="bot")
+def fixture_bot() -> Iterator[FakeTelegram]:
+    """The fake Bot API the daemon sends to (real time)."""
+    with FakeTelegramServer() as fake:
+        yield fake
+
+
+def age_key(path: Path) -> str:
+    """An age key pair written as age-keygen writes it; the recipient."""
+    import pyrage  # noqa: PLC0415 - the engine's dependency
+
+    identity = pyrage.x25519.Identity.generate()
+    path.write_text(f"# public key: {identity.to_public()}\n{identity}\n", encoding="utf-8")
+    path.chmod(0o600)
+    return str(identity.to_public())
+
+
+def write_config(tmp_path: Path, bot: FakeTelegram) -> Path:
+    """A daemon with one database snapshotting every 2s to tmp_path/snaps (a drill every 3s)."""
+    with closing(sqlite3.connect(tmp_path / "app.db")) as conn, conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, body TEXT)")
+        conn.execute("INSERT INTO rows (body) VALUES ('first')")
+    recipient = age_key(tmp_path / "snapshots.key")
+    (tmp_path / "snaps").mkdir()
+    text = f"""\
+service: {{name: test-bot, shutdown_timeout: 20s}}
+state_dir: state
+http: {{listen: "127.0.0.1:0", token: "${{KHRONOS_HTTP_TOKEN}}"}}
+logging: {{dir: logs, console: json}}
+alerts:
+  cooldown: 1s
+  telegram:
+    bot_token: "${{TELEGRAM_BOT_TOKEN}}"
+    chat_id: "111"
+    api_url: "{bot.url}"
+backup:
+  verify: {{interval: 3s}}
+  dbs:
+    - path: app.db
+      replica: {{url: "file://{tmp_path}/replica", sync-interval: 200ms}}
+      snapshots:
+        - {{url: "file://{tmp_path}/snaps", name: local, interval: 2s,
+            encrypt: {{recipients: [{recipient}]}}, identity_file: {tmp_path}/snapshots.key}}
+"""
+    path = tmp_path / "khronos.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def snapshot_entry(tmp_path: Path, env: dict[str, str]) -> dict[str, Any]:
+    """The destination's entry in `khronos status --json`."""
+    done = khronos("status", "--json", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    (db,) = json.loads(done.stdout)["databases"]
+    (entry,) = db["snapshots"]
+    return dict(entry)
+
+
+def stored(tmp_path: Path) -> list[Path]:
+    return sorted(p for p in (tmp_path / "snaps").rglob("*.age"))
+
+
+def test_snapshots_on_schedule_shown_by_status_metrics_and_drilled(
+    tmp_path: Path, bot: FakeTelegram
+) -> None:
+    """Two snapshots appear (the second one interval later), status shows the newest with its
+    size and next due time, the metric has its time, and the drill decrypts the newest."""
+    write_config(tmp_path, bot)
+    env = daemon_env()
+    running = start(tmp_path, env)
+    try:
+        first = poll(lambda: snapshot_entry(tmp_path, env)["last_success_at"], what="a snapshot")
+        poll(
+            lambda: snapshot_entry(tmp_path, env)["last_success_at"] != first,
+            what="the next snapshot on schedule",
+        )
+        entry = snapshot_entry(tmp_path, env)
+        assert entry["size_bytes"] > 0
+        assert entry["verified"] is True
+        assert entry["next_due_at"] > entry["last_success_at"]
+        assert stored(tmp_path)
+        line = 'khronos_snapshot_last_success_timestamp_seconds{db="app",dest="local"}'
+        assert metric(running.url, line) is not None
+        drill = poll(
+            lambda: (snapshot_entry(tmp_path, env)["last_drill"] or {}).get("ok"),
+            what="a passing snapshot drill",
+        )
+        assert drill is True
+        assert snapshot_entry(tmp_path, env)["last_drill"]["decrypted"] is True
+    finally:
+        assert stop(running.proc) == 0
+    assert not list((tmp_path / "state" / "snapshots-tmp").glob("daemon-*"))
+
+
+def test_a_destination_outage_alerts_once_and_resolves_when_it_is_back(
+    tmp_path: Path, bot: FakeTelegram
+) -> None:
+    """The folder replaced by a file: failures retried, one alert naming the cause; the folder
+    back: a snapshot at once, the alert resolved, and snapshots go on."""
+    write_config(tmp_path, bot)
+    env = daemon_env()
+    running = start(tmp_path, env)
+    snaps = tmp_path / "snaps"
+    try:
+        poll(lambda: snapshot_entry(tmp_path, env)["last_success_at"], what="a snapshot")
+        shutil.move(snaps, tmp_path / "snaps-away")
+        snaps.write_text("not a folder")
+        poll(lambda: snapshot_entry(tmp_path, env)["consecutive_failures"] >= 3, what="retries")
+        poll(lambda: any(FAILED in t for t in bot.texts()), what="the alert")
+        before = snapshot_entry(tmp_path, env)["last_success_at"]
+        snaps.unlink()
+        shutil.move(tmp_path / "snaps-away", snaps)
+        poll(
+            lambda: snapshot_entry(tmp_path, env)["last_success_at"] != before,
+            what="a snapshot once the folder is back",
+        )
+        poll(lambda: any("Resolved" in t and FAILED in t for t in bot.texts()), what="resolved")
+        after = snapshot_entry(tmp_path, env)["last_success_at"]
+        poll(
+            lambda: snapshot_entry(tmp_path, env)["last_success_at"] != after,
+            what="the schedule going on",
+        )
+    finally:
+        assert stop(running.proc) == 0
+    assert len([t for t in bot.texts() if FAILED in t and "Resolved" not in t]) == 1
+    assert snapshot_entry(tmp_path, env)["consecutive_failures"] == 0
