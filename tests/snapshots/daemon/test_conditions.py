@@ -79,7 +79,7 @@ def test_a_hung_snapshot_fires_stale_after_twice_the_interval(tmp_path: Path) ->
         clock.advance(601)
         await wait_for(lambda: f"{KEY}.stale" in sink.open, what="stale")
         take.gate.set()  # type: ignore[union-attr]
-        await wait_for(lambda: take.successes(), what="the success")
+        await wait_for(take.successes, what="the success")
         await wait_for(lambda: f"{KEY}.stale" not in sink.open, what="resolved")
         await sched.stop()
 
@@ -129,7 +129,7 @@ async def test_an_outage_sends_one_alert_and_one_resolved_notice_across_a_restar
     await sched.start()
     await wait_for(lambda: len(take.calls) >= 8, what="more failures after the restart")
     outage[0] = False
-    await wait_for(lambda: take.successes(), what="the success")
+    await wait_for(take.successes, what="the success")
     await sched.stop()
     await wait_until(lambda: len(telegram.texts()) >= 2)
     assert await second.drain(10)

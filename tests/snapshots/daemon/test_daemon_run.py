@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.alerts.fake_telegram import FakeTelegram, FakeTelegramServer
+from tests.alerts.fake_telegram import FakeTelegram
 from tests.daemon.harness import daemon_env, khronos, metric, start, stop
 from tests.polling import poll
 
@@ -23,16 +22,9 @@ pytestmark = pytest.mark.integration
 FAILED = "Snapshot of app to local failed"
 
 
-@pytest.fixture(name="bot")
-def fixture_bot() -> Iterator[FakeTelegram]:
-    """The fake Bot API the daemon sends to (real time)."""
-    with FakeTelegramServer() as fake:
-        yield fake
-
-
 def age_key(path: Path) -> str:
     """An age key pair written as age-keygen writes it; the recipient."""
-    import pyrage  # noqa: PLC0415 - the engine's dependency
+    import pyrage
 
     identity = pyrage.x25519.Identity.generate()
     path.write_text(f"# public key: {identity.to_public()}\n{identity}\n", encoding="utf-8")

@@ -38,7 +38,9 @@ class Store:
     def list(self, _db: DatabaseConfig, _dest: SnapshotDestination) -> list[SnapshotInfo]:
         return list(self.listed)
 
-    def fetch(self, _db: DatabaseConfig, _dest: SnapshotDestination, snap: SnapshotInfo, **kw: Any) -> Path:
+    def fetch(
+        self, _db: DatabaseConfig, _dest: SnapshotDestination, snap: SnapshotInfo, **kw: Any
+    ) -> Path:
         self.fetched.append({"key": snap.key, **kw})
         if self.fetch_error:
             raise SnapshotError(self.fetch_error)

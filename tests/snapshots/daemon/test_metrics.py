@@ -40,7 +40,7 @@ def test_values_after_two_failures_and_a_success(tmp_path: Path) -> None:
 
     async def main() -> None:
         await sched.start()
-        await wait_for(lambda: take.successes(), what="a success")
+        await wait_for(take.successes, what="a success")
         await sched.stop()
 
     asyncio.run(main())

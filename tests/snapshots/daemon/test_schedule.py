@@ -4,6 +4,7 @@ resumed from snapshots.json after a restart, temp folders cleaned, survives its 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -77,7 +78,7 @@ def test_failures_retry_with_a_doubling_backoff_capped_at_five_minutes(tmp_path:
     sched = scheduler(snapshot_config(tmp_path), take, clock)
     asyncio.run(run_until(sched, lambda: len(take.calls) >= 8))
     times = [c.now.timestamp() for c in take.calls[:8]]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps == [15, 30, 60, 120, 240, 300, 300]
 
 
@@ -90,7 +91,9 @@ def test_after_an_outage_the_next_snapshot_comes_when_it_is_back_then_every_inte
     start = clock.wall()
     back = start + HOUR + 3000
     down = (start + HOUR, back)
-    take.failing = lambda _db, _dest, now: "timeout" if down[0] <= now.timestamp() < down[1] else None
+    take.failing = lambda _db, _dest, now: (
+        "timeout" if down[0] <= now.timestamp() < down[1] else None
+    )
     sched = scheduler(snapshot_config(tmp_path), take, clock)
     asyncio.run(run_until(sched, lambda: len(take.successes()) >= 4))
     first, after, *rest = [t.timestamp() for t in take.successes()[:4]]

@@ -23,7 +23,9 @@ from tests.snapshots.daemon.helpers import KEY_ID, SECRET, FakeTake, s3_config, 
 TOKEN = "snapshot-api-token-0123456789abcdef"
 
 
-def taken(tmp_path: Path, *, failing: str | None = None, config: object = None) -> SnapshotScheduler:
+def taken(
+    tmp_path: Path, *, failing: str | None = None, config: object = None
+) -> SnapshotScheduler:
     """A schedule that has taken one snapshot (and then failed once, with ``failing``)."""
     clock, take = ManualClock(time.time()), FakeTake()
     take.failing = lambda *_: failing if failing and len(take.calls) >= 1 else None
