@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from khronos.backup import RecordingAlertSink
+from khronos.backup import RecordingAlertSink, VerifyReport
+from khronos.backup._verify import record_results
 from khronos.config import DatabaseConfig, SnapshotDestination
 from khronos.errors import SnapshotError
 from khronos.snapshots import (
@@ -159,3 +160,23 @@ def test_a_failed_drill_alerts_until_a_drill_passes(tmp_path: Path) -> None:
     good = drill_destination(db, dest, list_snapshots=Store([info("new", 61)]).list)
     sched.drilled("app", "offsite", good.result)
     assert "snapshot.app.offsite.drill" not in sink.open
+
+
+def test_the_restore_drills_record_keeps_the_snapshot_drills(tmp_path: Path) -> None:
+    """record_results (khronos verify, the daemon's drill) writes the reports' snapshot drills
+    to snapshots.json beside verify.json; VerifyReport.ok stays the Litestream drill's."""
+    config = snapshot_config(tmp_path)
+    db = config.require_backup().dbs[0]
+    drills = drill_snapshots(
+        db, config.state_dir, list_snapshots=Store([info("k", 1, size=0)]).list
+    )
+    report = VerifyReport(
+        db="app", path=Path(db.path), replica="file:///r", ok=True, at=T0, snapshots=tuple(drills)
+    )
+    record_results(Path(config.state_dir), [report])
+    state = read_snapshot_state(config.state_dir)[("app", "offsite")]
+    assert state.last_drill is not None
+    assert (state.last_drill.ok, state.last_drill.detail) == (False, "k is empty")
+    assert report.ok is True
+    assert report.snapshots_ok is False
+    assert report.to_json()["snapshots"][0]["dest"] == "offsite"
