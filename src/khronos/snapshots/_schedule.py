@@ -381,6 +381,7 @@ class SnapshotScheduler(Lifecycle):
         self._record(job, lambda s: s.succeeded(success, job.state.next_due))
 
     def _failed(self, job: _Job, error: str) -> None:
+        error = get_redactor().redact(error)  # the engine's are clean: once more, to be sure
         now = self.clock.wall()
         job.failures_total += 1
         failure = SnapshotFailure(at=datetime.fromtimestamp(now, UTC), error=error)
