@@ -36,6 +36,7 @@ if _typing.TYPE_CHECKING:
     from khronos.backup._restore import RestorePlan, RestoreResult, restore_database
     from khronos.backup._restore_args import parse_timestamp, parse_txid_arg
     from khronos.backup._service import BackupService
+    from khronos.backup._sqlite import integrity_problems
     from khronos.backup._status import (
         DbStatus,
         VerifyResult,
@@ -85,6 +86,7 @@ _LAZY = {
     "control_socket_path": "khronos.backup._control",
     "find_litestream": "khronos.backup._litestream",
     "format_txid": "khronos.backup._status",
+    "integrity_problems": "khronos.backup._sqlite",
     "litestream_env": "khronos.backup._litestream",
     "litestream_version": "khronos.backup._invocation",
     "parse_timestamp": "khronos.backup._restore_args",
@@ -141,6 +143,7 @@ __all__ = [
     "control_socket_path",
     "find_litestream",
     "format_txid",
+    "integrity_problems",
     "litestream_env",
     "litestream_version",
     "parse_timestamp",
