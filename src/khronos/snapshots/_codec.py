@@ -138,7 +138,9 @@ def seal(copy: Path, out: Path, encryption: SnapshotEncryption) -> Sealed:
         out.unlink(missing_ok=True)
         raise
     total = time.perf_counter() - started
-    return Sealed(out, writer.size, writer.digest.hexdigest(), reader.seconds, total - reader.seconds)
+    return Sealed(
+        out, writer.size, writer.digest.hexdigest(), reader.seconds, total - reader.seconds
+    )
 
 
 def _create(path: Path) -> IO[bytes]:
@@ -227,4 +229,3 @@ def file_digest(path: Path) -> tuple[int, str]:
             digest.update(chunk)
             size += len(chunk)
     return size, digest.hexdigest()
-

@@ -23,6 +23,7 @@ which snapshots were verified.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -269,10 +270,8 @@ class _Take:
         got_size, got_sha = store.digest(key)
         if (got_size, got_sha) == (size, sha256):
             return
-        try:
+        with contextlib.suppress(SnapshotError):  # the check's failure is the one to report
             store.delete([key])
-        except SnapshotError:
-            pass  # the check's failure is the one to report
         raise SnapshotError(
             f"verify: {self.dest.display} returned {got_size} bytes with another SHA-256 than "
             f"the {size} bytes uploaded; the object was deleted",
@@ -353,4 +352,3 @@ def fetch_snapshot(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out
-

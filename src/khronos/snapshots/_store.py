@@ -176,9 +176,7 @@ class S3Store:
         from boto3.s3.transfer import TransferConfig  # noqa: PLC0415
 
         size = part_size(self.dest)
-        return TransferConfig(
-            multipart_threshold=size, multipart_chunksize=size, max_concurrency=2
-        )
+        return TransferConfig(multipart_threshold=size, multipart_chunksize=size, max_concurrency=2)
 
     def entries(self, prefix: str) -> list[Entry]:
         base = self._key(prefix) + "/"
