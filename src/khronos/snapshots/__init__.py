@@ -23,6 +23,7 @@ from khronos.snapshots._engine import (
 )
 from khronos.snapshots._gfs import gfs_keep
 from khronos.snapshots._records import SnapshotInfo, SnapshotReport
+from khronos.snapshots._restore import pick_snapshot, restore_snapshot, snapshot_destinations
 
 __all__ = [
     "SnapshotInfo",
@@ -31,5 +32,8 @@ __all__ = [
     "gfs_keep",
     "list_snapshots",
     "newest_snapshot",
+    "pick_snapshot",
+    "restore_snapshot",
+    "snapshot_destinations",
     "take_snapshot",
 ]
