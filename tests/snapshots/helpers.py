@@ -100,14 +100,19 @@ class Writer:
     """A thread committing one row per transaction (default autocheckpoint) until stopped."""
 
     db: Path
+    start: int = 0
     committed: list[int] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     error: list[BaseException] = field(default_factory=list)
 
+    def wrote(self, count: int) -> bool:
+        """Whether ``count`` rows are committed (or the writer failed: the block reports it)."""
+        return bool(self.error) or len(self.committed) >= count
+
     def run(self) -> None:
         try:
             with contextlib.closing(sqlite3.connect(self.db, timeout=30)) as conn:
-                n = 0
+                n = self.start
                 while not self.stop.is_set():
                     with conn:
                         conn.execute(
@@ -120,9 +125,9 @@ class Writer:
 
 
 @contextlib.contextmanager
-def writing(db: Path) -> Iterator[Writer]:
-    """A :class:`Writer` running for the block; stopped and joined after it."""
-    writer = Writer(db)
+def writing(db: Path, start: int = 0) -> Iterator[Writer]:
+    """A :class:`Writer` (ids from ``start``) running for the block; stopped and joined after."""
+    writer = Writer(db, start)
     thread = threading.Thread(target=writer.run, name="test-writer", daemon=True)
     thread.start()
     try:

@@ -35,6 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import structlog
+
 from khronos.backup import integrity_problems
 from khronos.config import DatabaseConfig, SnapshotDestination
 from khronos.errors import SnapshotError
@@ -54,6 +56,7 @@ __all__ = [
     "take_snapshot",
 ]
 
+_log = structlog.get_logger("khronos.snapshots")
 SUFFIX = ".sqlite3.zst.age"
 _MANIFEST = ".json"
 _NAME = re.compile(r"(\d{4}-\d\d-\d\dT\d{6})(?:\.(\d{3}))?Z" + re.escape(SUFFIX))
@@ -169,9 +172,21 @@ def take_snapshot(
     check_room(Path(db.path), tmp_dir)
     job = _Take(db, dest, tmp_dir, now)
     report = low_priority(job.run)
-    return SnapshotReport(
-        report.info, time.monotonic() - started, report.steps, report.pruned, report.prune_error
+    info = report.info
+    duration = time.monotonic() - started
+    _log.info(
+        "snapshot taken",
+        db=info.db,
+        dest=info.dest,
+        key=info.key,
+        size=info.size,
+        db_bytes=info.db_bytes,
+        seconds=round(duration, 3),
+        pruned=len(report.pruned),
     )
+    if report.prune_error:
+        _log.warning("snapshots not pruned", db=info.db, dest=info.dest, error=report.prune_error)
+    return SnapshotReport(info, duration, report.steps, report.pruned, report.prune_error)
 
 
 @dataclass(slots=True)
@@ -202,6 +217,7 @@ class _Take:
         copy = work / f"{self.db.label}.sqlite3"
         clock = time.perf_counter()
         taken = (self.now or datetime.now(UTC)).astimezone(UTC)
+        taken = taken.replace(microsecond=taken.microsecond // 1000 * 1000)  # as its name says
         try:
             online_copy(source, copy)
         except sqlite3.Error as exc:
