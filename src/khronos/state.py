@@ -34,11 +34,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-__all__ = ["StateDir", "write_atomic", "write_json_atomic"]
+__all__ = ["StateDir", "copy_atomic", "write_atomic", "write_json_atomic"]
 
 _MAX_SOCKET_PATH = 100
 """``sun_path`` holds 108 bytes; beyond this the control socket goes to the temp folder."""
@@ -151,18 +153,45 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` through a unique temporary file in the same folder and a
     rename: readers see the old or the new file, never half of one; created with ``mode``, in a
     folder created 0700 when missing (an existing folder keeps its mode)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    _replace_with(path, lambda handle: handle.write(raw), mode=mode, durable=False)
+
+
+def copy_atomic(source: Path, path: Path, *, mode: int = 0o600, chunk: int = 1 << 20) -> None:
+    """:func:`write_atomic` of a file's content, copied in ``chunk`` pieces (bounded memory),
+    and durable: the copy is fsynced before the rename and the folder after it."""
+
+    def copy(handle: BinaryIO) -> None:
+        with source.open("rb") as src:
+            shutil.copyfileobj(src, handle, chunk)
+
+    _replace_with(path, copy, mode=mode, durable=True)
+
+
+def _replace_with(
+    path: Path, write: Callable[[BinaryIO], object], *, mode: int, durable: bool
+) -> None:
+    """The one atomic write: a unique temporary file beside ``path``, filled, renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
+            write(handle)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         tmp.chmod(mode)  # before the name is visible under ``path``
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if durable:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def write_json_atomic(path: Path, data: Any, *, mode: int = 0o600) -> None:

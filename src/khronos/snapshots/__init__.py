@@ -20,9 +20,17 @@ Those names load on first use, so ``khronos status`` does not import the daemon'
 from __future__ import annotations
 
 import importlib as _importlib
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from khronos.snapshots._engine import (
+    fetch_snapshot,
+    list_snapshots,
+    newest_snapshot,
+    take_snapshot,
+)
+from khronos.snapshots._gfs import gfs_keep
+from khronos.snapshots._records import SnapshotInfo, SnapshotReport
+from khronos.snapshots._restore import pick_snapshot, restore_snapshot, snapshot_destinations
 
 if TYPE_CHECKING:
     from khronos.snapshots._conditions import SnapshotConditions, condition_keys
@@ -67,69 +75,21 @@ __all__ = [
     "condition_keys",
     "drill_destination",
     "drill_snapshots",
+    "fetch_snapshot",
+    "gfs_keep",
+    "list_snapshots",
+    "newest_snapshot",
+    "pick_snapshot",
     "read_snapshot_state",
     "record_drills",
+    "restore_snapshot",
+    "snapshot_destinations",
     "snapshot_pairs",
     "snapshot_routes",
     "snapshot_status",
+    "take_snapshot",
     "update_snapshot_state",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotInfo:
-    """One stored snapshot of database ``db`` at destination ``dest`` (their labels)."""
-
-    db: str
-    dest: str
-    key: str
-    """The object's name in the destination (relative to its path)."""
-    taken_at: datetime
-    """When the copy was taken (aware, UTC)."""
-    size: int
-    """Stored bytes (compressed and encrypted)."""
-    sha256: str | None = None
-    """Hex SHA-256 of the stored bytes, when the destination records it."""
-    db_bytes: int | None = None
-    """The database's size when copied."""
-    encrypted: bool = True
-    verified: bool | None = None
-    """Read back and checked after upload (None: not known from the listing)."""
-
-    def to_json(self) -> dict[str, Any]:
-        """The snapshot as JSON-ready values (no secrets)."""
-        return {
-            "db": self.db,
-            "dest": self.dest,
-            "key": self.key,
-            "taken_at": self.taken_at.isoformat(),
-            "size": self.size,
-            "sha256": self.sha256,
-            "db_bytes": self.db_bytes,
-            "encrypted": self.encrypted,
-            "verified": self.verified,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotReport:
-    """What taking one snapshot did, and how long each step took (seconds)."""
-
-    info: SnapshotInfo
-    duration: float
-    steps: dict[str, float] = field(default_factory=dict)
-    """Seconds per step: ``copy`` (backup API), ``compress``, ``encrypt``, ``upload``,
-    ``verify``, ``prune``."""
-    pruned: tuple[str, ...] = ()
-    """Keys deleted by retention after this snapshot succeeded."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.info.to_json(),
-            "duration": round(self.duration, 3),
-            "steps": {name: round(value, 3) for name, value in self.steps.items()},
-            "pruned": list(self.pruned),
-        }
 
 
 _LAZY = {
