@@ -82,6 +82,7 @@ class SnapshotConditions:
         """The last attempt failed (``state`` already counts it)."""
         key = condition_keys(state.db, state.dest)[0]
         cause = state.last_failure.error if state.last_failure else "unknown error"
+        hint = state.last_failure.hint if state.last_failure else None
         newest = state.last_success.at.isoformat() if state.last_success else None
         self.alerts.fire(
             key,
@@ -94,8 +95,8 @@ class SnapshotConditions:
                 "error": cause,
                 "consecutive_failures": state.consecutive_failures,
                 "newest_snapshot": newest or "none",
-                "hint": "fix the destination (bucket, credentials, network, free space); "
-                "Khronos retries with backoff and takes one as soon as it works",
+                "hint": (hint or "fix the destination (bucket, credentials, network, free space)")
+                + "; Khronos retries with backoff and takes one as soon as it works",
             },
             since=state.failing_since.timestamp() if state.failing_since else None,
             worst=f"{state.consecutive_failures} failed attempts in a row",

@@ -310,7 +310,7 @@ class SnapshotScheduler(Lifecycle):
         try:
             report = await self._in_thread(job, at)
         except SnapshotError as exc:
-            self._failed(job, exc.message)
+            self._failed(job, exc.message, exc.hint)
         except Exception as exc:  # noqa: BLE001 - a bug in the engine is a failed snapshot too
             get_health().record_error(SNAPSHOTS_PART, exc)
             self._failed(job, f"{type(exc).__name__}: {get_redactor().redact(str(exc))}")
@@ -377,14 +377,25 @@ class SnapshotScheduler(Lifecycle):
             verified=info.verified,
             pruned=len(report.pruned),
         )
+        if report.prune_error:
+            _log.warning(
+                "snapshot taken, but old ones were not pruned: they stay until the next success",
+                db=job.db.label,
+                dest=job.dest.label,
+                error=get_redactor().redact(report.prune_error),
+            )
         self.conditions.succeeded(job.state)
         self._record(job, lambda s: s.succeeded(success, job.state.next_due))
 
-    def _failed(self, job: _Job, error: str) -> None:
-        error = get_redactor().redact(error)  # the engine's are clean: once more, to be sure
+    def _failed(self, job: _Job, error: str, hint: str | None = None) -> None:
+        redact = get_redactor().redact  # the engine's messages are clean: once more, to be sure
         now = self.clock.wall()
         job.failures_total += 1
-        failure = SnapshotFailure(at=datetime.fromtimestamp(now, UTC), error=error)
+        failure = SnapshotFailure(
+            at=datetime.fromtimestamp(now, UTC),
+            error=redact(error),
+            hint=redact(hint) if hint else None,
+        )
         streak = job.state.consecutive_failures + 1
         job.due = now + self._backoff(streak, job.interval)
         job.state = job.state.failed(failure, datetime.fromtimestamp(job.due, UTC))
@@ -392,7 +403,7 @@ class SnapshotScheduler(Lifecycle):
             "snapshot failed",
             db=job.db.label,
             dest=job.dest.label,
-            error=error,
+            error=failure.error,
             consecutive_failures=job.state.consecutive_failures,
             retry_in_seconds=round(job.due - now, 1),
         )

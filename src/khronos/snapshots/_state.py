@@ -132,15 +132,18 @@ class SnapshotFailure:
 
     at: datetime
     error: str
+    hint: str | None = None
+    """How to fix it, when the engine knows."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"at": self.at.isoformat(), "error": self.error}
+        return {"at": self.at.isoformat(), "error": self.error, "hint": self.hint}
 
     @classmethod
     def from_json(cls, data: object) -> SnapshotFailure | None:
         if not isinstance(data, dict) or (at := _when(data.get("at"))) is None:
             return None
-        return cls(at=at, error=_text(data.get("error")) or "unknown error")
+        error = _text(data.get("error")) or "unknown error"
+        return cls(at=at, error=error, hint=_text(data.get("hint")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,7 @@ class FakeTake:
         self.failing: Callable[[str, str, datetime], str | None] = lambda *_: None
         self.gate: threading.Event | None = None
         self.hold = 0.0
+        self.hint: str | None = None
         self.active = 0
         self.max_active = 0
         self._lock = threading.Lock()
@@ -120,7 +121,7 @@ class FakeTake:
                 raise
             self.calls.append(Call(db.label, dest.label, now, tmp_dir, error))
             if error is not None:
-                raise SnapshotError(error)
+                raise SnapshotError(error, hint=self.hint)
             key = f"{db.label}/{now:%Y-%m-%dT%H%M%SZ}.sqlite3.zst.age"
             info = SnapshotInfo(
                 db.label, dest.label, key, now, size=1000 + len(self.calls),

@@ -37,8 +37,9 @@ async def run_until(sched: SnapshotScheduler, done: object) -> None:
 
 
 def test_a_failed_snapshot_fires_error_naming_db_destination_and_cause(tmp_path: Path) -> None:
-    """The engine's translated cause is in the message; the level is ERROR."""
+    """The engine's translated cause is in the message and its hint in the details; ERROR."""
     clock, take, sink = ManualClock(), FakeTake(), RecordingAlertSink()
+    take.hint = "create the bucket"
     take.failing = lambda *_: "bucket 'backups' does not exist at http://127.0.0.1:9000"
     sched = SnapshotScheduler(snapshot_config(tmp_path), alerts=sink, take=take, clock=clock)
     asyncio.run(run_until(sched, lambda: len(take.calls) >= 1))
@@ -49,6 +50,7 @@ def test_a_failed_snapshot_fires_error_naming_db_destination_and_cause(tmp_path:
         "bucket 'backups' does not exist at http://127.0.0.1:9000"
     )
     assert event.extra["since"] == take.calls[0].now.timestamp()
+    assert event.details["hint"].startswith("create the bucket; Khronos retries")
 
 
 def test_a_success_resolves_the_failure(tmp_path: Path) -> None:
