@@ -105,6 +105,13 @@ def test_snapshots_on_schedule_shown_by_status_metrics_and_drilled(
         )
         assert drill is True
         assert snapshot_entry(tmp_path, env)["last_drill"]["decrypted"] is True
+        verify = khronos("verify", "--json", cwd=tmp_path, env=env)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        (drill,) = json.loads(verify.stdout)["databases"][0]["snapshots"]
+        assert (drill["dest"], drill["ok"], drill["decrypted"]) == ("local", True, True)
+        text = khronos("status", cwd=tmp_path, env=env).stdout
+        assert "snapshot local" in text
+        assert "verified" in text
     finally:
         assert stop(running.proc) == 0
     assert not list((tmp_path / "state" / "snapshots-tmp").glob("daemon-*"))
