@@ -5,12 +5,14 @@ destination outage sends one alert, resolved when it is back, and the schedule g
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.alerts.fake_telegram import FakeTelegram
@@ -149,3 +151,45 @@ def test_a_destination_outage_alerts_once_and_resolves_when_it_is_back(
         assert stop(running.proc) == 0
     assert len([t for t in bot.texts() if FAILED in t and "Resolved" not in t]) == 1
     assert snapshot_entry(tmp_path, env)["consecutive_failures"] == 0
+
+
+def test_kill_9_mid_snapshot_leaves_nothing_partial_and_the_next_start_cleans_up(
+    tmp_path: Path, bot: FakeTelegram
+) -> None:
+    """`khronos run` killed -9 while a snapshot is being prepared: its temp folder is removed at
+    the next start, the destination lists only whole snapshots, and the next one is taken."""
+    write_config(tmp_path, bot)
+    fill(tmp_path / "app.db", megabytes=48)
+    env = daemon_env()
+    tmp = tmp_path / "state" / "snapshots-tmp"
+    running = start(tmp_path, env)
+    try:
+        poll(lambda: list(tmp.glob("daemon-*")), what="a snapshot being prepared", every=0.005)
+    finally:
+        children = psutil.Process(running.proc.pid).children(recursive=True)
+        running.proc.kill()
+        running.proc.wait(timeout=30)
+        psutil.wait_procs(children, timeout=10)  # Litestream dies with its parent
+        for child in children:
+            if child.is_running():
+                child.kill()
+    leftovers = list(tmp.glob("daemon-*"))
+    assert leftovers
+    running = start(tmp_path, env, name="again")
+    try:
+        poll(lambda: not any(p.exists() for p in leftovers), what="the leftover removed")
+        poll(lambda: snapshot_entry(tmp_path, env)["last_success_at"], what="a snapshot")
+        listed = khronos("snapshots", "list", "--json", cwd=tmp_path, env=env)
+        assert listed.returncode == 0, listed.stderr
+        names = {p.name for p in stored(tmp_path)}
+        for snap in json.loads(listed.stdout)["snapshots"]:
+            assert Path(snap["key"]).name in names
+    finally:
+        assert stop(running.proc) == 0
+
+
+def fill(db: Path, *, megabytes: int) -> None:
+    """Grow the database with incompressible rows (so a snapshot takes a moment)."""
+    with closing(sqlite3.connect(db)) as conn, conn:
+        for _ in range(megabytes):
+            conn.execute("INSERT INTO rows (body) VALUES (?)", (os.urandom(1 << 19).hex(),))
