@@ -18,7 +18,8 @@ from khronos.cli import cli
 from khronos.config import KhronosConfig
 from khronos.snapshots import take_snapshot
 from tests.backup.conftest import S3_KEY, S3_SECRET, S3Server, insert_rows
-from tests.backup.test_restore_support import digests, replicating
+from tests.backup.test_restore_support import digests, replicating, writer_holding
+from tests.proxy import TcpProxy
 from tests.snapshots.helpers import AgeKey, file_dest, make_key, row_ids, s3_dest, snap_config
 
 HOUR = timedelta(hours=1)
@@ -185,3 +186,75 @@ def test_with_the_replica_gone_a_snapshot_brings_the_database_back(
         assert S3_SECRET not in text
         assert S3_KEY not in text
         assert secret_key_line not in text
+
+
+@pytest.mark.integration
+def test_secrets_appear_in_no_output_or_log_line(
+    tmp_path: Path, age_key: AgeKey, s3_proxy: TcpProxy, bucket: str
+) -> None:
+    """S3 keys and the passphrase: in no line of snapshot now (ok and failing), list, restore."""
+    phrase = tmp_path / "phrase.txt"
+    phrase.write_text("hunter2-passphrase-do-not-print\n", encoding="utf-8")
+    folder = tmp_path / "dest"
+    folder.mkdir()
+    config = snap_config(
+        tmp_path,
+        [
+            s3_dest(bucket, s3_proxy.url, age_key, name="offsite"),
+            f"{{url: 'file://{folder}', name: local, encrypt: {{passphrase_file: {phrase}}}}}",
+        ],
+    )
+    outputs = [_cli(config, "snapshot", "now")[1], _cli(config, "snapshots", "list")[1]]
+    s3_proxy.cut()
+    try:
+        code, out = _cli(config, "snapshot", "now")
+    finally:
+        s3_proxy.restore()
+    assert code == 1
+    assert "offsite: failed: upload: cannot reach" in out
+    outputs.append(out)
+    target = str(tmp_path / "back.db")
+    restore = ["restore", "--from", "snapshot:local", "--identity", str(phrase), "-o", target]
+    code, out = _cli(config, *restore)
+    assert code == 0, out
+    outputs.append(out)
+    for text in outputs:
+        assert S3_KEY not in text
+        assert S3_SECRET not in text
+        assert "hunter2" not in text
+
+
+@pytest.mark.integration
+def test_restore_from_a_snapshot_is_refused_while_the_app_has_the_database_open(
+    tmp_path: Path, age_key: AgeKey
+) -> None:
+    """The same safety as the replica's restore: exit 3 while in use, the database untouched."""
+    config = _config(tmp_path, age_key)
+    assert config.backup is not None
+    db = config.backup.dbs[0].path
+    insert_rows(db, 20)
+    with writer_holding(db):
+        assert _cli(config, "snapshot", "now")[0] == 0  # a snapshot does not wait for the app
+        before = digests(db)
+        code, out = _cli(
+            config, "restore", "--from", "snapshot", "--identity", str(age_key.identity)
+        )
+        assert code == 3, out
+        assert "refusing to restore" in out
+        assert digests(db) == before
+
+
+def test_a_dry_run_names_the_snapshot_and_changes_nothing(tmp_path: Path, age_key: AgeKey) -> None:
+    """--dry-run: the plan names the snapshot and the safety copy; nothing is downloaded."""
+    config = _config(tmp_path, age_key)
+    assert config.backup is not None
+    db = config.backup.dbs[0].path
+    assert _cli(config, "snapshot", "now")[0] == 0
+    before = digests(db)
+    args = ["restore", "--from", "snapshot", "--identity", str(age_key.identity), "--dry-run"]
+    code, out = _cli(config, *args)
+    assert code == 0, out
+    assert "snapshot app/" in out
+    assert "the snapshot," in out
+    assert digests(db) == before
+    assert [*db.parent.glob("*.pre-restore-*")] == []
