@@ -59,7 +59,7 @@ MakeSnapConfig = Callable[..., KhronosConfig]
 def snap_config(tmp_path: Path, dests: list[str]) -> KhronosConfig:
     """tmp_path/khronos.yml for tmp_path/app.db (WAL, a ``rows`` table) with ``dests``."""
     make_db(tmp_path / "app.db")
-    listed = "".join(f"        - {dest}\n" for dest in dests)
+    listed = "".join(f"        - {dest}\n" for dest in dests) or "        []\n"
     text = (
         f"state_dir: {tmp_path}/state\n"
         "service: {name: test}\n"

@@ -220,7 +220,7 @@ def _print(out: Console, result: RestoreResult) -> None:
     if result.dry_run:
         out.print("[bold]Restore plan[/] (dry run: nothing changed)")
         out.print(f"  database:    {escape(plan.db)} ({escape(str(plan.source))})")
-        out.print(f"  replica:     {escape(plan.replica)}")
+        out.print(f"  {'source: ' if plan.snapshot else 'replica:'}    {escape(plan.replica)}")
         asked = plan.timestamp.isoformat() if plan.timestamp else plan.requested_txid or "latest"
         out.print(f"  point:       {escape(asked)} -> {point}")
         files = "the snapshot" if plan.snapshot else f"{plan.files} LTX files"

@@ -29,6 +29,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +58,8 @@ __all__ = [
 ]
 
 _log = structlog.get_logger("khronos.snapshots")
+_ONE_AT_A_TIME = threading.Lock()
+"""Snapshots of this process run one after the other (each holds a read transaction and I/O)."""
 SUFFIX = ".sqlite3.zst.age"
 _MANIFEST = ".json"
 _NAME = re.compile(r"(\d{4}-\d\d-\d\dT\d{6})(?:\.(\d{3}))?Z" + re.escape(SUFFIX))
@@ -167,11 +170,13 @@ def take_snapshot(
     now: datetime | None = None,
 ) -> SnapshotReport:
     """Take one snapshot of ``db`` to ``dest`` (see the module docstring); SnapshotError when
-    any step fails (nothing is pruned then).  ``now`` fixes the snapshot's time (tests)."""
+    any step fails (nothing is pruned then).  ``now`` fixes the snapshot's time (tests).  One
+    at a time per process: a second call waits for the first."""
     started = time.monotonic()
     check_room(Path(db.path), tmp_dir)
     job = _Take(db, dest, tmp_dir, now)
-    report = low_priority(job.run)
+    with _ONE_AT_A_TIME:
+        report = low_priority(job.run)
     info = report.info
     duration = time.monotonic() - started
     _log.info(
@@ -221,6 +226,12 @@ class _Take:
         try:
             online_copy(source, copy)
         except sqlite3.Error as exc:
+            if "disk is full" in str(exc):
+                raise SnapshotError(
+                    f"copy: disk full at {work}",
+                    hint="free space there (or set TMPDIR to a folder with room), then retry",
+                    recoverable=True,
+                ) from None
             raise SnapshotError(
                 f"cannot copy the database {source}: {exc}",
                 hint="is it a readable SQLite database? (the disk may be full: see the cause)",
