@@ -25,6 +25,7 @@ def snapshot_config(
     dests: tuple[str, ...] = ("offsite",),
     interval: str = "1h",
     extra: str = "",
+    recipient: str = RECIPIENT,
 ) -> KhronosConfig:
     """A configuration whose databases each snapshot to every destination (file://)."""
     lines = [f"state_dir: {tmp_path / 'state'}", "backup:", "  dbs:"]
@@ -37,7 +38,7 @@ def snapshot_config(
         for dest in dests:
             lines.append(
                 f"        - {{url: 'file://{tmp_path}/snap-{dest}', name: {dest}, "
-                f"interval: {interval}, encrypt: {{recipients: [{RECIPIENT}]}}{extra}}}"
+                f"interval: {interval}, encrypt: {{recipients: [{recipient}]}}{extra}}}"
             )
     return parse_config("\n".join(lines) + "\n")
 
