@@ -283,3 +283,12 @@ def record_failure(config: KhronosConfig, at: float) -> None:
 
     failure = SnapshotFailure(at=datetime.fromtimestamp(at, UTC), error="timeout")
     update_snapshot_state(config.state_dir, "app", "offsite", lambda s: s.failed(failure, None))
+
+
+def test_a_very_long_failure_streak_keeps_the_capped_backoff(tmp_path: Path) -> None:
+    """After thousands of failures (weeks of an outage) the retry is still every 5 minutes,
+    and with a shorter interval never more than the interval (2 ** n once overflowed)."""
+    sched = scheduler(snapshot_config(tmp_path), FakeTake(), ManualClock())
+    assert sched._backoff(5000, HOUR) == 300
+    assert sched._backoff(5000, 60.0) == 60
+    assert sched._backoff(1, 5.0) == 5
