@@ -50,7 +50,7 @@ def build_snapshots(
     )
 
     def sample() -> SnapshotSample:
-        return SnapshotSample(scheduler.states(), scheduler.failures_total())
+        return SnapshotSample(scheduler.states(), scheduler.failures_total(), scheduler.intervals())
 
     registry.register(SnapshotCollector(sample, namespace=config.metrics.namespace))
     return scheduler

@@ -8,7 +8,9 @@ Per database and destination (labels ``db``, ``dest``):
 - ``<ns>_snapshot_duration_seconds``: how long it took (copy, compress, encrypt, upload, check);
 - ``<ns>_snapshot_failures_total``: failed attempts since the daemon started;
 - ``<ns>_snapshot_drill_success``: 1 when the last drill of the newest snapshot passed, 0 when
-  it failed (absent before the first drill).
+  it failed (absent before the first drill);
+- ``<ns>_snapshot_interval_seconds``: the destination's ``interval`` (so a Prometheus rule can
+  say "older than twice the interval" for every destination at once).
 
 Never registered on the global registry: the daemon registers it on its own.
 """
@@ -16,7 +18,7 @@ Never registered on the global registry: the daemon registers it on its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -32,6 +34,8 @@ class SnapshotSample:
 
     states: list[DestinationState]
     failures: dict[tuple[str, str], int]
+    intervals: dict[tuple[str, str], float] = field(default_factory=dict)
+    """Each pair's ``interval`` in seconds."""
 
 
 class SnapshotCollector(Collector):
@@ -75,6 +79,13 @@ class SnapshotCollector(Collector):
             "1 when the last drill of the newest snapshot passed, 0 when it failed",
             labels=labels,
         )
+        interval = GaugeMetricFamily(
+            f"{ns}_snapshot_interval_seconds",
+            "How often a snapshot is taken (the destination's interval)",
+            labels=labels,
+        )
+        for (db, dest), seconds in sorted(sample.intervals.items()):
+            interval.add_metric([db, dest], seconds)
         for state in sample.states:
             values = [state.db, state.dest]
             failures.add_metric(values, float(sample.failures.get((state.db, state.dest), 0)))
@@ -85,4 +96,4 @@ class SnapshotCollector(Collector):
                 duration.add_metric(values, success.duration_seconds)
             if state.last_drill is not None and state.last_drill.ok is not None:
                 drill.add_metric(values, 1.0 if state.last_drill.ok else 0.0)
-        yield from (last, size, duration, failures, drill)
+        yield from (last, size, duration, failures, drill, interval)

@@ -243,6 +243,10 @@ class SnapshotScheduler(Lifecycle):
         """Failed attempts per pair since this process started."""
         return {(job.db.label, job.dest.label): job.failures_total for job in self.jobs}
 
+    def intervals(self) -> dict[tuple[str, str], float]:
+        """Each pair's ``interval`` in seconds."""
+        return {(job.db.label, job.dest.label): job.interval for job in self.jobs}
+
     def is_running(self, db: str, dest: str) -> bool:
         """Whether the snapshot of ``db`` to ``dest`` is being taken now."""
         job = self.running

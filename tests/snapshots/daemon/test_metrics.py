@@ -25,7 +25,9 @@ LABELS = {"db": "app", "dest": "offsite"}
 def collect(sched: SnapshotScheduler) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(
-        SnapshotCollector(lambda: SnapshotSample(sched.states(), sched.failures_total()))
+        SnapshotCollector(
+            lambda: SnapshotSample(sched.states(), sched.failures_total(), sched.intervals())
+        )
     )
     return registry
 
@@ -56,11 +58,12 @@ def test_values_after_two_failures_and_a_success(tmp_path: Path) -> None:
 
 def test_before_any_snapshot_only_the_failure_counter_is_there(tmp_path: Path) -> None:
     """No success yet: no timestamp (absent, not 0, so `time() - x` alerts cannot misfire),
-    and failures 0."""
+    failures 0, and the interval (for the stale rule)."""
     sched = SnapshotScheduler(snapshot_config(tmp_path), alerts=RecordingAlertSink())
     value = collect(sched).get_sample_value
     assert value("khronos_snapshot_failures_total", LABELS) == 0
     assert value("khronos_snapshot_last_success_timestamp_seconds", LABELS) is None
+    assert value("khronos_snapshot_interval_seconds", LABELS) == 3600
 
 
 def test_the_drill_result_is_a_gauge(tmp_path: Path) -> None:
