@@ -156,6 +156,8 @@ class SnapshotScheduler(Lifecycle):
         self._current: asyncio.Future[SnapshotReport] | None = None
         self._wake = asyncio.Event()
         self._stopping = False
+        self._seen: tuple[int, int, int] | None = None
+        """The identity of ``snapshots.json`` when last read (see :meth:`refresh`)."""
 
     def __repr__(self) -> str:
         return f"SnapshotScheduler(pairs={len(self.jobs)})"
@@ -176,6 +178,7 @@ class SnapshotScheduler(Lifecycle):
         self._wake = asyncio.Event()
         self._clean_tmp()
         self._started_at = self.clock.wall()
+        self._seen = self._identity()
         known = read_snapshot_state(self.state_dir)
         for job in self.jobs:
             job.state = known.get((job.db.label, job.dest.label), job.state)
@@ -237,7 +240,44 @@ class SnapshotScheduler(Lifecycle):
 
     def states(self) -> list[DestinationState]:
         """The current state of every pair (as recorded, with this run's next due time)."""
+        self.refresh()
         return [self._with_due(job) for job in self.jobs]
+
+    def refresh(self) -> None:
+        """Take in what another process recorded in ``snapshots.json`` since it was last read
+        (``khronos verify``'s drills, a snapshot taken by hand): a newer drill is kept (and its
+        condition follows it), a newer success ends the failure streak and moves the next
+        snapshot to an interval after it.  A stat when nothing changed."""
+        identity = self._identity()
+        if identity is None or identity == self._seen:
+            return
+        self._seen = identity
+        known = read_snapshot_state(self.state_dir)
+        for job in self.jobs:
+            found = known.get((job.db.label, job.dest.label))
+            if found is not None:
+                self._adopt(job, found)
+
+    def _adopt(self, job: _Job, found: DestinationState) -> None:
+        drill, ours = found.last_drill, job.state.last_drill
+        if drill is not None and (ours is None or drill.at > ours.at):
+            job.state = replace(job.state, last_drill=drill)
+            self.conditions.drill(job.db.label, job.dest, drill)
+        success, mine = found.last_success, job.state.last_success
+        if success is None or (mine is not None and success.at <= mine.at) or job is self.running:
+            return
+        if job.state.last_failure is not None and job.state.last_failure.at > success.at:
+            return  # an attempt here failed after it
+        job.state = job.state.succeeded(success, job.state.next_due)
+        job.due = success.at.timestamp() + job.interval
+        self.conditions.succeeded(job.state)
+
+    def _identity(self) -> tuple[int, int, int] | None:
+        try:
+            st = StateDir(self.state_dir).snapshots_file.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def failures_total(self) -> dict[tuple[str, str], int]:
         """Failed attempts per pair since this process started."""
@@ -277,6 +317,7 @@ class SnapshotScheduler(Lifecycle):
         """The queue: the pair due first, when it is due; the staleness between runs."""
         while not self._stopping:
             now = self.clock.wall()
+            self.refresh()
             self._evaluate_staleness(now)
             job = min(self.jobs, key=lambda j: j.due)
             if job.due > now:

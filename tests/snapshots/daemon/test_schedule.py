@@ -17,9 +17,13 @@ from khronos.clock import ManualClock
 from khronos.config import KhronosConfig
 from khronos.health import Health, set_health
 from khronos.snapshots import (
+    DrillResult,
+    SnapshotDrill,
+    SnapshotFailure,
     SnapshotScheduler,
     SnapshotSuccess,
     read_snapshot_state,
+    record_drills,
     update_snapshot_state,
 )
 from khronos.state import StateDir
@@ -279,8 +283,6 @@ def record_success(config: KhronosConfig, at: float) -> None:
 
 
 def record_failure(config: KhronosConfig, at: float) -> None:
-    from khronos.snapshots import SnapshotFailure
-
     failure = SnapshotFailure(at=datetime.fromtimestamp(at, UTC), error="timeout")
     update_snapshot_state(config.state_dir, "app", "offsite", lambda s: s.failed(failure, None))
 
@@ -292,3 +294,47 @@ def test_a_very_long_failure_streak_keeps_the_capped_backoff(tmp_path: Path) -> 
     assert sched._backoff(5000, HOUR) == 300
     assert sched._backoff(5000, 60.0) == 60
     assert sched._backoff(1, 5.0) == 5
+
+
+def test_a_drill_recorded_by_another_process_shows_and_alerts(tmp_path: Path) -> None:
+    """`khronos verify` beside the daemon records a failed drill in snapshots.json: the
+    schedule's states show it and the drill condition fires."""
+    config = snapshot_config(tmp_path)
+    sink = RecordingAlertSink()
+    sched = scheduler(config, FakeTake(), ManualClock(), alerts=sink)
+    result = DrillResult(datetime.now(UTC), ok=False, key="k", detail="k is empty")
+
+    async def main() -> None:
+        await sched.start()
+        record_drills(config.state_dir, [SnapshotDrill("app", "offsite", result)])
+        (state,) = sched.states()
+        assert state.last_drill == result
+        await sched.stop()
+
+    asyncio.run(main())
+    assert sink.open["snapshot.app.offsite.drill"].message.endswith("k is empty")
+
+
+def test_a_success_recorded_by_another_process_ends_the_streak_and_moves_the_schedule(
+    tmp_path: Path,
+) -> None:
+    """Failing, then a snapshot taken by hand succeeds (recorded in snapshots.json): the
+    failure resolves and the next one is an interval after it."""
+    clock, take, sink = ManualClock(), FakeTake(), RecordingAlertSink()
+    take.failing = lambda *_: "timeout"
+    config = snapshot_config(tmp_path)
+    sched = scheduler(config, take, clock, alerts=sink, tick=1.0)
+
+    async def main() -> None:
+        await sched.start()
+        await wait_for(lambda: "snapshot.app.offsite" in sink.open, what="failing")
+        await sched.stop()
+        record_success(config, clock.wall())
+        sched.refresh()
+        assert "snapshot.app.offsite" not in sink.open
+        (state,) = sched.states()
+        assert state.consecutive_failures == 0
+        assert state.next_due is not None
+        assert state.next_due.timestamp() == clock.wall() + HOUR
+
+    asyncio.run(main())
