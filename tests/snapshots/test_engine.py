@@ -190,3 +190,49 @@ def test_temporary_files_are_removed(tmp_path: Path, age_key: AgeKey) -> None:
     with pytest.raises(SnapshotError):
         take_snapshot(db, dest, tmp_dir=work)
     assert list(work.iterdir()) == []
+
+
+def test_a_failed_listing_after_the_upload_prunes_nothing(
+    tmp_path: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot succeeds and says why it did not prune; every older snapshot stays."""
+    from khronos.snapshots._store import FileStore
+
+    db, dest = _setup(tmp_path, age_key, retention="{hourly: 1, daily: 0, weekly: 1}")
+    old = take_snapshot(db, dest, tmp_dir=tmp_path, now=datetime.now(UTC) - timedelta(hours=3))
+
+    def listing_fails(self: FileStore, prefix: str) -> list[object]:
+        raise SnapshotError("list: the store is gone")
+
+    monkeypatch.setattr(FileStore, "entries", listing_fails)
+    report = take_snapshot(db, dest, tmp_dir=tmp_path)
+    monkeypatch.undo()
+    assert report.prune_error == "list: the store is gone"
+    assert report.pruned == ()
+    assert {i.key for i in list_snapshots(db, dest)} == {old.info.key, report.info.key}
+
+
+def test_a_read_back_that_differs_deletes_the_object_and_fails(
+    tmp_path: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store returns other bytes: SnapshotError, the object deleted, older ones kept."""
+    from khronos.snapshots._store import FileStore
+
+    db, dest = _setup(tmp_path, age_key, retention="{hourly: 1, daily: 0, weekly: 1}")
+    old = take_snapshot(db, dest, tmp_dir=tmp_path, now=datetime.now(UTC) - timedelta(hours=3))
+    monkeypatch.setattr(FileStore, "digest", lambda *_: (1, "0" * 64))
+    with pytest.raises(SnapshotError, match="another SHA-256"):
+        take_snapshot(db, dest, tmp_dir=tmp_path)
+    monkeypatch.undo()
+    assert [i.key for i in list_snapshots(db, dest)] == [old.info.key]
+    assert len(list((tmp_path / "dest").rglob("*.json"))) == 1
+
+
+def test_a_clock_that_went_back_deletes_neither_snapshot(tmp_path: Path, age_key: AgeKey) -> None:
+    """A snapshot stamped in the future (the clock was ahead) and the new one both stay."""
+    db, dest = _setup(tmp_path, age_key, retention="{hourly: 1, daily: 0, weekly: 1}")
+    now = datetime.now(UTC)
+    ahead = take_snapshot(db, dest, tmp_dir=tmp_path, now=now + timedelta(hours=2))
+    report = take_snapshot(db, dest, tmp_dir=tmp_path, now=now)
+    assert report.pruned == ()
+    assert {i.key for i in list_snapshots(db, dest)} == {ahead.info.key, report.info.key}
