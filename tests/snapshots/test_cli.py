@@ -205,6 +205,7 @@ def test_secrets_appear_in_no_output_or_log_line(
         ],
     )
     outputs = [_cli(config, "snapshot", "now")[1], _cli(config, "snapshots", "list")[1]]
+    assert "snapshot taken" in outputs[0]  # the log lines are part of what is checked
     s3_proxy.cut()
     try:
         code, out = _cli(config, "snapshot", "now")
