@@ -236,3 +236,28 @@ def test_a_clock_that_went_back_deletes_neither_snapshot(tmp_path: Path, age_key
     report = take_snapshot(db, dest, tmp_dir=tmp_path, now=now)
     assert report.pruned == ()
     assert {i.key for i in list_snapshots(db, dest)} == {ahead.info.key, report.info.key}
+
+
+def test_a_rollback_journal_database_is_copied_while_the_app_writes(
+    tmp_path: Path, age_key: AgeKey
+) -> None:
+    """Not in WAL mode: the copy (20 MB, several steps' worth) ends while a writer commits."""
+    import contextlib
+    import sqlite3
+
+    db, dest = _setup(tmp_path, age_key)
+    with contextlib.closing(sqlite3.connect(db.path)) as conn, conn:
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999) "
+            "INSERT INTO rows (id, body) SELECT i, randomblob(1000) FROM n"
+        )
+    with writing(db.path, start=20_000) as writer:
+        poll(lambda: writer.wrote(50), what="the writer to commit")
+        before = set(writer.committed)
+        report = take_snapshot(db, dest, tmp_dir=tmp_path)
+    ids = row_ids(
+        fetch_snapshot(db, dest, report.info, identity=age_key.identity, out=tmp_path / "r.db")
+    )
+    assert before <= set(ids)
+    assert ids == list(range(len(ids)))
