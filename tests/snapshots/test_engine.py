@@ -3,7 +3,9 @@ object encrypted, fetch with the right and the wrong identity, the temp-space re
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
@@ -37,6 +39,16 @@ def _setup(tmp_path: Path, key: AgeKey, **extra: str):  # type: ignore[no-untype
     return db, dest
 
 
+def _fill(db: Path, count: int) -> None:
+    """Rows 0..count-1 of 1 KB random bytes each, in one transaction."""
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1) "
+            "INSERT INTO rows (id, body) SELECT i, randomblob(1000) FROM n",
+            (count,),
+        )
+
+
 def _stored(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "dest").rglob("*.age"))
 
@@ -44,10 +56,11 @@ def _stored(tmp_path: Path) -> list[Path]:
 def test_a_snapshot_while_the_app_writes_has_every_row_committed_before_it(
     tmp_path: Path, age_key: AgeKey
 ) -> None:
-    """Taken while a writer commits: all rows committed before it, a consistent prefix, ok."""
+    """Taken while a writer commits (20 MB: several copy steps): all rows committed before it,
+    one consistent moment (a prefix of the ids), integrity ok."""
     db, dest = _setup(tmp_path, age_key)
-    insert_rows(db.path, 2000)
-    with writing(db.path, start=2000) as writer:
+    _fill(db.path, 20_000)
+    with writing(db.path, start=20_000) as writer:
         poll(lambda: writer.wrote(200), what="the writer to commit")
         before = set(writer.committed)
         report = take_snapshot(db, dest, tmp_dir=tmp_path)
@@ -56,7 +69,7 @@ def test_a_snapshot_while_the_app_writes_has_every_row_committed_before_it(
     ids = row_ids(out)
     assert before <= set(ids)
     assert ids == list(range(len(ids)))  # one moment of the database: a prefix, no gap
-    assert len(ids) < 2000 + len(writer.committed)  # and not the rows committed after it
+    assert len(ids) < 20_000 + len(writer.committed)  # and not the rows committed after it
 
 
 def test_the_stored_object_holds_no_plaintext(tmp_path: Path, age_key: AgeKey) -> None:
@@ -242,16 +255,10 @@ def test_a_rollback_journal_database_is_copied_while_the_app_writes(
     tmp_path: Path, age_key: AgeKey
 ) -> None:
     """Not in WAL mode: the copy (20 MB, several steps' worth) ends while a writer commits."""
-    import contextlib
-    import sqlite3
-
     db, dest = _setup(tmp_path, age_key)
-    with contextlib.closing(sqlite3.connect(db.path)) as conn, conn:
+    with contextlib.closing(sqlite3.connect(db.path)) as conn:
         conn.execute("PRAGMA journal_mode=DELETE")
-        conn.execute(
-            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999) "
-            "INSERT INTO rows (id, body) SELECT i, randomblob(1000) FROM n"
-        )
+    _fill(db.path, 20_000)
     with writing(db.path, start=20_000) as writer:
         poll(lambda: writer.wrote(50), what="the writer to commit")
         before = set(writer.committed)
