@@ -205,6 +205,7 @@ def test_secrets_appear_in_no_output_or_log_line(
         ],
     )
     outputs = [_cli(config, "snapshot", "now")[1], _cli(config, "snapshots", "list")[1]]
+    assert "snapshot taken" in outputs[0]  # the log lines are part of what is checked
     s3_proxy.cut()
     try:
         code, out = _cli(config, "snapshot", "now")
@@ -212,6 +213,7 @@ def test_secrets_appear_in_no_output_or_log_line(
         s3_proxy.restore()
     assert code == 1
     assert "offsite: failed: upload: cannot reach" in out
+    assert "app -> local: app/" in out  # the other destination's snapshot is made all the same
     outputs.append(out)
     target = str(tmp_path / "back.db")
     restore = ["restore", "--from", "snapshot:local", "--identity", str(phrase), "-o", target]
@@ -258,3 +260,25 @@ def test_a_dry_run_names_the_snapshot_and_changes_nothing(tmp_path: Path, age_ke
     assert "the snapshot," in out
     assert digests(db) == before
     assert [*db.parent.glob("*.pre-restore-*")] == []
+
+
+def test_the_list_shows_local_time_with_its_offset(
+    tmp_path: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TZ=Asia/Tokyo: the snapshot's time is printed in +0900."""
+    import time
+
+    config = _config(tmp_path, age_key)
+    assert config.backup is not None
+    db = config.backup.dbs[0]
+    when = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    take_snapshot(db, db.snapshots[0], tmp_dir=tmp_path, now=when)
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        code, out = _cli(config, "snapshots", "list")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert code == 0, out
+    assert "2026-03-01 21:30:00 +0900" in out

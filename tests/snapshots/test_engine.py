@@ -3,7 +3,9 @@ object encrypted, fetch with the right and the wrong identity, the temp-space re
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
@@ -37,6 +39,16 @@ def _setup(tmp_path: Path, key: AgeKey, **extra: str):  # type: ignore[no-untype
     return db, dest
 
 
+def _fill(db: Path, count: int) -> None:
+    """Rows 0..count-1 of 1 KB random bytes each, in one transaction."""
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1) "
+            "INSERT INTO rows (id, body) SELECT i, randomblob(1000) FROM n",
+            (count,),
+        )
+
+
 def _stored(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "dest").rglob("*.age"))
 
@@ -44,10 +56,11 @@ def _stored(tmp_path: Path) -> list[Path]:
 def test_a_snapshot_while_the_app_writes_has_every_row_committed_before_it(
     tmp_path: Path, age_key: AgeKey
 ) -> None:
-    """Taken while a writer commits: all rows committed before it, a consistent prefix, ok."""
+    """Taken while a writer commits (20 MB: several copy steps): all rows committed before it,
+    one consistent moment (a prefix of the ids), integrity ok."""
     db, dest = _setup(tmp_path, age_key)
-    insert_rows(db.path, 2000)
-    with writing(db.path, start=2000) as writer:
+    _fill(db.path, 20_000)
+    with writing(db.path, start=20_000) as writer:
         poll(lambda: writer.wrote(200), what="the writer to commit")
         before = set(writer.committed)
         report = take_snapshot(db, dest, tmp_dir=tmp_path)
@@ -56,7 +69,7 @@ def test_a_snapshot_while_the_app_writes_has_every_row_committed_before_it(
     ids = row_ids(out)
     assert before <= set(ids)
     assert ids == list(range(len(ids)))  # one moment of the database: a prefix, no gap
-    assert len(ids) < 2000 + len(writer.committed)  # and not the rows committed after it
+    assert len(ids) < 20_000 + len(writer.committed)  # and not the rows committed after it
 
 
 def test_the_stored_object_holds_no_plaintext(tmp_path: Path, age_key: AgeKey) -> None:
@@ -190,3 +203,68 @@ def test_temporary_files_are_removed(tmp_path: Path, age_key: AgeKey) -> None:
     with pytest.raises(SnapshotError):
         take_snapshot(db, dest, tmp_dir=work)
     assert list(work.iterdir()) == []
+
+
+def test_a_failed_listing_after_the_upload_prunes_nothing(
+    tmp_path: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot succeeds and says why it did not prune; every older snapshot stays."""
+    from khronos.snapshots._store import FileStore
+
+    db, dest = _setup(tmp_path, age_key, retention="{hourly: 1, daily: 0, weekly: 1}")
+    old = take_snapshot(db, dest, tmp_dir=tmp_path, now=datetime.now(UTC) - timedelta(hours=3))
+
+    def listing_fails(self: FileStore, prefix: str) -> list[object]:
+        raise SnapshotError("list: the store is gone")
+
+    monkeypatch.setattr(FileStore, "entries", listing_fails)
+    report = take_snapshot(db, dest, tmp_dir=tmp_path)
+    monkeypatch.undo()
+    assert report.prune_error == "list: the store is gone"
+    assert report.pruned == ()
+    assert {i.key for i in list_snapshots(db, dest)} == {old.info.key, report.info.key}
+
+
+def test_a_read_back_that_differs_deletes_the_object_and_fails(
+    tmp_path: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store returns other bytes: SnapshotError, the object deleted, older ones kept."""
+    from khronos.snapshots._store import FileStore
+
+    db, dest = _setup(tmp_path, age_key, retention="{hourly: 1, daily: 0, weekly: 1}")
+    old = take_snapshot(db, dest, tmp_dir=tmp_path, now=datetime.now(UTC) - timedelta(hours=3))
+    monkeypatch.setattr(FileStore, "digest", lambda *_: (1, "0" * 64))
+    with pytest.raises(SnapshotError, match="another SHA-256"):
+        take_snapshot(db, dest, tmp_dir=tmp_path)
+    monkeypatch.undo()
+    assert [i.key for i in list_snapshots(db, dest)] == [old.info.key]
+    assert len(list((tmp_path / "dest").rglob("*.json"))) == 1
+
+
+def test_a_clock_that_went_back_deletes_neither_snapshot(tmp_path: Path, age_key: AgeKey) -> None:
+    """A snapshot stamped in the future (the clock was ahead) and the new one both stay."""
+    db, dest = _setup(tmp_path, age_key, retention="{hourly: 1, daily: 0, weekly: 1}")
+    now = datetime.now(UTC)
+    ahead = take_snapshot(db, dest, tmp_dir=tmp_path, now=now + timedelta(hours=2))
+    report = take_snapshot(db, dest, tmp_dir=tmp_path, now=now)
+    assert report.pruned == ()
+    assert {i.key for i in list_snapshots(db, dest)} == {ahead.info.key, report.info.key}
+
+
+def test_a_rollback_journal_database_is_copied_while_the_app_writes(
+    tmp_path: Path, age_key: AgeKey
+) -> None:
+    """Not in WAL mode: the copy (20 MB, several steps' worth) ends while a writer commits."""
+    db, dest = _setup(tmp_path, age_key)
+    with contextlib.closing(sqlite3.connect(db.path)) as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")
+    _fill(db.path, 20_000)
+    with writing(db.path, start=20_000) as writer:
+        poll(lambda: writer.wrote(50), what="the writer to commit")
+        before = set(writer.committed)
+        report = take_snapshot(db, dest, tmp_dir=tmp_path)
+    ids = row_ids(
+        fetch_snapshot(db, dest, report.info, identity=age_key.identity, out=tmp_path / "r.db")
+    )
+    assert before <= set(ids)
+    assert ids == list(range(len(ids)))

@@ -3,6 +3,7 @@ rows while the app writes, metadata, an outage, a missing bucket, rejected keys,
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from tests.snapshots.helpers import (
     snap_config,
     writing,
 )
+from tests.support import fault_repeat
 
 pytestmark = pytest.mark.integration
 
@@ -77,25 +79,28 @@ def test_the_s3_object_is_encrypted_and_carries_its_checksum(
 def test_an_outage_fails_with_the_cause_and_prunes_nothing(
     tmp_path: Path, age_key: AgeKey, s3_proxy: TcpProxy, bucket: str
 ) -> None:
-    """The proxy cut: SnapshotError 'cannot reach', recoverable, no keys in it; nothing deleted."""
+    """The proxy cut (KHRONOS_FAULT_REPEAT times): SnapshotError 'cannot reach', recoverable, no
+    keys in it or the logs, nothing deleted; once back, the next snapshot succeeds and prunes."""
     dest_yaml = s3_dest(bucket, s3_proxy.url, age_key, retention="{hourly: 1, daily: 0, weekly: 1}")
     db, (dest,) = first(snap_config(tmp_path, [dest_yaml]))
-    take_snapshot(db, dest, tmp_dir=tmp_path)
-    before = list_snapshots(db, dest)
-    s3_proxy.cut()
-    try:
-        with capture_logs() as logs, pytest.raises(SnapshotError) as caught:
-            take_snapshot(db, dest, tmp_dir=tmp_path)
-    finally:
-        s3_proxy.restore()
-    assert "cannot reach" in caught.value.message
-    assert caught.value.recoverable
-    assert _no_secrets(str(caught.value))
-    assert _no_secrets(repr(logs))
-    assert "RequestId" not in str(caught.value)
-    assert list_snapshots(db, dest) == before
-    take_snapshot(db, dest, tmp_dir=tmp_path)  # back: the next one succeeds and prunes
-    assert len(list_snapshots(db, dest)) == 1
+    take_snapshot(db, dest, tmp_dir=tmp_path, now=datetime.now(UTC) - timedelta(hours=2))
+    for _ in range(fault_repeat()):
+        before = list_snapshots(db, dest)
+        s3_proxy.cut()
+        try:
+            with capture_logs() as logs, pytest.raises(SnapshotError) as caught:
+                take_snapshot(db, dest, tmp_dir=tmp_path)
+        finally:
+            s3_proxy.restore()
+        assert "cannot reach" in caught.value.message
+        assert caught.value.recoverable
+        assert _no_secrets(str(caught.value))
+        assert _no_secrets(repr(logs))
+        assert "RequestId" not in str(caught.value)
+        assert list_snapshots(db, dest) == before
+        report = take_snapshot(db, dest, tmp_dir=tmp_path)  # back: it succeeds and prunes
+        assert report.pruned == tuple(info.key for info in before)
+        assert [i.key for i in list_snapshots(db, dest)] == [report.info.key]
 
 
 def test_a_missing_bucket_is_named(tmp_path: Path, age_key: AgeKey, s3_server: S3Server) -> None:

@@ -75,15 +75,17 @@ def now(state: AppState, db_name: str | None, dest_name: str | None, as_json: bo
 
     Each snapshot is a consistent copy (SQLite's backup API, while the app writes), checked,
     compressed (zstd), encrypted (age), uploaded, read back and checked, then old snapshots are
-    pruned (grandfather-father-son). Runs here, at low priority, one at a time; the copy is
-    made in the temp folder (TMPDIR), which needs room for the database.
+    pruned (grandfather-father-son: the newest of each hour, day and week is kept, so a second
+    snapshot within the same hour replaces the first). Runs here, at low priority, one at a
+    time; the copy is made in the temp folder (TMPDIR), which needs room for the database. See
+    docs/snapshots.md for keys, destinations and restoring.
 
     \b
     Exit codes: 0 every snapshot made, 1 one or more failed (the others are made), 2 bad
     configuration or usage.
-    JSON: [{"db", "dest", "key", "taken_at", "size", "sha256", "db_bytes", "verified",
-    "duration", "steps": {"copy", "check", "compress", "encrypt", "upload", "verify",
-    "prune"}, "pruned", "prune_error"} or {"db", "dest", "error"}]
+    JSON: [{"db", "dest", "key", "taken_at", "size", "sha256", "db_bytes", "encrypted",
+    "verified", "duration", "steps": {"copy", "check", "compress", "encrypt", "upload",
+    "verify", "prune"}, "pruned", "prune_error"} or {"db", "dest", "error"}]
     """
     from khronos.snapshots import take_snapshot  # noqa: PLC0415 - the command's own
 

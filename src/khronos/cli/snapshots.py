@@ -58,22 +58,23 @@ def list_command(
         document = {"snapshots": [info.to_json() for info in rows], "errors": errors}
         click.echo(json.dumps(document, indent=2))
     else:
-        table = Table(box=None, padding=(0, 2), header_style="bold")
-        for column in ("database", "destination", "time", "size", "encrypted", "verified"):
-            table.add_column(column, no_wrap=True)
-        for info in rows:
-            table.add_row(
-                escape(info.db),
-                escape(info.dest),
-                f"{info.taken_at.astimezone():%Y-%m-%d %H:%M:%S %z}",
-                human_size(info.size),
-                "yes" if info.encrypted else "no",
-                "yes" if info.verified else "no",
-            )
         console = Console(highlight=False, soft_wrap=True)
-        if rows:
+        for name in dict.fromkeys(info.db for info in rows):  # one table per database
+            table = Table(box=None, padding=(0, 2), header_style="bold", pad_edge=False)
+            table.title = f"[bold]{escape(name)}[/bold]"
+            table.title_justify = "left"
+            for column in ("destination", "time", "size", "encrypted", "verified"):
+                table.add_column(column, no_wrap=column == "time")
+            for info in (info for info in rows if info.db == name):
+                table.add_row(
+                    escape(info.dest),
+                    f"{info.taken_at.astimezone():%Y-%m-%d %H:%M:%S %z}",
+                    human_size(info.size),
+                    "yes" if info.encrypted else "no",
+                    "yes" if info.verified else "no",
+                )
             console.print(table)
-        else:
+        if not rows:
             console.print("no snapshots yet (take one with: khronos snapshot now)")
         for error in errors:
             click.echo(f"{error['db']} -> {error['dest']}: {error['error']}", err=True)

@@ -6,8 +6,9 @@
   source changed between steps) nor shows in it.  Readers do not block writers in WAL mode; the
   price is that the WAL cannot be reset past that snapshot until the copy ends (it grows by what
   the app writes meanwhile, and shrinks at the next checkpoint).  A database in rollback-journal
-  mode is copied without that transaction (a shared lock would block the app's commits); its
-  copy restarts when the app writes.
+  mode (Litestream needs WAL, so only outside Khronos' backup) is copied in one step: its shared
+  lock holds the app's commits back for the copy's duration, but a copy in steps would start
+  over at every commit and might never end.
 - **Bounded I/O.**  :data:`STEP_PAGES` pages per step, a short sleep between steps.
 - **Low priority.**  The copy, compression, encryption and upload run in a thread of their own
   whose CPU niceness is 19 and whose I/O class is best-effort 7 (the lowest that cannot starve:
@@ -146,7 +147,8 @@ def online_copy(source: Path, target: Path) -> None:
             src.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the read snapshot
         dst = sqlite3.connect(target, isolation_level=None)
         try:
-            src.backup(dst, pages=STEP_PAGES, progress=lambda *_: time.sleep(STEP_SLEEP))
+            pages = STEP_PAGES if wal else -1
+            src.backup(dst, pages=pages, progress=lambda *_: time.sleep(STEP_SLEEP))
             dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
         finally:
             dst.close()
