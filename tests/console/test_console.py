@@ -30,6 +30,10 @@ def status_document() -> dict[str, Any]:
                 "replicating": True,
                 "replica_down": False,
                 "last_drill": {"ok": True, "at": time.time() - 3600},
+                "snapshots": [
+                    {"dest": "offsite", "last_success_at": time.time() - 180},
+                    {"dest": "nas<1>", "last_success_at": None, "last_error": "bucket <gone>"},
+                ],
             }
         ],
         "app": {"command": "python bot.py", "up": True, "restarts": 2},
@@ -86,6 +90,8 @@ async def test_each_command_answers_from_an_allowed_chat(
     assert "shop<bot>: WARN" in status
     assert "check disk: 91% <full>" in status
     assert "app.db: lag 2s, last sync 3s ago, drill ok 1h ago" in status
+    assert "✅ snapshot offsite: 3m ago" in status
+    assert "❌ snapshot nas<1>: never — bucket <gone>" in status
     assert "App: ✅ up (python bot.py, restarts 2)" in status
     assert "❌ disk: 91% used" in status
 

@@ -146,6 +146,20 @@ def _database_line(db: Mapping[str, Any], now: float) -> str:
     )
     if db.get("last_error"):
         line += f"\n    <i>{escape(db['last_error'])}</i>"
+    for snap in db.get("snapshots") or []:
+        if isinstance(snap, Mapping):
+            line += "\n    " + _snapshot_line(snap, now)
+    return line
+
+
+def _snapshot_line(snap: Mapping[str, Any], now: float) -> str:
+    """``✅ snapshot offsite: 3m ago``, or failing with its error (the second copy)."""
+    failing = snap.get("last_error")
+    state = "❌" if failing or snap.get("stale") else "✅"
+    when = _ago(snap.get("last_success_at"), now)
+    line = f"{state} snapshot {escape(snap.get('dest', '?'))}: {escape(when)}"
+    if failing:
+        line += f" — <i>{escape(failing)}</i>"
     return line
 
 
