@@ -340,7 +340,8 @@ def fetch_snapshot(
     decompress it and check it with SQLite into ``out`` (replaced); ``out``.
 
     Raises SnapshotError (a wrong identity, a damaged or missing object, an unreachable
-    destination); then nothing is left behind and ``out`` is untouched.
+    destination); then nothing is left behind and ``out`` is untouched.  Runs at low priority,
+    like taking one (the scheduled drill must not slow the app down).
     """
     del db  # the key names the database; kept for symmetry with take/list
     read_identities(identity, dest.encryption)  # a wrong file fails before any download
@@ -348,6 +349,20 @@ def fetch_snapshot(
     if info.sha256 is None:
         info = _with_manifest(store, info)
     out = out.absolute()
+    low_priority(lambda: _fetch(store, dest, info, identity=identity, out=out, integrity=integrity))
+    return out
+
+
+def _fetch(
+    store: Store,
+    dest: SnapshotDestination,
+    info: SnapshotInfo,
+    *,
+    identity: Path,
+    out: Path,
+    integrity: Literal["quick", "full", "none"],
+) -> None:
+    """:func:`fetch_snapshot`'s work (in a low-priority thread of its own)."""
     try:
         work = Path(tempfile.mkdtemp(prefix=f".{out.name}.fetch-", dir=out.parent))
     except OSError as exc:
@@ -378,4 +393,3 @@ def fetch_snapshot(
         plain.replace(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return out
