@@ -31,7 +31,8 @@ import sqlite3
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 _log = structlog.get_logger("khronos.snapshots")
+_READERS = 4
+"""Manifests read at once by a detailed listing."""
 _ONE_AT_A_TIME = threading.Lock()
 """Snapshots of this process run one after the other (each holds a read transaction and I/O)."""
 SUFFIX = ".sqlite3.zst.age"
@@ -100,20 +103,16 @@ class _Listing:
         return listing
 
 
-def _info(
-    db: DatabaseConfig, dest: SnapshotDestination, key: str, moment: datetime, size: int
-) -> SnapshotInfo:
-    return SnapshotInfo(db.label, dest.label, key, moment, size, verified=False)
-
-
 def _with_manifest(store: Store, info: SnapshotInfo) -> SnapshotInfo:
-    """``info`` with what its manifest says (unchanged when the manifest is unreadable)."""
+    """``info`` with what its manifest says; when a manifest exists (``info.verified``) but
+    cannot be read, ``verified`` is None (not known)."""
+    unknown = replace(info, verified=None) if info.verified else info
     try:
         data = json.loads(store.get_bytes(info.key + _MANIFEST))
     except (SnapshotError, ValueError):
-        return info
+        return unknown
     if not isinstance(data, dict):
-        return info
+        return unknown
     sha = data.get("sha256")
     db_size = data.get("db_bytes")
     return SnapshotInfo(
@@ -138,16 +137,15 @@ def list_snapshots(
     """
     store = open_store(dest)
     listing = _Listing.of(store.entries(db.label))
-    infos = []
-    for key, (moment, size) in sorted(
-        listing.snapshots.items(), key=lambda item: item[1][0], reverse=True
-    ):
-        info = _info(db, dest, key, moment, size)
-        if details and key in listing.manifests:
-            info = _with_manifest(store, info)
-        elif key in listing.manifests:
-            info = SnapshotInfo(info.db, info.dest, key, moment, size, verified=True)
-        infos.append(info)
+    infos = [
+        SnapshotInfo(db.label, dest.label, key, moment, size, verified=key in listing.manifests)
+        for key, (moment, size) in sorted(
+            listing.snapshots.items(), key=lambda item: item[1][0], reverse=True
+        )
+    ]
+    if details:  # the manifests are small: read them a few at a time
+        with ThreadPoolExecutor(_READERS, thread_name_prefix="khronos-manifest") as pool:
+            infos = list(pool.map(lambda i: _with_manifest(store, i) if i.verified else i, infos))
     return infos
 
 
