@@ -155,6 +155,7 @@ def test_listing_is_newest_first_with_the_manifest(tmp_path: Path, age_key: AgeK
     assert newest_snapshot(db, dest) == second.info
 
 
+@pytest.mark.integration
 def test_a_database_larger_than_the_temp_space_is_refused(tmp_path: Path, age_key: AgeKey) -> None:
     """A 3 MB database and a 1 MB temp folder: refused before anything is written."""
     db, dest = _setup(tmp_path, age_key)
@@ -270,6 +271,7 @@ def test_a_rollback_journal_database_is_copied_while_the_app_writes(
     assert ids == list(range(len(ids)))
 
 
+@pytest.mark.integration
 def test_a_full_destination_disk_fails_clearly_and_leaves_no_partial_object(
     tmp_path: Path, age_key: AgeKey
 ) -> None:
