@@ -282,3 +282,21 @@ def test_the_list_shows_local_time_with_its_offset(
         time.tzset()
     assert code == 0, out
     assert "2026-03-01 21:30:00 +0900" in out
+
+
+def test_the_destinations_identity_file_is_the_default_identity(
+    tmp_path: Path, age_key: AgeKey
+) -> None:
+    """identity_file: on the destination: restore --from snapshot needs no --identity."""
+    folder = tmp_path / "dest"
+    config = snap_config(
+        tmp_path, [file_dest(folder, age_key, name="local", identity_file=str(age_key.identity))]
+    )
+    assert config.backup is not None
+    db = config.backup.dbs[0].path
+    insert_rows(db, 30)
+    assert _cli(config, "snapshot", "now")[0] == 0
+    target = tmp_path / "copy.db"
+    code, out = _cli(config, "restore", "--from", "snapshot", "-o", str(target))
+    assert code == 0, out
+    assert row_ids(target) == list(range(30))

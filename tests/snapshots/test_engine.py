@@ -155,6 +155,7 @@ def test_listing_is_newest_first_with_the_manifest(tmp_path: Path, age_key: AgeK
     assert newest_snapshot(db, dest) == second.info
 
 
+@pytest.mark.integration
 def test_a_database_larger_than_the_temp_space_is_refused(tmp_path: Path, age_key: AgeKey) -> None:
     """A 3 MB database and a 1 MB temp folder: refused before anything is written."""
     db, dest = _setup(tmp_path, age_key)
@@ -268,3 +269,21 @@ def test_a_rollback_journal_database_is_copied_while_the_app_writes(
     )
     assert before <= set(ids)
     assert ids == list(range(len(ids)))
+
+
+@pytest.mark.integration
+def test_a_full_destination_disk_fails_clearly_and_leaves_no_partial_object(
+    tmp_path: Path, age_key: AgeKey
+) -> None:
+    """A folder destination on a full 1 MB tmpfs: 'disk full', nothing half-written, the older
+    snapshot kept."""
+    with small_filesystem(tmp_path / "disk", size="1m") as disk:
+        config = snap_config(tmp_path, [file_dest(disk.root, age_key)])
+        db, (dest,) = first(config)
+        old = take_snapshot(db, dest, tmp_dir=tmp_path, now=datetime.now(UTC) - timedelta(hours=2))
+        _fill(db.path, 3000)  # 3 MB of random bytes: does not compress into 1 MB
+        with pytest.raises(SnapshotError, match="disk full") as caught:
+            take_snapshot(db, dest, tmp_dir=tmp_path)
+        assert caught.value.recoverable
+        left = sorted(p.name for p in (disk.root / "app").iterdir())
+        assert left == [old.info.key.split("/")[1], old.info.key.split("/")[1] + ".json"]

@@ -71,7 +71,7 @@ def list_command(
                     f"{info.taken_at.astimezone():%Y-%m-%d %H:%M:%S %z}",
                     human_size(info.size),
                     "yes" if info.encrypted else "no",
-                    "yes" if info.verified else "no",
+                    {True: "yes", False: "no", None: "unknown"}[info.verified],
                 )
             console.print(table)
         if not rows:

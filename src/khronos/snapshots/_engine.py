@@ -31,7 +31,8 @@ import sqlite3
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 _log = structlog.get_logger("khronos.snapshots")
+_READERS = 4
+"""Manifests read at once by a detailed listing."""
 _ONE_AT_A_TIME = threading.Lock()
 """Snapshots of this process run one after the other (each holds a read transaction and I/O)."""
 SUFFIX = ".sqlite3.zst.age"
@@ -100,20 +103,16 @@ class _Listing:
         return listing
 
 
-def _info(
-    db: DatabaseConfig, dest: SnapshotDestination, key: str, moment: datetime, size: int
-) -> SnapshotInfo:
-    return SnapshotInfo(db.label, dest.label, key, moment, size, verified=False)
-
-
 def _with_manifest(store: Store, info: SnapshotInfo) -> SnapshotInfo:
-    """``info`` with what its manifest says (unchanged when the manifest is unreadable)."""
+    """``info`` with what its manifest says; when a manifest exists (``info.verified``) but
+    cannot be read, ``verified`` is None (not known)."""
+    unknown = replace(info, verified=None) if info.verified else info
     try:
         data = json.loads(store.get_bytes(info.key + _MANIFEST))
     except (SnapshotError, ValueError):
-        return info
+        return unknown
     if not isinstance(data, dict):
-        return info
+        return unknown
     sha = data.get("sha256")
     db_size = data.get("db_bytes")
     return SnapshotInfo(
@@ -138,16 +137,15 @@ def list_snapshots(
     """
     store = open_store(dest)
     listing = _Listing.of(store.entries(db.label))
-    infos = []
-    for key, (moment, size) in sorted(
-        listing.snapshots.items(), key=lambda item: item[1][0], reverse=True
-    ):
-        info = _info(db, dest, key, moment, size)
-        if details and key in listing.manifests:
-            info = _with_manifest(store, info)
-        elif key in listing.manifests:
-            info = SnapshotInfo(info.db, info.dest, key, moment, size, verified=True)
-        infos.append(info)
+    infos = [
+        SnapshotInfo(db.label, dest.label, key, moment, size, verified=key in listing.manifests)
+        for key, (moment, size) in sorted(
+            listing.snapshots.items(), key=lambda item: item[1][0], reverse=True
+        )
+    ]
+    if details:  # the manifests are small: read them a few at a time
+        with ThreadPoolExecutor(_READERS, thread_name_prefix="khronos-manifest") as pool:
+            infos = list(pool.map(lambda i: _with_manifest(store, i) if i.verified else i, infos))
     return infos
 
 
@@ -340,7 +338,8 @@ def fetch_snapshot(
     decompress it and check it with SQLite into ``out`` (replaced); ``out``.
 
     Raises SnapshotError (a wrong identity, a damaged or missing object, an unreachable
-    destination); then nothing is left behind and ``out`` is untouched.
+    destination); then nothing is left behind and ``out`` is untouched.  Runs at low priority,
+    like taking one (the scheduled drill must not slow the app down).
     """
     del db  # the key names the database; kept for symmetry with take/list
     read_identities(identity, dest.encryption)  # a wrong file fails before any download
@@ -348,6 +347,20 @@ def fetch_snapshot(
     if info.sha256 is None:
         info = _with_manifest(store, info)
     out = out.absolute()
+    low_priority(lambda: _fetch(store, dest, info, identity=identity, out=out, integrity=integrity))
+    return out
+
+
+def _fetch(
+    store: Store,
+    dest: SnapshotDestination,
+    info: SnapshotInfo,
+    *,
+    identity: Path,
+    out: Path,
+    integrity: Literal["quick", "full", "none"],
+) -> None:
+    """:func:`fetch_snapshot`'s work (in a low-priority thread of its own)."""
     try:
         work = Path(tempfile.mkdtemp(prefix=f".{out.name}.fetch-", dir=out.parent))
     except OSError as exc:
@@ -378,4 +391,3 @@ def fetch_snapshot(
         plain.replace(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return out
