@@ -7,6 +7,8 @@ set -euo pipefail
 # command -> Debian package
 declare -A NEEDED=(
   [sqlite3]=sqlite3
+  [age]=age                          # snapshots: the reference age decrypts what Khronos stores
+  [zstd]=zstd                        # snapshots: the reference zstd decompresses it
   [prometheus]=prometheus
   [promtool]=prometheus
   [prometheus-alertmanager]=prometheus-alertmanager

@@ -17,6 +17,11 @@ file                      written by                                 read by
 ``silences.json``         the silence store (runtime silences),      the alert engine (on change)
                           under ``silences.lock``
 ``silences.lock``         whoever edits ``silences.json`` (flock)    other editors
+``snapshots.json``        the snapshot schedule (every attempt),     ``khronos status``, the
+                          the restore drill (newest snapshot)        daemon at start, metrics
+``snapshots.lock``        whoever edits ``snapshots.json`` (flock)   other editors
+``snapshots-tmp/``        snapshots being taken (a folder per run,   removed after each run and
+                          ``daemon-*`` from ``khronos run``)         at the daemon's next start
 ========================  =========================================  ==============================
 
 ``state_dir`` is created 0700 and every file Khronos writes there 0600: they hold alert texts
@@ -29,11 +34,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-__all__ = ["StateDir", "write_atomic", "write_json_atomic"]
+__all__ = ["StateDir", "copy_atomic", "write_atomic", "write_json_atomic"]
 
 _MAX_SOCKET_PATH = 100
 """``sun_path`` holds 108 bytes; beyond this the control socket goes to the temp folder."""
@@ -120,6 +127,23 @@ class StateDir:
         return self.path / "telegram-offset.json"
 
     @property
+    def snapshots_file(self) -> Path:
+        """Per database and snapshot destination: the last success and failure, the failure
+        streak, the next due time and the last drill (:mod:`khronos.snapshots`)."""
+        return self.path / "snapshots.json"
+
+    @property
+    def snapshots_lock(self) -> Path:
+        """Held for a moment by whoever edits :attr:`snapshots_file`."""
+        return self.path / "snapshots.lock"
+
+    @property
+    def snapshots_tmp(self) -> Path:
+        """Where snapshots are copied, compressed and encrypted before the upload (a folder
+        per run, removed after it; the daemon removes its leftovers at start)."""
+        return self.path / "snapshots-tmp"
+
+    @property
     def history_file(self) -> Path:
         """The dashboard's chart history (compact JSON), written by the daemon's sampler."""
         return self.path / "history.json"
@@ -129,18 +153,45 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` through a unique temporary file in the same folder and a
     rename: readers see the old or the new file, never half of one; created with ``mode``, in a
     folder created 0700 when missing (an existing folder keeps its mode)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    _replace_with(path, lambda handle: handle.write(raw), mode=mode, durable=False)
+
+
+def copy_atomic(source: Path, path: Path, *, mode: int = 0o600, chunk: int = 1 << 20) -> None:
+    """:func:`write_atomic` of a file's content, copied in ``chunk`` pieces (bounded memory),
+    and durable: the copy is fsynced before the rename and the folder after it."""
+
+    def copy(handle: BinaryIO) -> None:
+        with source.open("rb") as src:
+            shutil.copyfileobj(src, handle, chunk)
+
+    _replace_with(path, copy, mode=mode, durable=True)
+
+
+def _replace_with(
+    path: Path, write: Callable[[BinaryIO], object], *, mode: int, durable: bool
+) -> None:
+    """The one atomic write: a unique temporary file beside ``path``, filled, renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
+            write(handle)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         tmp.chmod(mode)  # before the name is visible under ``path``
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if durable:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def write_json_atomic(path: Path, data: Any, *, mode: int = 0o600) -> None:

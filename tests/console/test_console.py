@@ -31,6 +31,10 @@ def status_document() -> dict[str, Any]:
                 "replicating": True,
                 "replica_down": False,
                 "last_drill": {"ok": True, "at": time.time() - 3600},
+                "snapshots": [
+                    {"dest": "offsite", "last_success_at": time.time() - 180},
+                    {"dest": "nas<1>", "last_success_at": None, "last_error": "bucket <gone>"},
+                ],
             }
         ],
         "app": {"command": "python bot.py", "up": True, "restarts": 2},
@@ -90,6 +94,8 @@ async def test_each_command_answers_from_an_allowed_chat(
         r"app\.db: lag 2s, last sync \d\d:\d\d UTC \(3s ago\), drill ok \d\d:\d\d UTC \(1h ago\)"
     )
     assert re.search(times, status), status
+    assert re.search(r"✅ snapshot offsite: \d\d:\d\d UTC \(3m ago\)", status), status
+    assert "❌ snapshot nas<1>: never — bucket <gone>" in status
     assert "App: ✅ up (python bot.py, restarts 2)" in status
     assert "❌ disk: 91% used" in status
 

@@ -47,6 +47,7 @@ def make_builder(
     config: KhronosConfig | None = None,
     app: Any = None,
     heartbeats: Any = None,
+    snapshots: Any = None,
 ) -> StatusBuilder:
     """A StatusBuilder over a real alert engine (log channel only) and fixed statuses."""
     config = config or parse_config("backup: {dbs: [{path: app.db, replica: {url: 'file:///r'}}]}")
@@ -56,6 +57,7 @@ def make_builder(
         checks=list,
         app=(lambda: app) if app is not None else None,
         heartbeats=(lambda: heartbeats) if heartbeats is not None else None,
+        snapshots=(lambda: snapshots) if snapshots is not None else None,
     )
     return StatusBuilder(config, engine, sources)
 

@@ -4,6 +4,7 @@ phone, renders dark, asks for the token beyond loopback and shows markup as text
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -159,5 +160,32 @@ def test_app_and_heartbeats_render_when_their_sources_are_there(
         beat = page.locator("#heartbeats li[data-heartbeat='nightly-report']")
         assert "late" in str(beat.text_content())
         assert "app down (exited with code 137)" in str(page.text_content("#overall-reasons"))
+        assert errors.all() == []
+        page.close()
+
+
+def test_snapshot_destinations_render_in_the_database_card(browser: Any, tmp_path: Path) -> None:
+    """A healthy destination shows ok, its size and verified; a failing one its error."""
+    now = time.time()
+    good = {"dest": "offsite", "last_success_at": now - 120, "size_bytes": 2048,
+            "verified": True, "stale": False, "running": False, "next_due_at": now + 3480,
+            "last_error": None, "consecutive_failures": 0,
+            "last_drill": {"at": now - 60, "ok": True, "decrypted": True, "key": "k",
+                           "detail": "restored"}}  # fmt: skip
+    bad = {**good, "dest": "nas", "last_error": "bucket 'nas' does not exist",
+           "consecutive_failures": 3, "last_drill": None}  # fmt: skip
+    builder = make_builder(tmp_path, [db_status()], snapshots={"app": [good, bad]})
+    with serve_dashboard(builder, "http: {listen: '127.0.0.1:9321'}") as served:
+        page = browser.new_page()
+        errors = watch(page)
+        page.goto(served.url + "/")
+        poll(lambda: page.is_visible("[data-snapshot='nas']"), timeout=DEADLINE, what="nas")
+        offsite = str(page.text_content("[data-snapshot='offsite']"))
+        assert page.get_attribute("[data-snapshot='offsite']", "data-state") == "ok"
+        assert "2.0 KiB, verified" in offsite
+        assert "drill ok" in offsite
+        nas = str(page.text_content("[data-snapshot='nas']"))
+        assert page.get_attribute("[data-snapshot='nas']", "data-state") == "failing"
+        assert "3 failed in a row: bucket 'nas' does not exist" in nas
         assert errors.all() == []
         page.close()

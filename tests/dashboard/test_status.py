@@ -24,7 +24,7 @@ _DB_KEYS = {
     "label", "path", "replica", "local_txid", "replica_txid", "lag_seconds", "lag_txids",
     "lag_alert_after_seconds", "last_sync_at", "last_sync_age_seconds", "replicating",
     "replica_down", "db_exists", "size_bytes", "wal_size_bytes", "sync_errors", "last_error",
-    "last_drill", "restore_hint",
+    "last_drill", "restore_hint", "snapshots",
 }  # fmt: skip
 
 

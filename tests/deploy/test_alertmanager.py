@@ -32,6 +32,13 @@ from khronos.checks import CheckRunner
 from khronos.config import KhronosConfig
 from khronos.metrics import Metrics
 from khronos.server import create_app
+from khronos.snapshots import (
+    DestinationState,
+    DrillResult,
+    SnapshotCollector,
+    SnapshotSample,
+    SnapshotSuccess,
+)
 from tests.metrics.helpers import free_port, metric_names
 from tests.metrics.live import running
 from tests.support import require_binary
@@ -87,6 +94,11 @@ def _exportedmetric_names(tmp_path: Path) -> set[str]:
     )  # fmt: skip
     sample = BackupSample([status], 0, {"app": 1.0})
     registry.register(BackupCollector(lambda: sample))
+    success = SnapshotSuccess(datetime.now(UTC), "k", 1, 1.0)
+    drill = DrillResult(datetime.now(UTC), ok=True)
+    snap = DestinationState("app", "nas", last_success=success, last_drill=drill)
+    snaps = SnapshotSample([snap], {("app", "nas"): 0}, {("app", "nas"): 3600.0})
+    registry.register(SnapshotCollector(lambda: snaps))
     alert_metrics = AlertMetrics(registry)
     alert_metrics.watch_pending(lambda: 0)
     outbox = Outbox(tmp_path / "outbox.db")
@@ -205,6 +217,15 @@ FIRING = [
          {f'khronos_backup_verify_success{{{BOX},db="app"}}': "0x4"}, "30s",
          [({"severity": "critical", "db": "app", **BOX_LABELS},
            "Restore drill of app failed on box:9321")]),
+    Case("snapshot-stale", "KhronosSnapshotStale",
+         {f'khronos_snapshot_last_success_timestamp_seconds{{{BOX},db="app",dest="nas"}}': "0x40",
+          f'khronos_snapshot_interval_seconds{{{BOX},db="app",dest="nas"}}': "120x40"}, "6m",
+         [({"severity": "error", "db": "app", "dest": "nas", **BOX_LABELS},
+           "Newest snapshot of app at nas is 6m 0s old on box:9321")]),
+    Case("snapshot-drill-failed", "KhronosSnapshotDrillFailed",
+         {f'khronos_snapshot_drill_success{{{BOX},db="app",dest="nas"}}': "0x4"}, "30s",
+         [({"severity": "error", "db": "app", "dest": "nas", **BOX_LABELS},
+           "Snapshot drill of app at nas failed on box:9321")]),
     Case("khronos-down", "KhronosDown", {f"up{{{BOX}}}": "1 0x20"}, "3m",
          [({"severity": "critical", **BOX_LABELS}, "Khronos is down on box:9321")]),
     Case("check-failing", "KhronosCheckFailing",
@@ -238,6 +259,10 @@ QUIET = [
     Case("idle-database-caught-up", "KhronosBackupNotSyncing",
          {f'khronos_backup_last_sync_timestamp_seconds{{{BOX},db="app"}}': "0x60",
           f'khronos_backup_lag_seconds{{{BOX},db="app"}}': "0x60"}, "10m", []),
+    Case("snapshot-within-twice-its-interval", "KhronosSnapshotStale",
+         {f'khronos_snapshot_last_success_timestamp_seconds{{{BOX},db="app",dest="nas"}}': "0x40",
+          f'khronos_snapshot_interval_seconds{{{BOX},db="app",dest="nas"}}': "3600x40"}, "6m",
+         []),
     Case("app-down-is-not-khronos-down", "KhronosDown", {f"up{{{APP}}}": "0x20"}, "3m", []),
     Case("breaker-opened-once-long-ago", "KhronosCircuitBreakerOpen",
          {f'khronos_circuit_breaker_state{{{BOX},breaker="openai"}}': "2 0x20"}, "3m", []),

@@ -189,6 +189,24 @@ def _database_line(db: Mapping[str, Any], now: float, say: Speech) -> str:
     )
     if db.get("last_error"):
         line += f"\n    <i>{escape(localize(db['last_error'], say.language, say.tz))}</i>"
+    for snap in db.get("snapshots") or []:
+        if isinstance(snap, Mapping):
+            line += "\n    " + _snapshot_line(snap, now, say)
+    return line
+
+
+def _snapshot_line(snap: Mapping[str, Any], now: float, say: Speech) -> str:
+    """``✅ snapshot offsite: 14:02 UTC (3m ago)``, or failing with its error (the second copy)."""
+    failing = snap.get("last_error")
+    state = "❌" if failing or snap.get("stale") else "✅"
+    line = say.html(
+        "reply.snapshot",
+        state=state,
+        dest=str(snap.get("dest", "?")),
+        when=_ago(snap.get("last_success_at"), now, say),
+    )
+    if failing:
+        line += f" — <i>{escape(localize(failing, say.language, say.tz))}</i>"
     return line
 
 

@@ -10,7 +10,9 @@ Where things are (each module's docstring says more):
   conditions (``_conditions``), the crash-window guard and repair (``_continuity``), one
   replicator per database (``_claims``), metrics (``_metrics``);
 - forcing a sync: :func:`backup_now` (``_sync``); restore: :func:`restore_database`
-  (``_restore``, its download in ``_download``); the restore drill: :func:`verify_database`
+  (``_restore``, its download in ``_download``) on the safe path every restore shares,
+  :func:`restore_from` (``_swap``: refusal, safety copy, integrity check, atomic swap; the
+  snapshots restore through it too); the restore drill: :func:`verify_database`
   (``_verify``, its comparison with the live database in ``_digest``).
 
 The names are imported from their modules on first use, so that a command that needs a few of
@@ -33,9 +35,10 @@ if _typing.TYPE_CHECKING:
         render_config,
     )
     from khronos.backup._metrics import BackupCollector
-    from khronos.backup._restore import RestorePlan, RestoreResult, restore_database
+    from khronos.backup._restore import restore_database
     from khronos.backup._restore_args import parse_timestamp, parse_txid_arg
     from khronos.backup._service import BackupService
+    from khronos.backup._sqlite import integrity_problems
     from khronos.backup._status import (
         DbStatus,
         VerifyResult,
@@ -51,6 +54,7 @@ if _typing.TYPE_CHECKING:
         ProcessRunner,
         Supervisor,
     )
+    from khronos.backup._swap import RestorePlan, RestoreResult, RestoreSource, restore_from
     from khronos.backup._sync import SyncOutcome, backup_now, sync_and_wait
     from khronos.backup._verify import VerifyReport, VerifyScheduler, verify_all, verify_database
     from khronos.errors import ControlError, LitestreamNotFoundError, SyncError
@@ -72,8 +76,9 @@ _LAZY = {
     "Progress": "khronos.backup._download",
     "RecordingAlertSink": "khronos.backup._alerts",
     "RenderedConfig": "khronos.backup._litestream",
-    "RestorePlan": "khronos.backup._restore",
-    "RestoreResult": "khronos.backup._restore",
+    "RestorePlan": "khronos.backup._swap",
+    "RestoreResult": "khronos.backup._swap",
+    "RestoreSource": "khronos.backup._swap",
     "Supervisor": "khronos.backup._supervisor",
     "SyncError": "khronos.errors",
     "SyncOutcome": "khronos.backup._sync",
@@ -85,6 +90,7 @@ _LAZY = {
     "control_socket_path": "khronos.backup._control",
     "find_litestream": "khronos.backup._litestream",
     "format_txid": "khronos.backup._status",
+    "integrity_problems": "khronos.backup._sqlite",
     "litestream_env": "khronos.backup._litestream",
     "litestream_version": "khronos.backup._invocation",
     "parse_timestamp": "khronos.backup._restore_args",
@@ -95,6 +101,7 @@ _LAZY = {
     "render_config": "khronos.backup._litestream",
     "replica_position": "khronos.backup._status",
     "restore_database": "khronos.backup._restore",
+    "restore_from": "khronos.backup._swap",
     "sync_and_wait": "khronos.backup._sync",
     "verify_all": "khronos.backup._verify",
     "verify_database": "khronos.backup._verify",
@@ -130,6 +137,7 @@ __all__ = [
     "RenderedConfig",
     "RestorePlan",
     "RestoreResult",
+    "RestoreSource",
     "Supervisor",
     "SyncError",
     "SyncOutcome",
@@ -141,6 +149,7 @@ __all__ = [
     "control_socket_path",
     "find_litestream",
     "format_txid",
+    "integrity_problems",
     "litestream_env",
     "litestream_version",
     "parse_timestamp",
@@ -151,6 +160,7 @@ __all__ = [
     "render_config",
     "replica_position",
     "restore_database",
+    "restore_from",
     "sync_and_wait",
     "verify_all",
     "verify_database",

@@ -16,6 +16,12 @@ runs are not counted until one does.
 
 Each drill's outcome is written to ``state_dir/verify.json`` keyed by the database label (see
 :func:`record_results`), which ``khronos status`` and the daemon's metrics read.
+
+A database with ``snapshots:`` destinations also has the newest snapshot of each drilled
+(:func:`khronos.snapshots.drill_snapshots`: fetched and checked with an ``identity_file``, its
+listing checked without one); those results ride in :attr:`VerifyReport.snapshots` and are
+recorded in ``state_dir/snapshots.json``.  They do not change :attr:`VerifyReport.ok`, which is
+the Litestream drill's (each has its own alert).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -48,6 +54,9 @@ from khronos.errors import KhronosError, RestoreError
 from khronos.health import get_health, keep_running
 from khronos.lifecycle import Lifecycle
 from khronos.state import StateDir, write_json_atomic
+
+if TYPE_CHECKING:
+    from khronos.snapshots import SnapshotDrill
 
 __all__ = [
     "VerifyReport",
@@ -91,6 +100,13 @@ class VerifyReport:
     """``ok at txid X`` when the copy was compared with the live database, else why not."""
     gap: bool = False
     """The comparison found committed data missing from the backup."""
+    snapshots: tuple[SnapshotDrill, ...] = ()
+    """The drill of the newest snapshot at each of the database's snapshot destinations."""
+
+    @property
+    def snapshots_ok(self) -> bool:
+        """Whether no snapshot drill failed (nothing to check yet is no failure)."""
+        return not any(drill.failed for drill in self.snapshots)
 
     def entry(self) -> dict[str, Any]:
         """The ``verify.json`` entry for this database."""
@@ -120,6 +136,7 @@ class VerifyReport:
             "duration_seconds": _round(self.duration_seconds),
             "hint": self.hint,
             "continuity": self.continuity,
+            "snapshots": [drill.to_json() for drill in self.snapshots],
         }
 
 
@@ -150,12 +167,42 @@ def verify_database(
     stall_timeout: float = 60.0,
     cancel: threading.Event | None = None,
     reference: Reference | str | None = None,
+    snapshots: bool = True,
 ) -> VerifyReport:
     """Run the restore drill for one database; never raises for a failed drill.
 
     With a :class:`Reference` (see :func:`take_references`) the drill restores that txid and
     compares the copy with it; a string says why there is none (shown as the continuity).
+    ``snapshots``: also drill the newest snapshot at each of its snapshot destinations.
     """
+    report = _verify_replica(
+        config,
+        db,
+        integrity=integrity,
+        probe_timeout=probe_timeout,
+        stall_timeout=stall_timeout,
+        cancel=cancel,
+        reference=reference,
+    )
+    if not snapshots or not db.snapshots or (cancel is not None and cancel.is_set()):
+        return report
+    from khronos.snapshots import drill_snapshots  # noqa: PLC0415 - only with snapshots
+
+    drills = drill_snapshots(db, config.state_dir, integrity=report.integrity)
+    return replace(report, snapshots=tuple(drills))
+
+
+def _verify_replica(
+    config: KhronosConfig,
+    db: DatabaseConfig,
+    *,
+    integrity: IntegrityMode | None,
+    probe_timeout: float,
+    stall_timeout: float,
+    cancel: threading.Event | None,
+    reference: Reference | str | None,
+) -> VerifyReport:
+    """The Litestream drill of :func:`verify_database`."""
     backup = config.require_backup()
     mode: IntegrityMode = integrity or backup.verify.integrity
     started = time.monotonic()
@@ -286,7 +333,14 @@ def record_results(state_dir: Path, reports: Iterable[VerifyReport]) -> Path:
 
     Each entry also keeps ``last_success_at``, the time of the last drill that passed, so a
     failed drill does not erase it (the metric ``..._verify_last_success_timestamp_seconds``).
+    The reports' snapshot drills go to ``snapshots.json``.
     """
+    reports = list(reports)
+    drills = [drill for report in reports for drill in report.snapshots]
+    if drills:
+        from khronos.snapshots import record_drills  # noqa: PLC0415 - only with snapshots
+
+        record_drills(state_dir, drills)
     path = StateDir(state_dir).verify_file
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -407,6 +461,7 @@ class VerifyScheduler(Lifecycle):
                 ok=report.ok,
                 error=report.error,
                 continuity=report.continuity,
+                snapshots_ok=report.snapshots_ok if report.snapshots else None,
             )
             outcome = self._on_result(report)
             if inspect.isawaitable(outcome):

@@ -127,6 +127,31 @@ EN: dict[str, str] = {
         "free space (or file descriptors) in the log folder; meanwhile each file keeps its "
         "new lines in memory (up to 4 MB) and writes them when it can"
     ),
+    # ---------------------------------------------------------------- snapshots
+    "snapshot.failed": "Snapshot of {db} to {dest} failed: {error}",
+    "snapshot.failed.hint": (
+        "{hint}; Khronos retries with backoff and takes one as soon as it works"
+    ),
+    "snapshot.failed.fix_destination": (
+        "fix the destination (bucket, credentials, network, free space)"
+    ),
+    "snapshot.worst_failures": "{count} failed attempts in a row",
+    "snapshot.stale": (
+        "Newest snapshot of {db} at {dest} is {age} old (every {interval}, alert after {limit})"
+        "{because}"
+    ),
+    "snapshot.none_yet": (
+        "No snapshot of {db} at {dest} has succeeded in {age} (every {interval}, alert after "
+        "{limit}){because}"
+    ),
+    "snapshot.stale.hint": "khronos status shows the last error; khronos snapshot now takes one",
+    "snapshot.worst_age": "newest {age} old",
+    "snapshot.drill_failed": "Snapshot drill of {db} at {dest} failed: {error}",
+    "snapshot.drill_failed.hint": (
+        "the second copy may not be restorable: `khronos snapshots list`, then "
+        "`khronos restore --from snapshot` to a test path"
+    ),
+    "snapshot.unknown": "unknown error",
     # ---------------------------------------------------------------- checks
     "check.crashed": "Check {name} crashed: {error}",
     "check.metrics_unreadable": "Cannot read the app's metrics: {reason}",
@@ -213,6 +238,7 @@ EN: dict[str, str] = {
     "reply.drill_ok": "ok {when}",
     "reply.drill_failed": "FAILED {when}",
     "reply.database": "{state} <b>{db}</b>: lag {lag}, last sync {sync}, drill {drill}",
+    "reply.snapshot": "{state} snapshot {dest}: {when}",
     "reply.app": "App: {state} (<code>{command}</code>, restarts {restarts})",
     "reply.app_up": "✅ up",
     "reply.app_down": "❌ down",

@@ -140,6 +140,35 @@ PT_BR: dict[str, str] = {
         "libere espaço (ou descritores de arquivo) na pasta de logs; enquanto isso cada "
         "arquivo guarda as linhas novas na memória (até 4 MB) e as grava quando puder"
     ),
+    # ---------------------------------------------------------------- snapshots
+    "snapshot.failed": "A cópia cifrada de {db} para {dest} falhou: {error}",
+    "snapshot.failed.hint": (
+        "{hint}; o Khronos tenta de novo com espera crescente e faz uma assim que funcionar"
+    ),
+    "snapshot.failed.fix_destination": (
+        "corrija o destino (bucket, credenciais, rede, espaço livre)"
+    ),
+    "snapshot.worst_failures": "{count} tentativas falhas seguidas",
+    "snapshot.stale": (
+        "A cópia cifrada mais recente de {db} em {dest} tem {age} (a cada {interval}, alerta "
+        "após {limit}){because}"
+    ),
+    "snapshot.none_yet": (
+        "Nenhuma cópia cifrada de {db} em {dest} deu certo em {age} (a cada {interval}, alerta "
+        "após {limit}){because}"
+    ),
+    "snapshot.stale.hint": (
+        "khronos status mostra o último erro; khronos snapshot now faz uma agora"
+    ),
+    "snapshot.worst_age": "a mais recente com {age}",
+    "snapshot.drill_failed": (
+        "O teste de restauração da cópia cifrada de {db} em {dest} falhou: {error}"
+    ),
+    "snapshot.drill_failed.hint": (
+        "a segunda cópia pode não ser restaurável: `khronos snapshots list`, depois "
+        "`khronos restore --from snapshot` para um caminho de teste"
+    ),
+    "snapshot.unknown": "erro desconhecido",
     # ---------------------------------------------------------------- checks
     "check.crashed": "A verificação {name} falhou com erro: {error}",
     "check.metrics_unreadable": "Não é possível ler as métricas do app: {reason}",
@@ -235,6 +264,7 @@ PT_BR: dict[str, str] = {
     "reply.database": (
         "{state} <b>{db}</b>: atraso {lag}, última sincronização {sync}, último teste: {drill}"
     ),
+    "reply.snapshot": "{state} cópia cifrada {dest}: {when}",
     "reply.app": "App: {state} (<code>{command}</code>, reinícios {restarts})",
     "reply.app_up": "✅ no ar",
     "reply.app_down": "❌ fora do ar",

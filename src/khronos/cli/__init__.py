@@ -32,10 +32,15 @@ _COMMANDS = {
     ),
     "restore": (
         "restore",
-        "Restore a database from its replica, safely (latest, or a point in time).",
+        "Restore a database from its replica or a snapshot, safely (latest, or a point in time).",
     ),
     "run": ("run", "Run Khronos next to your service until stopped (Ctrl-C or SIGTERM)."),
     "silence": ("silence", "Silence alerts for a while (maintenance), list and remove silences."),
+    "snapshot": ("snapshot", "Take encrypted snapshots now (the second copy, beside the replica)."),
+    "snapshots": (
+        "snapshots",
+        "List the encrypted snapshots of each database (destination, time, size, verified).",
+    ),
     "status": (
         "status",
         "Show each database's backup: replica, txids, lag, last sync, last restore drill.",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 from rich.console import Console
@@ -52,16 +54,27 @@ def status(state: AppState, as_json: bool) -> None:
     otherwise reads the replica directly, and `replicating` is false. Works without the
     secrets it does not use (Telegram, the HTTP token; the replica's keys while a daemon runs).
 
+    Each snapshot destination (backup.dbs[].snapshots) shows its newest snapshot (time, size,
+    verified), when the next one is due, the last error and the last drill.
+
     \b
     JSON: {"source": "daemon"|"replica", "databases": [{"name", "path", "replica",
     "local_txid", "replica_txid", "lag_seconds", "last_sync_at", "replicating",
-    "sync_errors", "db_size_bytes", "wal_size_bytes", "last_verify"}]}
+    "sync_errors", "db_size_bytes", "wal_size_bytes", "last_verify", "snapshots": [{"dest",
+    "url", "interval_seconds", "last_success_at", "age_seconds", "size_bytes", "verified",
+    "key", "stale", "next_due_at", "consecutive_failures", "last_error", "last_drill"...}]}]}
     """
     config = state.load(needs=READS)
     with command_logging(config):
         source, statuses = asyncio.run(query_status(config))
+    snapshots = _snapshots(config)
     if as_json:
-        document = {"source": source, "databases": [s.to_json() for s in statuses]}
+        document = {
+            "source": source,
+            "databases": [
+                {**s.to_json(), "snapshots": snapshots.get(s.name, [])} for s in statuses
+            ],
+        }
         click.echo(json.dumps(document, indent=2))
         return
     console = Console(highlight=False, soft_wrap=True)
@@ -80,7 +93,44 @@ def status(state: AppState, as_json: bool) -> None:
         table.add_row("sync errors", str(s.sync_errors))
         table.add_row("size", _sizes(s))
         table.add_row("last verify", _verify(s))
+        for entry in snapshots.get(s.name, []):
+            table.add_row(f"snapshot {escape(entry['dest'])}", _snapshot(entry))
         console.print(table)
+
+
+def _snapshots(config: KhronosConfig) -> dict[str, list[dict[str, Any]]]:
+    """Each database's snapshot destinations from ``state_dir/snapshots.json``."""
+    if not any(db.snapshots for db in (config.backup.dbs if config.backup else [])):
+        return {}
+    from khronos.snapshots import read_snapshot_state, snapshot_status  # noqa: PLC0415
+
+    states = read_snapshot_state(config.state_dir).values()
+    return snapshot_status(config, states, now=time.time(), times="iso")
+
+
+def _snapshot(entry: dict[str, Any]) -> str:
+    """``2026-12-05 06:15 UTC (3m ago), 1.2 MiB, verified; next ...; drill ok``."""
+    parts = []
+    if entry["last_success_at"] is None:
+        parts.append("[yellow]none yet[/yellow]")
+    else:
+        taken = datetime.fromisoformat(entry["last_success_at"])
+        text = f"{local_time(taken, '%Y-%m-%d %H:%M')} ({entry['age_seconds']:.0f}s ago)"
+        text += f", {_human(entry['size_bytes'] or 0)}"
+        text += ", verified" if entry["verified"] else ", not verified"
+        parts.append(f"[yellow]{text} (stale)[/yellow]" if entry["stale"] else text)
+    if entry["next_due_at"]:
+        parts.append(f"next {local_time(datetime.fromisoformat(entry['next_due_at']), '%H:%M')}")
+    if entry["last_error"]:
+        failures = entry["consecutive_failures"]
+        parts.append(f"[red]failing ({failures}x): {escape(entry['last_error'])}[/red]")
+    drill = entry["last_drill"]
+    if drill is not None and drill["ok"] is not None:
+        detail = escape(drill["detail"] or "")
+        parts.append(
+            "drill [green]ok[/green]" if drill["ok"] else f"drill [red]FAILED[/red]: {detail}"
+        )
+    return "; ".join(parts)
 
 
 def _txid(txid: int | None) -> str:

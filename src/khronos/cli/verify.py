@@ -14,6 +14,7 @@ from khronos.backup import VerifyReport, verify_all
 from khronos.cli._app import AppState, cli, config_option, pass_state
 from khronos.cli.status import command_logging, local_time
 from khronos.config import format_duration, format_size
+from khronos.snapshots import DrillResult
 
 __all__ = ["verify"]
 
@@ -30,8 +31,10 @@ def verify(ctx: click.Context, state: AppState, names: tuple[str, ...], as_json:
     """Restore drill: restore each database's latest backup into a temp folder and check it.
 
     Reports the newest txid and its time, the backup's age and whether the replica is behind
-    the local database; records the result in state_dir/verify.json. Exit 0 when every drill
-    passes, 1 when any fails.
+    the local database; records the result in state_dir/verify.json. A database with
+    snapshots: also has the newest snapshot at each destination checked (fetched, decrypted
+    and integrity-checked with its identity_file; its size and checksum without one), recorded
+    in state_dir/snapshots.json. Exit 0 when every drill passes, 1 when any fails.
     """
     config = state.load()
     config.require_backup()
@@ -41,7 +44,7 @@ def verify(ctx: click.Context, state: AppState, names: tuple[str, ...], as_json:
         click.echo(json.dumps({"databases": [r.to_json() for r in reports]}, indent=2))
     else:
         _table(Console(soft_wrap=True), reports)
-    ctx.exit(0 if all(r.ok for r in reports) else 1)
+    ctx.exit(0 if all(r.ok and r.snapshots_ok for r in reports) else 1)
 
 
 def _table(out: Console, reports: list[VerifyReport]) -> None:
@@ -65,7 +68,18 @@ def _table(out: Console, reports: list[VerifyReport]) -> None:
         if not r.ok:
             hint = f" ({escape(r.hint)})" if r.hint else ""
             table.add_row("[red]error[/]", f"{escape(r.error or 'failed')}{hint}")
+        for drill in r.snapshots:
+            table.add_row(f"snapshot {escape(drill.dest)}", _snapshot_drill(drill.result))
         out.print(table)
+
+
+def _snapshot_drill(result: DrillResult) -> str:
+    """``ok: restored: decrypted, ...``, ``FAILED: why`` or ``nothing to check: why``."""
+    detail = escape(result.detail or "")
+    if result.ok is None:
+        return f"[dim]nothing to check[/]: {detail}"
+    when = f" (taken {local_time(result.snapshot_at)})" if result.snapshot_at else ""
+    return f"[green]ok[/]: {detail}{when}" if result.ok else f"[red]FAILED[/]: {detail}"
 
 
 def _behind(r: VerifyReport) -> str:

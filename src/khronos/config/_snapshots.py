@@ -36,6 +36,11 @@ _NOT_FOR_SNAPSHOTS: dict[str, str] = {
     "sign-accept-encoding": "remove it",
     "require-content-md5": "remove it (every snapshot is read back and checked)",
     "concurrency": "remove it",
+    **dict.fromkeys(
+        ("sse-customer-key", "sse-customer-key-path", "sse-customer-algorithm"),
+        "remove it: age already encrypts each snapshot so that the store cannot read it "
+        "(sse-kms-key-id works, if the bucket's policy wants it)",
+    ),
 }
 _AGE_RECIPIENT = re.compile(r"age1[02-9ac-hj-np-z]{58}")
 _KEYGEN = "make a key pair with: age-keygen -o snapshots.key (keep the file off this machine)"

@@ -16,8 +16,12 @@
 5. backup: Litestream under supervision, its alerts routed into the engine;
 5b. the app (``app:`` or ``khronos run -- CMD``) under supervision, after backup so its first
    write is replicated, and the scrape of its ``/metrics`` (stopped before backup's final sync);
+5c. the snapshot schedule (``backup.dbs[].snapshots``, :mod:`khronos.snapshots`): one
+   snapshot at a time, every destination's ``interval``, resumed from ``snapshots.json``,
+   ``/api/snapshots``; stopped before Litestream, waiting for a running snapshot a while;
 6. the restore-drill schedule (``backup.verify.interval``), a failed drill firing a CRITICAL
-   condition that resolves when a later drill passes;
+   condition that resolves when a later drill passes (the newest snapshot of each destination
+   is drilled too, its failure an ERROR ``snapshot.<db>.<dest>.drill``);
 7. the built-in health checks;
 8. a watch on the log files: an ERROR alert (``khronos.log_files``) while they cannot be
    written - a full log disk - resolved when they can.

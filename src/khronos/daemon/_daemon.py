@@ -40,6 +40,13 @@ from khronos.daemon._reactions import (
     recall_drills,
     scraped_counters,
 )
+from khronos.daemon._snapshots import (
+    build_snapshots,
+    enter_snapshots,
+    snapshot_api,
+    snapshot_drills,
+    snapshots_source,
+)
 from khronos.dashboard import (
     DASHBOARD_PATHS,
     AppCounters,
@@ -135,6 +142,8 @@ class Daemon(Lifecycle):
                 if verify_initial_delay is None
                 else verify_initial_delay,
             )
+        self.snapshots = build_snapshots(config, self.engine, self.registry)
+        """The snapshot schedule (``backup.dbs[].snapshots``), None without destinations."""
         self.app: AppSupervisor | None = None
         if config.app is not None:
             self.app = AppSupervisor.from_config(config, alerts=self.engine)
@@ -174,6 +183,7 @@ class Daemon(Lifecycle):
                 app=app_status or (self.app.status if self.app is not None else None),
                 heartbeats=heartbeats_status
                 or (self.heartbeats.status if self.heartbeats is not None else None),
+                snapshots=snapshots_source(config, self.snapshots),
             ),
         )
         """``/api/status`` and the backup/app reasons of ``/ready``."""
@@ -289,6 +299,7 @@ class Daemon(Lifecycle):
         if self.app is not None:
             await self._enter("app", self.app)
             self._watch_app(self.app)
+        await enter_snapshots(self.snapshots, self._enter, self.health)
         self._recall_drills()
         if self.verify is not None:
             await self._enter("restore drills", self.verify)
@@ -371,6 +382,7 @@ class Daemon(Lifecycle):
         routes = alert_routes(self.engine, token) + silence_routes(self.engine.silences, token)
         if self.heartbeats is not None:
             routes += heartbeat_routes(self.heartbeats, token)
+        routes += snapshot_api(self.config, self.snapshots)
         routes += dashboard_routes(
             self.status.snapshot,
             self.history.document,
@@ -472,6 +484,7 @@ class Daemon(Lifecycle):
         recall_drills(self.engine, self.config, self.state_dir)
 
     async def _on_verify(self, report: VerifyReport) -> None:
+        snapshot_drills(self.snapshots, report)
         key = f"backup.verify.{report.db}"
         if report.ok:
             self.engine.resolve(key)

@@ -49,13 +49,15 @@ class StatusSources:
     ``checks``: :meth:`~khronos.checks.CheckRunner.status`; ``app``: the app supervisor's
     ``status()`` dict (command, pid, up, started_at, uptime_seconds, restarts, last_exit,
     gave_up, metrics_url, last_scrape); ``heartbeats``: the heartbeat monitor's ``status()``
-    list (name, every_seconds, grace_seconds, last_ping_at, state, since).
+    list (name, every_seconds, grace_seconds, last_ping_at, state, since); ``snapshots``: per
+    database label, its snapshot destinations (:func:`~khronos.snapshots.snapshot_status`).
     """
 
     databases: JsonSource | None = None
     checks: JsonSource | None = None
     app: JsonSource | None = None
     heartbeats: JsonSource | None = None
+    snapshots: JsonSource | None = None
 
 
 def _litestream_version() -> str | None:
@@ -95,6 +97,7 @@ class StatusBuilder:
             return []
         redact = get_redactor().redact
         now = time.time()
+        snapshots = self._call(self.sources.snapshots, {})
         out = []
         for s in self.sources.databases():
             verify = s.last_verify
@@ -133,6 +136,7 @@ class StatusBuilder:
                         "last_success_at": _iso(verify.last_success_at),
                     },
                     "restore_hint": f"khronos restore {s.name} --dry-run",
+                    "snapshots": snapshots.get(s.name, []),
                 }
             )
         return out

@@ -105,6 +105,7 @@ function renderDatabases(s) {
     if (drill) drillNode.append(badge(drill.ok ? "ok" : "failed", drill.ok ? "ok" : "crit"), " ");
     drillNode.append(drillText);
     kv(dl, "restore drill", drillNode);
+    for (const snap of db.snapshots || []) kv(dl, "snapshot " + snap.dest, snapshotNode(snap));
     if (db.last_error) kv(dl, "last error", db.last_error);
     card.append(dl);
     const hint = el("p", "hint");
@@ -112,6 +113,32 @@ function renderDatabases(s) {
     card.append(hint);
     return card;
   }));
+}
+
+// One snapshot destination: state badge, newest (age, size, verified), next due, error, drill.
+function snapshotNode(snap) {
+  const node = el("span");
+  node.dataset.snapshot = snap.dest;
+  let state = ["ok", "ok"];
+  if (snap.last_error) state = ["failing", "crit"];
+  else if (snap.stale) state = ["stale", "crit"];
+  else if (!snap.last_success_at) state = ["none yet", "muted"];
+  node.dataset.state = state[0];
+  node.append(badge(state[0], state[1]), " ");
+  const now = Date.now() / 1000;
+  const parts = [];
+  if (snap.last_success_at) {
+    parts.push(ago(snap.last_success_at) + ", " + bytes(snap.size_bytes) + (snap.verified ? ", verified" : ", not verified"));
+  } else {
+    parts.push("no snapshot yet");
+  }
+  if (snap.running) parts.push("taking one now");
+  else if (snap.next_due_at) parts.push("next " + (snap.next_due_at <= now ? "now" : "in " + duration(snap.next_due_at - now)));
+  if (snap.last_error) parts.push(snap.consecutive_failures + " failed in a row: " + snap.last_error);
+  const drill = snap.last_drill;
+  if (drill && drill.ok !== null) parts.push("drill " + (drill.ok ? "ok " : "FAILED ") + ago(drill.at) + (drill.ok ? "" : ": " + (drill.detail || "unknown error")));
+  node.append(parts.join(" · "));
+  return node;
 }
 
 function renderApp(s) {
