@@ -300,3 +300,17 @@ def test_the_destinations_identity_file_is_the_default_identity(
     code, out = _cli(config, "restore", "--from", "snapshot", "-o", str(target))
     assert code == 0, out
     assert row_ids(target) == list(range(30))
+
+
+def test_a_snapshot_taken_by_hand_is_recorded_for_status(tmp_path: Path, age_key: AgeKey) -> None:
+    """snapshot now records its success in snapshots.json: khronos status shows it."""
+    config = _config(tmp_path, age_key)
+    code, out = _cli(config, "snapshot", "now", "--json")
+    assert code == 0, out
+    (made,) = json.loads(out)
+    code, out = _cli(config, "status", "--json")
+    (db,) = json.loads(out)["databases"]
+    (dest,) = db["snapshots"]
+    assert dest["dest"] == "local"
+    assert dest["key"] == made["key"], dest
+    assert dest["last_success_at"] is not None, dest

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from khronos.cli._app import AppState, cli, config_option, pass_state
 from khronos.cli.status import command_logging
 from khronos.config import DatabaseConfig, KhronosConfig, SnapshotDestination
-from khronos.errors import SnapshotError
+from khronos.errors import KhronosError, SnapshotError
+
+if TYPE_CHECKING:
+    from khronos.snapshots import SnapshotReport
 
 __all__ = ["human_size", "select_pairs", "snapshot_group"]
 
@@ -77,8 +81,10 @@ def now(state: AppState, db_name: str | None, dest_name: str | None, as_json: bo
     compressed (zstd), encrypted (age), uploaded, read back and checked, then old snapshots are
     pruned (grandfather-father-son: the newest of each hour, day and week is kept, so a second
     snapshot within the same hour replaces the first). Runs here, at low priority, one at a
-    time; the copy is made in the temp folder (TMPDIR), which needs room for the database. See
-    docs/snapshots.md for keys, destinations and restoring.
+    time; the copy is made in the temp folder (TMPDIR), which needs room for the database. Each
+    snapshot made is recorded in state_dir/snapshots.json, so `khronos status` and a running
+    `khronos run` (its status, metrics and alerts) see it. See docs/snapshots.md for keys,
+    destinations and restoring.
 
     \b
     Exit codes: 0 every snapshot made, 1 one or more failed (the others are made), 2 bad
@@ -106,6 +112,7 @@ def now(state: AppState, db_name: str | None, dest_name: str | None, as_json: bo
                     click.echo(f"{db.label} -> {dest.label}: failed: {message}", err=True)
                 continue
             documents.append(report.to_json())
+            _record(config, dest, report)
             if not as_json:
                 info = report.info
                 ratio = f"{info.db_bytes / info.size:.1f}x" if info.db_bytes and info.size else "?"
@@ -123,3 +130,26 @@ def now(state: AppState, db_name: str | None, dest_name: str | None, as_json: bo
         click.echo(json.dumps(documents, indent=2))
     if failed:
         raise SystemExit(1)
+
+
+def _record(config: KhronosConfig, dest: SnapshotDestination, report: SnapshotReport) -> None:
+    """The snapshot in state_dir/snapshots.json (the daemon takes it in: status, metrics, the
+    stale alert); a state_dir that cannot be written is said, the snapshot itself stands."""
+    from khronos.snapshots import SnapshotSuccess, update_snapshot_state  # noqa: PLC0415
+
+    info = report.info
+    success = SnapshotSuccess(
+        at=info.taken_at,
+        key=info.key,
+        size=info.size,
+        duration_seconds=report.duration,
+        verified=info.verified,
+        sha256=info.sha256,
+    )
+    next_due = info.taken_at + dest.interval
+    try:
+        update_snapshot_state(
+            config.state_dir, info.db, info.dest, lambda entry: entry.succeeded(success, next_due)
+        )
+    except (OSError, KhronosError) as exc:
+        click.echo(f"  not recorded in state_dir/snapshots.json: {exc}", err=True)

@@ -61,6 +61,9 @@ def _size(count: int) -> str:
     return f"{count} B"  # pragma: no cover
 
 
+_WHERE = "khronos run copies into state_dir/snapshots-tmp, khronos snapshot now into TMPDIR"
+
+
 def check_room(db: Path, tmp_dir: Path) -> int:
     """The database's size; SnapshotError when it does not exist or ``tmp_dir`` lacks room."""
     if not db.is_file():
@@ -73,13 +76,13 @@ def check_room(db: Path, tmp_dir: Path) -> int:
     except OSError as exc:
         raise SnapshotError(
             f"cannot use the temp folder {tmp_dir}: {exc.strerror or exc}",
-            hint="create it, or set TMPDIR to a folder with room",
+            hint=f"create it, or give a folder with room ({_WHERE})",
         ) from None
     if size > free:
         raise SnapshotError(
             f"the database {db} ({_size(size)}) is larger than the free space in the temp "
             f"folder {tmp_dir} ({_size(free)})",
-            hint=f"free at least {_size(size - free)} there, or set TMPDIR to a folder with room",
+            hint=f"free at least {_size(size - free)} there ({_WHERE})",
             recoverable=True,
         )
     return size

@@ -227,7 +227,7 @@ class _Take:
             if "disk is full" in str(exc):
                 raise SnapshotError(
                     f"copy: disk full at {work}",
-                    hint="free space there (or set TMPDIR to a folder with room), then retry",
+                    hint="free space there, then retry",
                     recoverable=True,
                 ) from None
             raise SnapshotError(

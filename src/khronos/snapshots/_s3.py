@@ -165,7 +165,7 @@ def os_error(exc: OSError, op: str, path: Path | str | None = None) -> SnapshotE
     if exc.errno in {errno.ENOSPC, errno.EDQUOT}:
         return SnapshotError(
             f"{op}: disk full at {where}",
-            hint="free space there (or set TMPDIR to a folder with room), then retry",
+            hint="free space there, then retry",
             recoverable=True,
         )
     if exc.errno in {errno.EACCES, errno.EPERM, errno.EROFS}:
