@@ -287,3 +287,29 @@ def test_a_full_destination_disk_fails_clearly_and_leaves_no_partial_object(
         assert caught.value.recoverable
         left = sorted(p.name for p in (disk.root / "app").iterdir())
         assert left == [old.info.key.split("/")[1], old.info.key.split("/")[1] + ".json"]
+
+
+def test_the_copy_waits_for_a_write_lock_longer_than_sqlites_busy_timeout(
+    tmp_path: Path, age_key: AgeKey
+) -> None:
+    """The app holds its database locked (rollback journal, a long write) for longer than
+    SQLite's default busy timeout of 5 s: the snapshot waits for the commit instead of failing
+    with "database is locked", and holds the committed row."""
+    db, dest = _setup(tmp_path, age_key)
+    with contextlib.closing(sqlite3.connect(db.path)) as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")
+    _fill(db.path, 100)
+    app = sqlite3.connect(db.path, isolation_level=None, check_same_thread=False)
+    try:
+        app.execute("BEGIN EXCLUSIVE")
+        app.execute("INSERT INTO rows (id, body) VALUES (100, x'00')")
+        release = threading.Timer(6.0, lambda: app.execute("COMMIT"))  # the fault: a long write
+        release.start()
+        try:
+            report = take_snapshot(db, dest, tmp_dir=tmp_path)
+        finally:
+            release.join()
+    finally:
+        app.close()
+    restored = fetch_snapshot(db, dest, report.info, identity=age_key.identity, out=tmp_path / "r")
+    assert row_ids(restored) == list(range(101))

@@ -10,6 +10,12 @@
   lock holds the app's commits back for the copy's duration, but a copy in steps would start
   over at every commit and might never end.
 - **Bounded I/O.**  :data:`STEP_PAGES` pages per step, a short sleep between steps.
+- **Waits for the app's locks.**  A commit holds the database locked for a moment; an app that
+  commits back to back (in rollback-journal mode, or at a WAL checkpoint) leaves a reader only
+  short gaps.  SQLite's own busy handler polls ever more slowly (every 100 ms after a few tries)
+  and gives up after its timeout, so under such a writer the copy could fail with "database is
+  locked" although gaps came by all the time.  The copy polls every millisecond instead, for
+  up to :data:`LOCK_WAIT` seconds, and only then fails (the schedule tries again later).
 - **Low priority.**  The copy, compression, encryption and upload run in a thread of their own
   whose CPU niceness is 19 and whose I/O class is best-effort 7 (the lowest that cannot starve:
   the idle class may wait forever on a busy disk, holding the WAL open); threads it starts
@@ -39,6 +45,9 @@ STEP_PAGES = 1024
 """Pages per backup step (4 MiB with 4 KiB pages)."""
 STEP_SLEEP = 0.002
 """Seconds between steps: the app's I/O goes first."""
+LOCK_WAIT = 120.0
+"""Seconds the copy waits for the app's write lock to leave it a gap before it fails."""
+_BUSY_POLL = 0.001
 _NICE = 19
 _T = TypeVar("_T")
 
@@ -142,16 +151,25 @@ def low_priority(work: Callable[[], _T]) -> _T:
 
 def online_copy(source: Path, target: Path) -> None:
     """A consistent copy of a live database (see the module docstring); raises sqlite3.Error."""
-    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    src = sqlite3.connect(
+        f"{source.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=0.02
+    )
+    deadline = time.monotonic() + LOCK_WAIT
     try:
-        wal = str(src.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
+        mode = _unlocked(lambda: src.execute("PRAGMA journal_mode").fetchone()[0], deadline)
+        wal = str(mode).lower() == "wal"
         if wal:
             src.execute("BEGIN")
-            src.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the read snapshot
+            # the read snapshot, taken in a gap between the app's commits
+            _unlocked(
+                lambda: src.execute("SELECT count(*) FROM sqlite_master").fetchone(), deadline
+            )
         dst = sqlite3.connect(target, isolation_level=None)
         try:
             pages = STEP_PAGES if wal else -1
-            src.backup(dst, pages=pages, progress=lambda *_: time.sleep(STEP_SLEEP))
+            src.backup(  # a busy step is retried every _BUSY_POLL seconds
+                dst, pages=pages, progress=lambda *_: time.sleep(STEP_SLEEP), sleep=_BUSY_POLL
+            )
             dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
         finally:
             dst.close()
@@ -159,3 +177,16 @@ def online_copy(source: Path, target: Path) -> None:
             src.execute("COMMIT")
     finally:
         src.close()
+
+
+def _unlocked(action: Callable[[], _T], deadline: float) -> _T:
+    """``action()``, tried again every millisecond while the database is locked, until
+    ``deadline`` (monotonic); then the busy error."""
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", None) in {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(_BUSY_POLL)
