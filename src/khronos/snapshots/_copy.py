@@ -186,7 +186,8 @@ def _unlocked(action: Callable[[], _T], deadline: float) -> _T:
         try:
             return action()
         except sqlite3.OperationalError as exc:
-            busy = getattr(exc, "sqlite_errorcode", None) in {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+            code = getattr(exc, "sqlite_errorcode", None)
+            busy = code in {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
             if not busy or time.monotonic() >= deadline:
                 raise
         time.sleep(_BUSY_POLL)
