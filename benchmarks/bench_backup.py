@@ -8,16 +8,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from contextlib import closing
 from pathlib import Path
 
+from benchmarks._s3 import S3_KEY, S3_SECRET, start_moto
 from khronos.backup import BackupService, ControlClient, NullAlertSink
 from khronos.config import KhronosConfig, parse_config
 
@@ -26,7 +24,6 @@ COMMITS = 40 if QUICK else 200
 GAP_S = 0.2
 RESULTS: dict[str, list[float]] = {}
 """The last run's RPO samples (seconds) per replica, for the chart."""
-_KEY, _SECRET = "bench-key", "bench-secret-not-real"
 _METHOD = (
     "{commits} single-row commits, {gap:.0f} ms apart, Litestream 0.5.17 with "
     "`sync-interval: 1s` under `BackupService`. After each COMMIT the benchmark asks "
@@ -39,12 +36,6 @@ _METHOD = (
     "bare Litestream adds up to `monitor-interval` (1 s) before it even sees the WAL. "
     "Chart: [the RPO distribution](bench/rpo.png)."
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _config(root: Path, replica: str) -> KhronosConfig:
@@ -96,36 +87,6 @@ async def _measure(config: KhronosConfig) -> list[float]:
     return rpo
 
 
-def _start_moto(root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    log = (root / "moto.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    endpoint = f"http://127.0.0.1:{port}"
-    import boto3  # noqa: PLC0415 - a dev dependency, only needed here
-
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=_KEY,
-        aws_secret_access_key=_SECRET,
-        region_name="us-east-1",
-    ).create_bucket(Bucket="bench")
-    return proc, endpoint
-
-
 def _row(name: str, rpo: list[float]) -> str:
     qs = statistics.quantiles(rpo, n=100)
     return (
@@ -142,12 +103,12 @@ def run() -> str:
         file_rpo = asyncio.run(
             _measure(_config(root / "file", f"{{url: 'file://{root}/file/replica'}}"))
         )
-        moto, endpoint = _start_moto(root)
+        moto, endpoint = start_moto(root)
         try:
             (root / "s3").mkdir()
             replica = (
                 f"{{url: 's3://bench/app', endpoint: '{endpoint}', region: us-east-1, "
-                f"force-path-style: true, access-key-id: {_KEY}, secret-access-key: {_SECRET}}}"
+                f"force-path-style: true, access-key-id: {S3_KEY}, secret-access-key: {S3_SECRET}}}"
             )
             s3_rpo = asyncio.run(_measure(_config(root / "s3", replica)))
         finally:

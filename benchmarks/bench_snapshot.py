@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._daemon import QUICK
+from benchmarks._s3 import S3_KEY, S3_SECRET, s3_client, start_moto
 from khronos.config import KhronosConfig, parse_config
 from khronos.snapshots import fetch_snapshot, take_snapshot
 
 SIZE_MB = int(os.environ.get("KHRONOS_BENCH_SNAPSHOT_MB", "50" if QUICK else "200"))
 WINDOW_S = 5.0 if QUICK else 15.0
 """How long the writer's rate is measured without a snapshot."""
-_KEY, _SECRET = "bench-key", "bench-secret-not-real"
 
 _FILL = """
 WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 + ?2 - 1)
@@ -94,49 +93,13 @@ def _wal(path: Path) -> int:
     return 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start_moto(root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    with (root / "moto.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    endpoint = f"http://127.0.0.1:{port}"
-    import boto3  # noqa: PLC0415
-
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=_KEY,
-        aws_secret_access_key=_SECRET,
-        region_name="us-east-1",
-    ).create_bucket(Bucket="bench")
-    return proc, endpoint
-
-
 def _config(root: Path, endpoint: str, recipient: str) -> KhronosConfig:
     text = (
         f"state_dir: {root}/state\nbackup:\n  dbs:\n    - path: {root}/app.db\n"
         f"      replica: {{url: 'file://{root}/replica'}}\n"
         "      snapshots:\n"
         f"        - {{url: 's3://bench/snaps', endpoint: '{endpoint}', region: us-east-1, "
-        f"force-path-style: true, access-key-id: {_KEY}, secret-access-key: {_SECRET}, "
+        f"force-path-style: true, access-key-id: {S3_KEY}, secret-access-key: {S3_SECRET}, "
         f"encrypt: {{recipients: [{recipient}]}}}}\n"
     )
     return parse_config(text, source=str(root / "khronos.yml"), base_dir=root)
@@ -174,7 +137,7 @@ def _measure() -> dict[str, Any]:
     import pyrage  # noqa: PLC0415
 
     root = Path(tempfile.mkdtemp(prefix="khronos-bench-snapshot-"))
-    moto, endpoint = _start_moto(root)
+    moto, endpoint = start_moto(root)
     writer = None
     try:
         db_path = root / "app.db"
@@ -229,19 +192,10 @@ def _measure() -> dict[str, Any]:
 
 def _anchor(root: Path, db: Path, recipient: str, endpoint: str) -> float:
     """Seconds for the hand-written pipeline (see the module docstring)."""
-    import boto3  # noqa: PLC0415
-
     work = root / "anchor"
     work.mkdir()
     copy, stored = work / "copy.db", work / "copy.db.zst.age"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=_KEY,
-        aws_secret_access_key=_SECRET,
-        region_name="us-east-1",
-        verify=False,
-    )
+    client = s3_client(endpoint)
     started = time.perf_counter()
     subprocess.run(["sqlite3", str(db), f"VACUUM INTO '{copy}'"], check=True)
     subprocess.run(

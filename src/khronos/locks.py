@@ -14,6 +14,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from khronos.errors import LockedError
@@ -37,13 +38,36 @@ class FileLock:
 
     @classmethod
     def acquire(
-        cls, path: Path, *, what: str, op: str, hint: str, mode: int = 0o600, note: str = ""
+        cls,
+        path: Path,
+        *,
+        what: str,
+        op: str,
+        hint: str,
+        mode: int = 0o600,
+        note: str = "",
+        wait: float = 0.0,
     ) -> FileLock:
         """Lock ``path`` (its folder created if missing) or raise :class:`LockedError`.
 
         ``what`` names the resource in the refusal ("the database /srv/app.db"); ``note`` is
-        written after the pid (a state_dir, say) for the next holder's error message.
+        written after the pid (a state_dir, say) for the next holder's error message.  ``wait``
+        seconds: try again every 10 ms while another process holds it (a lock held for a moment
+        around a file edit), then refuse.
         """
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return cls._acquire(path, what=what, op=op, hint=hint, mode=mode, note=note)
+            except LockedError:
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.01)  # real time: the other process holds it for milliseconds
+
+    @classmethod
+    def _acquire(
+        cls, path: Path, *, what: str, op: str, hint: str, mode: int, note: str
+    ) -> FileLock:
         path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(5):  # the file may be deleted and recreated while we lock it
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, mode)

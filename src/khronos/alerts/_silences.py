@@ -31,7 +31,6 @@ import json
 import secrets
 import string
 import threading
-import time
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -386,19 +385,13 @@ def _live(items: list[Silence], now: float) -> list[Silence]:
 
 
 def _lock(path: Path) -> FileLock:
-    deadline = time.monotonic() + _LOCK_WAIT_S
-    while True:
-        try:
-            return FileLock.acquire(
-                path,
-                what="the silences file",
-                op="silence",
-                hint="another khronos process is changing silences; try again",
-            )
-        except LockedError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.01)  # real time: another process holds the lock for milliseconds
+    return FileLock.acquire(
+        path,
+        what="the silences file",
+        op="silence",
+        hint="another khronos process is changing silences; try again",
+        wait=_LOCK_WAIT_S,
+    )
 
 
 def _from_config(config: SilenceConfig, default_zone: tzinfo | None) -> Silence:

@@ -138,14 +138,7 @@ def _record(config: KhronosConfig, dest: SnapshotDestination, report: SnapshotRe
     from khronos.snapshots import SnapshotSuccess, update_snapshot_state  # noqa: PLC0415
 
     info = report.info
-    success = SnapshotSuccess(
-        at=info.taken_at,
-        key=info.key,
-        size=info.size,
-        duration_seconds=report.duration,
-        verified=info.verified,
-        sha256=info.sha256,
-    )
+    success = SnapshotSuccess.of(report)
     next_due = info.taken_at + dest.interval
     try:
         update_snapshot_state(

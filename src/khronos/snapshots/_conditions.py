@@ -18,35 +18,17 @@ twice) and resolves the rest, so no condition is left open or sent twice.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Protocol
 
 import structlog
 
+from khronos.backup import AlertSink
 from khronos.catalog import Span, Text
 from khronos.config import SnapshotDestination, format_duration
 from khronos.snapshots._state import DestinationState, DrillResult
 
-__all__ = ["AlertSink", "SnapshotConditions", "condition_keys"]
+__all__ = ["SnapshotConditions", "condition_keys"]
 
 _log = structlog.get_logger("khronos.snapshots")
-
-
-class AlertSink(Protocol):
-    """Where the conditions go (:class:`~khronos.alerts.AlertEngine`'s ``fire``/``resolve``)."""
-
-    def fire(
-        self,
-        key: str,
-        message: str,
-        level: str = "WARN",
-        details: dict[str, Any] | None = None,
-        *,
-        since: float | None = None,
-        worst: str | None = None,
-        worst_value: float | None = None,
-    ) -> object: ...
-
-    def resolve(self, key: str) -> object: ...
 
 
 def condition_keys(db: str, dest: str) -> list[str]:

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from khronos.backup import AlertSink
 from khronos.clock import Clock, SystemClock
 from khronos.config import DatabaseConfig, KhronosConfig, SnapshotDestination
 from khronos.errors import SnapshotError
@@ -45,7 +46,7 @@ from khronos.health import get_health, keep_running
 from khronos.lifecycle import Lifecycle
 from khronos.redact import get_redactor
 from khronos.snapshots import SnapshotReport
-from khronos.snapshots._conditions import AlertSink, SnapshotConditions
+from khronos.snapshots._conditions import SnapshotConditions
 from khronos.snapshots._state import (
     DestinationState,
     DrillResult,
@@ -402,14 +403,7 @@ class SnapshotScheduler(Lifecycle):
 
     def _succeeded(self, job: _Job, report: SnapshotReport, started: float) -> None:
         info = report.info
-        success = SnapshotSuccess(
-            at=datetime.fromtimestamp(started, UTC),
-            key=info.key,
-            size=info.size,
-            duration_seconds=report.duration,
-            verified=info.verified,
-            sha256=info.sha256,
-        )
+        success = SnapshotSuccess.of(report, datetime.fromtimestamp(started, UTC))
         job.due = started + job.interval
         job.state = job.state.succeeded(success, datetime.fromtimestamp(job.due, UTC))
         _log.info(

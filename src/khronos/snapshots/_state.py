@@ -43,16 +43,15 @@ sizes, times and the engine's error messages (already free of secrets; redacted 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from khronos.errors import LockedError
 from khronos.locks import FileLock
 from khronos.redact import get_redactor
+from khronos.snapshots._records import SnapshotReport
 from khronos.state import StateDir, write_json_atomic
 
 __all__ = [
@@ -100,6 +99,19 @@ class SnapshotSuccess:
     duration_seconds: float
     verified: bool | None = None
     sha256: str | None = None
+
+    @classmethod
+    def of(cls, report: SnapshotReport, at: datetime | None = None) -> SnapshotSuccess:
+        """The success ``report`` records (``at``: when it started; default its time)."""
+        info = report.info
+        return cls(
+            at=at or info.taken_at,
+            key=info.key,
+            size=info.size,
+            duration_seconds=report.duration,
+            verified=info.verified,
+            sha256=info.sha256,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -303,16 +315,10 @@ def update_snapshot_state(
 
 
 def _lock(path: Path) -> FileLock:
-    deadline = time.monotonic() + _LOCK_WAIT_S
-    while True:
-        try:
-            return FileLock.acquire(
-                path,
-                what="the snapshots state file",
-                op="snapshot",
-                hint="another khronos process is recording a snapshot; try again",
-            )
-        except LockedError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.01)  # real time: another process holds the lock for milliseconds
+    return FileLock.acquire(
+        path,
+        what="the snapshots state file",
+        op="snapshot",
+        hint="another khronos process is recording a snapshot; try again",
+        wait=_LOCK_WAIT_S,
+    )
